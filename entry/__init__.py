@@ -1,0 +1,1 @@
+"""Boot scripts run inside the job (ModelArts, Volcano pod, Docker container or local process)."""

@@ -1,0 +1,205 @@
+"""`python -m launcher` / `launcher`: thin fire commands that parse, call the API and print.
+
+Every flag that is not a launcher option is a hyperparameter override, validated against the recipe's own
+model (`--epochs two` -> one line naming `epochs`, exit 2). Errors are one line; `--debug` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import fire
+from pydantic import ValidationError
+from loguru import logger
+
+from launcher import storage
+from launcher.backends import get_backend
+from launcher.errors import UserError
+from launcher.jobs import JobRecord, JobState, JobStore
+from launcher.jobspec import JobSpec, plan_job
+from launcher.logs import setup_logging
+from launcher.paths import objects_root
+from launcher.recipe import Resources, format_validation_error
+from launcher.redact import redact
+from launcher.storage.cli import DataCommands
+
+SUMMARY_METRICS = ("accuracy", "loss", "valid_acc", "top1", "error", "ms_per_step", "samples_per_sec")
+
+
+def _plan(
+    recipe: str,
+    overrides: dict[str, Any],
+    backend: str | None,
+    device: str | None,
+    data_url: str | None,
+    train_url: str | None,
+) -> JobSpec:
+    spec = plan_job(recipe, overrides, data_url=data_url, train_url=train_url)
+    chosen = {k: v for k, v in {"backend": backend, "device": device}.items() if v is not None}
+    try:
+        resources = Resources.model_validate({**spec.recipe.resources.model_dump(), **chosen})
+    except ValidationError as error:
+        raise UserError(format_validation_error(error, prefix="--")) from None
+    return spec.model_copy(update={"recipe": spec.recipe.model_copy(update={"resources": resources})})
+
+
+def embedded_path(url: str) -> Path | None:
+    """Where an obs:// or s3:// URL lives on disk when no endpoint is configured (the embedded store)."""
+    parsed = storage.parse_url(url)
+    if parsed.is_local or not storage.load_profile().embedded:
+        return None
+    return objects_root() / parsed.bucket / parsed.key
+
+
+def seed_demo_data(spec: JobSpec) -> None:
+    """Fill an empty embedded-store data URL from the recipe's shipped demo data, so a fresh clone runs offline."""
+    source = spec.recipe.demo_data
+    if source is None or embedded_path(spec.data_url) is None or storage.exists(spec.data_url):
+        return
+    if not source.is_dir():
+        raise UserError(f"{spec.recipe_path}: demo_data folder {source} does not exist")
+    logger.info("seeding {} from {}", spec.data_url, source)
+    storage.sync(str(source), spec.data_url)
+
+
+def _format_duration(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+def _read_metrics(train_url: str) -> dict[str, Any]:
+    url = train_url.rstrip("/") + "/metrics.json"
+    try:
+        return json.loads(storage.read_bytes(url))
+    except Exception:  # absent or unreadable: the summary just has no metrics
+        return {}
+
+
+def print_summary(record: JobRecord) -> None:
+    exit_part = "" if record.exit_code is None else f" (exit {record.exit_code})"
+    reason = f": {record.reason}" if record.reason and record.state is not JobState.SUCCEEDED else ""
+    print(f"job {record.id} {record.state}{exit_part} in {_format_duration(record.duration)}{reason}")
+    metrics = _read_metrics(record.train_url)
+    shown = [f"{k} {metrics[k]:.4g}" for k in SUMMARY_METRICS if isinstance(metrics.get(k), int | float)]
+    if shown:
+        print("  " + " · ".join(shown))
+    where = embedded_path(record.train_url)
+    print(f"  outputs: {record.train_url}" + (f"  ({where})" if where else ""))
+
+
+class LauncherCLI:
+    """Submit training recipes and follow them. Every unknown --flag is a hyperparameter override."""
+
+    def __init__(self) -> None:
+        self.data = DataCommands()
+
+    def submit(
+        self,
+        recipe: str,
+        backend: str | None = None,
+        detach: bool = False,
+        device: str | None = None,
+        data_url: str | None = None,
+        train_url: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Start a job from RECIPE; follow its log to the end (exit with its code) unless --detach."""
+        spec = _plan(recipe, overrides, backend, device, data_url, train_url)
+        runner = get_backend(spec.recipe.resources.backend)
+        seed_demo_data(spec)
+        record = runner.submit(spec)
+        print(f"submitted {record.id} ({runner.name})", flush=True)
+        if detach:
+            print(f"follow it with: launcher logs -f {record.id}")
+            return
+        try:
+            for line in runner.logs(record.id, follow=True):
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: stopping {record.id} (outputs are pushed before it exits)", flush=True)
+            runner.stop(record.id)
+        final = runner.status(record.id)
+        print_summary(final)
+        if final.exit_code:
+            sys.exit(final.exit_code)
+        if final.state is not JobState.SUCCEEDED:
+            sys.exit(1)
+
+    def render(
+        self,
+        recipe: str,
+        backend: str | None = None,
+        device: str | None = None,
+        data_url: str | None = None,
+        train_url: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Print exactly what `submit` would send to the backend (secrets redacted); start nothing."""
+        spec = _plan(recipe, overrides, backend, device, data_url, train_url)
+        request = get_backend(spec.recipe.resources.backend).render(spec)
+        command_line = getattr(request, "command_line", None)
+        print(redact(request.model_dump_json(indent=2)))
+        if callable(command_line):
+            print("\n# as a shell command:\n" + redact(command_line()))
+
+    def status(self, job_id: str) -> None:
+        """State, exit code, times and URLs of one job."""
+        record = _backend_for(job_id).status(job_id)
+        print_summary(record)
+        print(f"  backend: {record.backend}  recipe: {record.recipe}")
+        print(f"  data: {record.data_url}")
+
+    def logs(self, job_id: str, follow: bool = False) -> None:
+        """Print a job's log; -f/--follow keeps printing until the job ends."""
+        for line in _backend_for(job_id).logs(job_id, follow=follow):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def list(self, backend: str | None = None, limit: int = 20) -> None:
+        """Recent jobs, newest first."""
+        store = JobStore()
+        names = [backend] if backend else sorted({r.backend for r in store.list(limit=limit)})
+        records = sorted(
+            (r for name in names for r in get_backend(name, store).list(limit)),
+            key=lambda r: r.created_at,
+            reverse=True,
+        )[:limit]
+        if not records:
+            print("no jobs yet")
+            return
+        print(f"{'JOB':<36} {'BACKEND':<9} {'STATE':<10} {'EXIT':>4} {'DURATION':>9}  CREATED")
+        for r in records:
+            created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
+            exit_code = "" if r.exit_code is None else str(r.exit_code)
+            print(f"{r.id:<36} {r.backend:<9} {r.state:<10} {exit_code:>4} {_format_duration(r.duration):>9}  {created}")
+
+    def stop(self, job_id: str) -> None:
+        """SIGTERM the job (it pushes its outputs), SIGKILL after the grace period."""
+        record = _backend_for(job_id).stop(job_id)
+        print_summary(record)
+
+
+def _backend_for(job_id: str):  # noqa: ANN202 - returns a Backend
+    store = JobStore()
+    return get_backend(store.get(job_id).backend, store)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    if args[:1] == ["logs"] and {"-f", "--follow"} & set(args):
+        # fire reads `--follow JOB` as follow=JOB and has no `-f`: put the flag last, where it means True.
+        args = [a for a in args if a not in ("-f", "--follow")] + ["--follow"]
+    setup_logging("DEBUG" if debug else "INFO")
+    try:
+        fire.Fire(LauncherCLI, command=args, name="launcher")
+    except UserError as error:
+        if debug:
+            raise
+        print(f"launcher: error: {redact(str(error))}", file=sys.stderr)
+        sys.exit(error.exit_code)

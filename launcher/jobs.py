@@ -1,0 +1,219 @@
+"""Job records in SQLite under LAUNCHER_HOME: one row a job, state changes checked and atomic.
+
+Several launcher processes (a CLI, a local supervisor, a `stop` in another terminal) touch the same file, so
+every write is one transaction (WAL journal, busy timeout) and a state change is a compare-and-set: it only
+happens when the row is still in a state the transition may leave from.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from launcher.errors import JobNotFound, UserError
+from launcher.paths import launcher_home
+
+
+class JobState(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.STOPPED})
+# Which states a job may move to from each state; terminal states never change again.
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset({JobState.RUNNING, JobState.FAILED, JobState.STOPPED}),
+    JobState.RUNNING: frozenset(TERMINAL),
+    JobState.SUCCEEDED: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.STOPPED: frozenset(),
+}
+
+
+class JobRecord(BaseModel):
+    id: str
+    name: str
+    recipe: str
+    backend: str
+    state: JobState = JobState.PENDING
+    exit_code: int | None = None
+    reason: str = ""
+    created_at: float = Field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
+    data_url: str = ""
+    train_url: str = ""
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    handle: dict[str, Any] = Field(default_factory=dict, description="backend-specific: pid, log path, remote id")
+    stop_requested: bool = False
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    recipe TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    state TEXT NOT NULL,
+    exit_code INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    data_url TEXT NOT NULL DEFAULT '',
+    train_url TEXT NOT NULL DEFAULT '',
+    hyperparameters TEXT NOT NULL DEFAULT '{}',
+    handle TEXT NOT NULL DEFAULT '{}',
+    stop_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+"""
+_JSON_COLUMNS = ("hyperparameters", "handle")
+
+
+class InvalidTransition(Exception):
+    """A state change the job's current state does not allow (a programming error, not a user one)."""
+
+
+class JobStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or launcher_home() / "jobs.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # autocommit mode; transactions are opened explicitly with BEGIN IMMEDIATE (take the write lock up front,
+        # so two writers never deadlock upgrading read locks).
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    @staticmethod
+    def _from_row(row: sqlite3.Row) -> JobRecord:
+        data = dict(row)
+        for column in _JSON_COLUMNS:
+            data[column] = json.loads(data[column])
+        data["stop_requested"] = bool(data["stop_requested"])
+        return JobRecord.model_validate(data)
+
+    @staticmethod
+    def _to_row(record: JobRecord) -> dict[str, Any]:
+        data = record.model_dump(mode="json")
+        for column in _JSON_COLUMNS:
+            data[column] = json.dumps(data[column])
+        data["stop_requested"] = int(data["stop_requested"])
+        return data
+
+    def create(self, record: JobRecord) -> JobRecord:
+        row = self._to_row(record)
+        columns = ", ".join(row)
+        marks = ", ".join(f":{c}" for c in row)
+        try:
+            with self._transaction() as db:
+                db.execute(f"INSERT INTO jobs ({columns}) VALUES ({marks})", row)
+        except sqlite3.IntegrityError:
+            raise UserError(f"a job with id {record.id!r} already exists") from None
+        return record
+
+    def get(self, job_id: str) -> JobRecord:
+        """Exact id, or a unique prefix of one."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                pattern = job_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                rows = db.execute("SELECT * FROM jobs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (pattern,)).fetchall()
+                if len(rows) > 1:
+                    raise UserError(f"job id prefix {job_id!r} is ambiguous; give more characters")
+                row = rows[0] if rows else None
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r} (see `launcher list`)")
+        return self._from_row(row)
+
+    def list(self, backend: str | None = None, limit: int = 50) -> list[JobRecord]:
+        query = "SELECT * FROM jobs" + (" WHERE backend = ?" if backend else "") + " ORDER BY created_at DESC LIMIT ?"
+        params: tuple[Any, ...] = (backend, limit) if backend else (limit,)
+        with self._connect() as db:
+            return [self._from_row(r) for r in db.execute(query, params).fetchall()]
+
+    def transition(self, job_id: str, to: JobState, **fields: Any) -> bool:
+        """Move the job to `to` if its current state allows it; set `fields` in the same transaction.
+
+        Returns False (and changes nothing) when the job has already moved on, e.g. a stop raced with the end.
+        """
+        sources = [s.value for s, targets in TRANSITIONS.items() if to in targets]
+        if not sources:
+            raise InvalidTransition(f"no state may move to {to}")
+        now = time.time()
+        if to is JobState.RUNNING:
+            fields.setdefault("started_at", now)
+        if to.terminal:
+            fields.setdefault("ended_at", now)
+        updates = {"state": to.value, **self._encode(fields)}
+        assignments = ", ".join(f"{c} = :{c}" for c in updates)
+        marks = ", ".join(f":s{i}" for i in range(len(sources)))
+        params = {**updates, "id": job_id, **{f"s{i}": s for i, s in enumerate(sources)}}
+        with self._transaction() as db:
+            cursor = db.execute(f"UPDATE jobs SET {assignments} WHERE id = :id AND state IN ({marks})", params)
+            return cursor.rowcount == 1
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Set non-state fields (handle, stop_requested, ...)."""
+        if "state" in fields:
+            raise InvalidTransition("use transition() to change state")
+        updates = self._encode(fields)
+        assignments = ", ".join(f"{c} = :{c}" for c in updates)
+        with self._transaction() as db:
+            db.execute(f"UPDATE jobs SET {assignments} WHERE id = :id", {**updates, "id": job_id})
+
+    @staticmethod
+    def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(fields) - set(JobRecord.model_fields)
+        if unknown:
+            raise ValueError(f"unknown job fields: {sorted(unknown)}")
+        out = {}
+        for key, value in fields.items():
+            if key in _JSON_COLUMNS:
+                value = json.dumps(value)
+            elif key == "stop_requested":
+                value = int(value)
+            out[key] = value
+        return out

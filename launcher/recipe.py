@@ -1,0 +1,138 @@
+"""Recipe files: what to train, on which data, with which hyperparameters, where.
+
+A recipe is YAML validated by `Recipe` (unknown keys are errors). Its `hyperparameters_model` names a pydantic
+model in a light module (no keras import) so that CLI overrides are checked here, before anything starts, with
+the same model the job validates against inside the container.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+
+from launcher.errors import UserError
+
+MAX_RECIPE_BYTES = 1_000_000  # a recipe is a few lines; refuse anything that could be a YAML bomb
+BackendName = Literal["local", "docker", "modelarts", "volcano"]
+_IMPORT_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class RecipeError(UserError):
+    """The recipe file or its hyperparameters are wrong."""
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: BackendName = "local"
+    device: str = Field("cpu", description="cpu, gpu:0,1 / gpu:all, ascend:0,1")
+    count: PositiveInt = Field(1, description="processes (cards) per node")
+    nodes: PositiveInt = 1
+    image: str | None = Field(None, description="container image for docker/modelarts/volcano")
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    description: str = ""
+    trainer: str = Field(description="module:function called as fn(hyperparameters, job_environment)")
+    hyperparameters_model: str = Field(description="module:Class, a pydantic model of the trainer's hyperparameters")
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, description="recipe defaults over the model's")
+    data_url: str
+    output_url: str = Field(description="train_url; '{job_id}' is replaced by the job id")
+    demo_data: Path | None = Field(None, description="folder (relative to the recipe) that seeds an empty embedded store")
+    resources: Resources = Field(default_factory=Resources)
+
+    @field_validator("trainer", "hyperparameters_model")
+    @classmethod
+    def _import_ref(cls, value: str) -> str:
+        if not _IMPORT_REF.match(value):
+            raise ValueError(f"expected 'package.module:name', got {value!r}")
+        return value
+
+
+def _yaml_error_line(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{where}{problem}"
+
+
+def format_validation_error(error: ValidationError, prefix: str = "") -> str:
+    """Every bad field in one line: `epochs: Input should be a valid integer (got 'two'); ...`."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif "input" in item and not isinstance(item["input"], dict | list):
+            message += f" (got {item['input']!r})"
+        parts.append(f"{prefix}{field}: {message}")
+    return "; ".join(parts)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file; every problem becomes a one-line RecipeError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file not found: {path}")
+    if path.stat().st_size > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{path}: recipe file is larger than {MAX_RECIPE_BYTES} bytes")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:  # safe_load also refuses !!python/object tags
+        raise RecipeError(f"{path}: malformed YAML at {_yaml_error_line(error)}") from None
+    except UnicodeDecodeError:
+        raise RecipeError(f"{path}: not UTF-8 text") from None
+    if not isinstance(document, dict):
+        raise RecipeError(f"{path}: expected a mapping of recipe keys, got {type(document).__name__}")
+    try:
+        recipe = Recipe.model_validate(document)
+    except ValidationError as error:
+        raise RecipeError(f"{path}: {format_validation_error(error)}") from None
+    if recipe.demo_data is not None and not recipe.demo_data.is_absolute():
+        recipe = recipe.model_copy(update={"demo_data": (path.parent / recipe.demo_data).resolve()})
+    return recipe
+
+
+def import_ref(ref: str) -> Any:
+    """Resolve 'package.module:name'."""
+    module_name, _, attr = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise RecipeError(f"cannot import {module_name!r} (from {ref!r}): {error}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise RecipeError(f"{module_name!r} has no {attr!r} (from {ref!r})") from None
+
+
+def hyperparameters_class(recipe: Recipe) -> type[BaseModel]:
+    cls = import_ref(recipe.hyperparameters_model)
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+        raise RecipeError(f"{recipe.hyperparameters_model} is not a pydantic model")
+    return cls
+
+
+def validate_hyperparameters(
+    model: type[BaseModel], values: dict[str, Any], source: str = "hyperparameters"
+) -> BaseModel:
+    """Validate with the recipe's own model; all bad fields are named in one RecipeError."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise RecipeError(f"invalid {source}: {format_validation_error(error)}") from None
+
+
+def resolve_hyperparameters(recipe: Recipe, overrides: dict[str, Any] | None = None) -> BaseModel:
+    """Model defaults < recipe file < CLI overrides."""
+    merged = {**recipe.hyperparameters, **(overrides or {})}
+    return validate_hyperparameters(hyperparameters_class(recipe), merged)

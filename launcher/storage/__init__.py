@@ -1,0 +1,53 @@
+"""Object storage: obs://, s3://, file:// and local paths, one fast verified sync engine, `mox.file`.
+
+    from launcher import storage
+    report = storage.sync("obs://bucket/data", "/cache/data")   # incremental; raises on failed files
+    storage.write_bytes("obs://bucket/run/metrics.json", b"{}")  # atomic
+
+With no endpoint configured (S3_ENDPOINT / profile), obs:// and s3:// live in the embedded directory store
+under LAUNCHER_HOME/objects: the same engine, offline.
+"""
+
+from launcher.storage.api import copy, du, exists, is_folder, ls, read_bytes, rm, stat, sync, write_bytes
+from launcher.storage.errors import (
+    CredentialsError,
+    Interrupted,
+    InvalidURL,
+    NotFound,
+    StorageError,
+    TransferFailed,
+    UnsafeKey,
+)
+from launcher.storage.models import Failure, SyncOptions, SyncReport, TransferConfig
+from launcher.storage.profiles import Profile, load_profile
+from launcher.storage.stores import Entry
+from launcher.storage.urls import StorageURL, parse_url
+
+__all__ = [
+    "CredentialsError",
+    "Entry",
+    "Failure",
+    "Interrupted",
+    "InvalidURL",
+    "NotFound",
+    "Profile",
+    "StorageError",
+    "StorageURL",
+    "SyncOptions",
+    "SyncReport",
+    "TransferConfig",
+    "TransferFailed",
+    "UnsafeKey",
+    "copy",
+    "du",
+    "exists",
+    "is_folder",
+    "load_profile",
+    "ls",
+    "parse_url",
+    "read_bytes",
+    "rm",
+    "stat",
+    "sync",
+    "write_bytes",
+]

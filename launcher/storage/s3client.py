@@ -1,0 +1,393 @@
+"""A lean asyncio S3 client (aiohttp + our SigV4) for the handful of calls the sync engine makes.
+
+Chosen by measurement (bench/sync): botocore/aiobotocore spend milliseconds of CPU per request, which on a
+2-core machine caps small-file transfers well below s5cmd; this client spends a fraction of that, keeps
+hundreds of requests in flight on one event loop, and leaves the CPU to the network and the disk.
+OBS-safe by construction: signature v4, Content-MD5 instead of trailing checksums, path or virtual-host
+addressing per profile, identity transfer encoding (no transparent decompression).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import ssl
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
+from xml.sax.saxutils import escape
+
+import aiohttp
+from loguru import logger
+from yarl import URL
+
+from launcher.redact import redact
+from launcher.storage.errors import CredentialsError, NotFound, StorageError
+from launcher.storage.profiles import Profile
+from launcher.storage.retry import CONNECTION_ERRORS, RETRY_CODES, RETRY_STATUS, Backoff, EndpointHealth
+from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
+
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_CREDENTIAL_CODES = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed"}
+)
+
+
+class S3Error(StorageError):
+    """An S3 error response (or a connection failure, status 0) after retries."""
+
+    def __init__(self, message: str, status: int = 0, code: str = "") -> None:
+        super().__init__(redact(message))
+        self.status = status
+        self.code = code
+
+
+class S3CredentialsError(S3Error, CredentialsError):
+    pass
+
+
+class S3NotFound(S3Error, NotFound):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    key: str
+    size: int
+    mtime: float
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def md5_b64(data: bytes | memoryview) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def parse_http_date(value: str) -> float:
+    from email.utils import parsedate_to_datetime
+
+    return parsedate_to_datetime(value).timestamp()
+
+
+def _text(node: ET.Element, name: str, default: str = "") -> str:
+    found = node.find(_NS + name)
+    if found is None:
+        found = node.find(name)
+    return found.text or default if found is not None else default
+
+
+def _xml(body: bytes) -> ET.Element:
+    return ET.fromstring(body)
+
+
+class S3Client:
+    """One endpoint, one connection pool. Use `async with S3Client(profile) as s3:`."""
+
+    def __init__(self, profile: Profile, *, max_connections: int = 128) -> None:
+        if profile.endpoint is None:
+            raise StorageError("no S3 endpoint configured (set S3_ENDPOINT or a profile)")
+        self.profile = profile
+        self.endpoint = profile.endpoint
+        parts = urlsplit(profile.endpoint)
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._base_path = parts.path.rstrip("/")
+        self._https = parts.scheme == "https"
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        secret = profile.secret_access_key.get_secret_value() if profile.secret_access_key else None
+        token = profile.session_token.get_secret_value() if profile.session_token else None
+        self._signer = (
+            Signer(profile.access_key_id, secret, profile.signing_region, token)
+            if profile.access_key_id and secret
+            else None
+        )
+        self.backoff = Backoff(profile.max_attempts)
+        self.health = EndpointHealth(give_up_after_s=max(self.backoff.budget_s, 1.0))
+
+    async def __aenter__(self) -> S3Client:
+        self._open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            ssl_arg: ssl.SSLContext | bool = True
+            if self._https and not self.profile.verify_ssl:
+                ssl_arg = False
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300, ssl=ssl_arg
+            )
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=self.profile.connect_timeout_s, sock_read=self.profile.read_timeout_s
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=timeout,
+                auto_decompress=False,  # an object stored gzip-encoded must arrive byte for byte
+                skip_auto_headers=("Content-Type",),
+                headers={"Accept-Encoding": "identity", "User-Agent": "launcher-storage/0.1"},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- request plumbing -------------------------------------------------------------------------------
+
+    def _location(self, bucket: str, key: str) -> tuple[str, str]:
+        """(host, encoded path) for a bucket/key under the profile's addressing style."""
+        encoded_key = uri_encode_path(key)
+        if not bucket:
+            return self._netloc, self._base_path + "/"
+        if self.profile.use_path_style(bucket):
+            return self._netloc, f"{self._base_path}/{uri_encode_path(bucket)}/{encoded_key}"
+        return f"{bucket}.{self._netloc}", f"{self._base_path}/{encoded_key}"
+
+    def describe(self, bucket: str, key: str = "") -> str:
+        return f"s3://{bucket}/{key} at {self.endpoint}"
+
+    async def request(
+        self,
+        method: str,
+        bucket: str,
+        key: str = "",
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | memoryview = b"",
+        ok: tuple[int, ...] = (200,),
+    ) -> Response:
+        """Send one request with retries; raise S3Error (typed) on a final failure."""
+        session = self._open()
+        host, path = self._location(bucket, key)
+        query = canonical_query(params) if params else ""
+        url = URL(f"{self._scheme}://{host}{path}" + (f"?{query}" if query else ""), encoded=True)
+        if self._signer is None:
+            payload_hash = UNSIGNED_PAYLOAD
+        elif self._https:
+            payload_hash = UNSIGNED_PAYLOAD  # TLS protects the body; Content-MD5 still verifies it
+        else:
+            payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        attempt = 0
+        while True:
+            attempt += 1
+            send = dict(headers or {})
+            send["Host"] = host
+            if self._signer is not None:
+                self._signer.sign(method, host, path, query, send, payload_hash)
+            try:
+                async with session.request(method, url, headers=send, data=body if body else None) as resp:
+                    data = await resp.read()
+                    status = resp.status
+                    resp_headers = resp.headers
+            except CONNECTION_ERRORS as exc:
+                self.health.failed()
+                reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                if attempt >= self.backoff.max_attempts or self.health.given_up:
+                    raise S3Error(f"{method} {self.describe(bucket, key)} failed: {reason}") from None
+                await asyncio.sleep(self.backoff.delay(attempt))
+                continue
+            self.health.succeeded()
+            if status in ok and not _error_in_200(method, params, status, data):
+                return Response(status, resp_headers, data)
+            code, message = _error_code(data)
+            if (status in RETRY_STATUS or code in RETRY_CODES) and attempt < self.backoff.max_attempts:
+                logger.debug("retrying {} {} after {} {}", method, key, status, code)
+                await asyncio.sleep(self.backoff.delay(attempt))
+                continue
+            raise self._error(method, bucket, key, status, code, message)
+
+    def _error(self, method: str, bucket: str, key: str, status: int, code: str, message: str) -> S3Error:
+        where = self.describe(bucket, key)
+        detail = f"{status} {code}".strip() + (f": {message}" if message else "")
+        if code in _CREDENTIAL_CODES or (status == 403 and not code):
+            hint = "check ACCESS_KEY_ID/SECRET_ACCESS_KEY (or the profile) and the bucket's permissions"
+            return S3CredentialsError(f"{method} {where} was refused ({detail}): {hint}", status, code)
+        if code == "NoSuchBucket":
+            return S3NotFound(f"bucket {bucket!r} does not exist at {self.endpoint}", status, code)
+        if status == 404:
+            return S3NotFound(f"not found: {where}", status, code or "NoSuchKey")
+        return S3Error(f"{method} {where} failed ({detail})", status, code)
+
+    # -- object calls -----------------------------------------------------------------------------------
+
+    async def head_object(self, bucket: str, key: str) -> Response | None:
+        try:
+            return await self.request("HEAD", bucket, key)
+        except S3NotFound:
+            return None
+
+    async def get_object(
+        self, bucket: str, key: str, start: int | None = None, end: int | None = None, if_match: str = ""
+    ) -> Response:
+        """GET the object, or bytes [start, end) of it; `if_match` (an ETag) fails the read if it changed."""
+        headers = {"If-Match": f'"{if_match}"'} if if_match else {}
+        ok: tuple[int, ...] = (200,)
+        if start is not None:
+            headers["Range"] = f"bytes={start}-" + (str(end - 1) if end is not None else "")
+            ok = (200, 206)
+        return await self.request("GET", bucket, key, headers=headers, ok=ok)
+
+    async def put_object(
+        self, bucket: str, key: str, data: bytes | memoryview, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        headers = {"Content-MD5": md5_b64(data), "Content-Type": "application/octet-stream"}
+        for name, value in (metadata or {}).items():
+            headers[f"x-amz-meta-{name}"] = value
+        resp = await self.request("PUT", bucket, key, headers=headers, body=data)
+        return resp.headers.get("ETag", "").strip('"')
+
+    async def create_multipart_upload(self, bucket: str, key: str, metadata: Mapping[str, str] | None = None) -> str:
+        headers = {"Content-Type": "application/octet-stream"}
+        for name, value in (metadata or {}).items():
+            headers[f"x-amz-meta-{name}"] = value
+        resp = await self.request("POST", bucket, key, params={"uploads": ""}, headers=headers)
+        upload_id = _text(_xml(resp.body), "UploadId")
+        if not upload_id:
+            raise S3Error(f"no UploadId in the reply for {self.describe(bucket, key)}")
+        return upload_id
+
+    async def upload_part(self, bucket: str, key: str, upload_id: str, number: int, data: bytes | memoryview) -> str:
+        resp = await self.request(
+            "PUT",
+            bucket,
+            key,
+            params={"partNumber": str(number), "uploadId": upload_id},
+            headers={"Content-MD5": md5_b64(data)},
+            body=data,
+        )
+        return resp.headers.get("ETag", "")
+
+    async def upload_part_copy(
+        self, bucket: str, key: str, upload_id: str, number: int, source: tuple[str, str], start: int, end: int
+    ) -> str:
+        resp = await self.request(
+            "PUT",
+            bucket,
+            key,
+            params={"partNumber": str(number), "uploadId": upload_id},
+            headers={
+                "x-amz-copy-source": "/" + uri_encode_path(f"{source[0]}/{source[1]}").lstrip("/"),
+                "x-amz-copy-source-range": f"bytes={start}-{end - 1}",
+            },
+        )
+        return '"' + _text(_xml(resp.body), "ETag").strip('"') + '"'
+
+    async def complete_multipart_upload(self, bucket: str, key: str, upload_id: str, etags: list[str]) -> str:
+        parts = "".join(
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{escape(tag)}</ETag></Part>" for n, tag in enumerate(etags, 1)
+        )
+        body = f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
+        resp = await self.request(
+            "POST", bucket, key, params={"uploadId": upload_id}, body=body, headers={"Content-MD5": md5_b64(body)}
+        )
+        return _text(_xml(resp.body), "ETag").strip('"')
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        await self.request("DELETE", bucket, key, params={"uploadId": upload_id}, ok=(200, 204, 404))
+
+    async def copy_object(self, src: tuple[str, str], bucket: str, key: str) -> str:
+        resp = await self.request(
+            "PUT",
+            bucket,
+            key,
+            headers={"x-amz-copy-source": "/" + uri_encode_path(f"{src[0]}/{src[1]}"), "x-amz-metadata-directive": "COPY"},
+        )
+        return _text(_xml(resp.body), "ETag").strip('"')
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self.request("DELETE", bucket, key, ok=(200, 204))
+
+    async def delete_objects(self, bucket: str, keys: list[str]) -> dict[str, str]:
+        """Delete up to 1000 keys in one call; returns {key: error} for the ones the server refused."""
+        items = "".join(f"<Object><Key>{escape(k)}</Key></Object>" for k in keys)
+        body = f"<Delete><Quiet>true</Quiet>{items}</Delete>".encode()
+        resp = await self.request(
+            "POST", bucket, "", params={"delete": ""}, body=body, headers={"Content-MD5": md5_b64(body)}
+        )
+        errors: dict[str, str] = {}
+        for node in _xml(resp.body):
+            if node.tag.endswith("Error"):
+                errors[_text(node, "Key")] = f"{_text(node, 'Code')}: {_text(node, 'Message')}"
+        return errors
+
+    async def list_objects(
+        self, bucket: str, prefix: str = "", delimiter: str = "", max_keys: int = 1000
+    ) -> AsyncIterator[tuple[list[ListedObject], list[str]]]:
+        """Pages of (objects, common prefixes) under `prefix`, in key order."""
+        token = ""
+        while True:
+            params = {"list-type": "2", "prefix": prefix, "encoding-type": "url", "max-keys": str(max_keys)}
+            if delimiter:
+                params["delimiter"] = delimiter
+            if token:
+                params["continuation-token"] = token
+            resp = await self.request("GET", bucket, "", params=params)
+            root = _xml(resp.body)
+            encoded = _text(root, "EncodingType") == "url"
+            decode = unquote_plus if encoded else (lambda s: s)
+            objects = [
+                ListedObject(
+                    key=decode(_text(node, "Key")),
+                    size=int(_text(node, "Size", "0")),
+                    mtime=datetime.fromisoformat(_text(node, "LastModified")).timestamp(),
+                    etag=_text(node, "ETag").strip('"'),
+                )
+                for node in root.iter(_NS + "Contents")
+            ]
+            prefixes = [decode(_text(node, "Prefix")) for node in root.iter(_NS + "CommonPrefixes")]
+            yield objects, prefixes
+            token = _text(root, "NextContinuationToken")
+            if _text(root, "IsTruncated") != "true" or not token:
+                return
+
+    # -- buckets ----------------------------------------------------------------------------------------
+
+    async def create_bucket(self, bucket: str) -> None:
+        await self.request("PUT", bucket, "", ok=(200,))
+
+    async def bucket_exists(self, bucket: str) -> bool:
+        try:
+            await self.request("HEAD", bucket, "")
+        except S3NotFound:
+            return False
+        return True
+
+
+def _error_in_200(method: str, params: dict[str, str] | None, status: int, body: bytes) -> bool:
+    """CompleteMultipartUpload and copies can answer 200 and put the error in the body."""
+    if status != 200 or method not in ("POST", "PUT") or not body:
+        return False
+    head = body[:512].lstrip()
+    if head.startswith(b"<?xml"):
+        head = head.split(b"?>", 1)[-1].lstrip()
+    return head.startswith(b"<Error>")
+
+
+def _error_code(body: bytes) -> tuple[str, str]:
+    if not body:
+        return "", ""
+    try:
+        root = _xml(body)
+    except ET.ParseError:
+        return "", body[:200].decode(errors="replace")
+    return _text(root, "Code"), _text(root, "Message")
+
+
+def metadata_of(headers: Mapping[str, str]) -> dict[str, Any]:
+    return {k[len("x-amz-meta-") :].lower(): v for k, v in headers.items() if k.lower().startswith("x-amz-meta-")}

@@ -1,0 +1,242 @@
+"""The sync engine: list both sides, decide, transfer many files at once, delete, report.
+
+Written once over the Store interface, so local<->store, store<->store, and the embedded store all take
+this path. A file is skipped when size matches and the destination is not older (object stores: server
+time of upload >= source mtime, to the second) or carries the same mtime (local and embedded destinations,
+where the source's mtime is set on the copy); `checksum` compares MD5s instead. Listing only, no request per
+unchanged object. Files that fail are reported and the rest carries on; deletions are skipped when any copy
+failed, so a half-failed mirror never loses data on the destination.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from dataclasses import dataclass
+
+from loguru import logger
+
+from launcher.redact import redact
+from launcher.storage.errors import NotFound, StorageError, TransferFailed, UnsafeKey
+from launcher.storage.filters import PathFilter
+from launcher.storage.models import Failure, SyncOptions, SyncReport, human_bytes
+from launcher.storage.progress import Progress
+from launcher.storage.session import Session
+from launcher.storage.stores import Entry, LocalStore, Store, as_folder, is_part_file, part_file_owner
+from launcher.storage.transfer import Transfers
+from launcher.storage.urls import StorageURL, check_key, join_key, parse_url
+
+_MTIME_TOLERANCE_S = 0.01
+_LARGE_FILES_IN_FLIGHT = 4
+
+
+@dataclass(slots=True)
+class Item:
+    rel: str  # relative path used in messages and filters; '' for a single file
+    src_key: str
+    dst_key: str
+    entry: Entry
+
+
+def unchanged(src: Entry, dst: Entry, dst_keeps_mtime: bool) -> bool:
+    """Same size and not newer at the source: skip without reading either side."""
+    if src.size != dst.size:
+        return False
+    if dst_keeps_mtime:
+        return abs(src.mtime - dst.mtime) <= _MTIME_TOLERANCE_S
+    return dst.mtime >= math.floor(src.mtime)
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, StorageError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        text = f"{exc.strerror or type(exc).__name__}" + (f": {exc.filename}" if exc.filename else "")
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact(text.splitlines()[0] if text else type(exc).__name__)
+
+
+class SyncEngine:
+    def __init__(self, session: Session, options: SyncOptions) -> None:
+        self.session = session
+        self.options = options
+
+    async def run(self, src: str | StorageURL, dst: str | StorageURL, *, mirror: bool = True) -> SyncReport:
+        """`mirror` (sync): skip unchanged files and honour `delete`; otherwise (cp) copy every selected file."""
+        started = time.monotonic()
+        src_url = src if isinstance(src, StorageURL) else parse_url(src)
+        dst_url = dst if isinstance(dst, StorageURL) else parse_url(dst)
+        src_store, src_key = self.session.open(src_url)
+        dst_store, dst_key = self.session.open(dst_url)
+        report = SyncReport(source=str(src_url), destination=str(dst_url), dry_run=self.options.dry_run)
+        selected = PathFilter(self.options.include, self.options.exclude)
+
+        single = None if src_key.endswith("/") or not src_key else await src_store.stat(src_key)
+        if single is not None:
+            if dst_key.endswith("/") or not dst_key or await dst_store.is_folder(dst_key):
+                dst_key = join_key(as_folder(dst_key), src_url.name)
+            if not selected(src_url.name):
+                return self._finish(report, started)
+            existing = await dst_store.stat(dst_key)
+            items = [Item("", src_key, dst_key, single)]
+            copies, skipped = await self._plan(items, {"": existing} if existing else {}, src_store, dst_store, mirror)
+            deletes: list[str] = []
+        else:
+            if not await src_store.is_folder(src_key):
+                raise NotFound(f"nothing at {src_url}: no such file, object or folder")
+            if await dst_store.stat(dst_key) is not None:
+                raise StorageError(f"cannot sync the folder {src_url} onto the file {dst_url}")
+            src_listing, dst_listing = await asyncio.gather(src_store.list(src_key), dst_store.list(dst_key))
+            self._clean_leftovers(dst_store, dst_key, dst_listing.leftovers)
+            items = []
+            for entry in src_listing.entries:
+                if not selected(entry.key):
+                    continue
+                try:
+                    check_key(entry.key)
+                except UnsafeKey as exc:
+                    report.failures.append(Failure(path=src_store.url(as_folder(src_key)) + entry.key, error=str(exc)))
+                    continue
+                items.append(Item(entry.key, join_key(as_folder(src_key), entry.key), join_key(as_folder(dst_key), entry.key), entry))
+            dst_entries = {e.key: e for e in dst_listing.entries}
+            copies, skipped = await self._plan(items, dst_entries, src_store, dst_store, mirror)
+            deletes = []
+            if mirror and self.options.delete:
+                wanted = {e.key for e in src_listing.entries}
+                deletes = [k for k in dst_entries if k not in wanted and selected(k)]
+
+        report.skipped = skipped
+        if self.options.dry_run:
+            for item in copies:
+                report.planned.append(f"copy {src_store.url(item.src_key)} -> {dst_store.url(item.dst_key)} ({human_bytes(item.entry.size)})")
+            report.planned.extend(f"delete {dst_store.url(join_key(as_folder(dst_key), k))}" for k in deletes)
+            report.copied = len(copies)
+            report.bytes = sum(i.entry.size for i in copies)
+            report.deleted = len(deletes)
+            return self._finish(report, started)
+
+        await self._transfer(copies, src_store, dst_store, report)
+        if deletes:
+            if report.failures:
+                report.failures.append(
+                    Failure(path=str(dst_url), error=f"{len(deletes)} deletions skipped because some files failed")
+                )
+            else:
+                errors = await dst_store.delete([join_key(as_folder(dst_key), k) for k in deletes])
+                report.deleted = len(deletes) - len(errors)
+                report.failures.extend(Failure(path=dst_store.url(k), error=e) for k, e in errors.items())
+        return self._finish(report, started)
+
+    def _finish(self, report: SyncReport, started: float) -> SyncReport:
+        report.seconds = time.monotonic() - started
+        report.failed = len(report.failures)
+        logger.debug(report.summary())
+        return report
+
+    async def _plan(
+        self, items: list[Item], dst_entries: dict[str, Entry], src_store: Store, dst_store: Store, mirror: bool
+    ) -> tuple[list[Item], int]:
+        copies: list[Item] = []
+        to_hash: list[tuple[Item, Entry]] = []
+        for item in items:
+            existing = dst_entries.get(item.rel)
+            if not mirror or existing is None or existing.size != item.entry.size:
+                copies.append(item)
+            elif self.options.checksum:
+                to_hash.append((item, existing))
+            elif not unchanged(item.entry, existing, dst_store.preserves_mtime):
+                copies.append(item)
+        skipped = len(items) - len(copies) - len(to_hash)
+        if to_hash:
+            gate = asyncio.Semaphore(16)
+
+            async def same(item: Item, existing: Entry) -> bool:
+                async with gate:
+                    src_md5 = await src_store.md5(item.src_key, item.entry, existing.etag or None)
+                    return src_md5 == await dst_store.md5(item.dst_key, existing, src_md5)
+
+            results = await asyncio.gather(*(same(i, e) for i, e in to_hash))
+            for (item, _), equal in zip(to_hash, results, strict=True):
+                if equal:
+                    skipped += 1
+                else:
+                    copies.append(item)
+        return copies, skipped
+
+    async def _transfer(self, copies: list[Item], src_store: Store, dst_store: Store, report: SyncReport) -> None:
+        if not copies:
+            return
+        config = self.options.transfer
+        label = f"{report.source} -> {report.destination}"
+        progress = Progress(label, self.options.progress)
+        progress.start(len(copies), sum(i.entry.size for i in copies))
+        transfers = Transfers(config, progress.add_bytes)
+        large_gate = asyncio.Semaphore(_LARGE_FILES_IN_FLIGHT)
+        # Biggest first: their parts keep the pipe full while small files fill the gaps.
+        queue = iter(sorted(copies, key=lambda i: i.entry.size, reverse=True))
+
+        async def copy_one(item: Item) -> None:
+            try:
+                if transfers.is_large(item.entry.size):
+                    async with large_gate:
+                        await transfers.copy(src_store, item.src_key, dst_store, item.dst_key, item.entry)
+                else:
+                    await transfers.copy(src_store, item.src_key, dst_store, item.dst_key, item.entry)
+            except (Exception, asyncio.TimeoutError) as exc:  # one file's failure must not stop the others
+                report.failures.append(Failure(path=src_store.url(item.src_key), error=describe_error(exc)))
+                logger.debug("failed {}: {}", item.src_key, describe_error(exc))
+            else:
+                report.copied += 1
+                report.bytes += item.entry.size
+            progress.file_done()
+
+        async def worker() -> None:
+            for item in queue:
+                await copy_one(item)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(config.concurrency, len(copies))):
+                    group.create_task(worker())
+        finally:
+            progress.close()
+
+    def _clean_leftovers(self, store: Store, prefix: str, leftovers: list[str]) -> None:
+        """Remove our temporary files from runs that died (their process is gone)."""
+        if not isinstance(store, LocalStore):
+            return
+        for rel in leftovers:
+            owner = part_file_owner(os.path.basename(rel))
+            if owner is None or not is_part_file(os.path.basename(rel)) or _alive(owner):
+                continue
+            try:
+                os.unlink(store.path(join_key(as_folder(prefix), rel)))
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def raise_on_failures(report: SyncReport) -> SyncReport:
+    if report.failures:
+        first = report.failures[0]
+        more = f" (and {report.failed - 1} more)" if report.failed > 1 else ""
+        raise TransferFailed(
+            f"{report.failed} file(s) failed copying {report.source} -> {report.destination}: "
+            f"{first.path}: {first.error}{more}; the rest completed, re-run to retry",
+            report,
+        )
+    return report

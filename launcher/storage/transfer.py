@@ -1,0 +1,225 @@
+"""Copy one file or object between two stores, whichever kinds they are.
+
+Small objects go in one request. Large ones go in parts, many in flight (bounded for memory by
+`parts_in_flight`): multipart upload, ranged parallel download into a pre-sized temporary file, server-side
+part copy within one endpoint. Anything interrupted is cleaned up: the temporary file is removed, the
+multipart upload aborted; nothing partial ever appears under the final name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import os
+from collections.abc import Awaitable, Callable
+
+from launcher.storage.errors import StorageError
+from launcher.storage.models import TransferConfig
+from launcher.storage.s3client import S3Client, metadata_of
+from launcher.storage.stores import Entry, LocalStore, S3Store, Store, temp_name
+
+MAX_PARTS = 10_000
+MAX_SINGLE_COPY = 5 << 30  # CopyObject limit
+_THREAD_READ_AT = 1 << 20  # read in a worker thread above this size so the event loop keeps moving
+
+
+class Transfers:
+    def __init__(self, config: TransferConfig, on_bytes: Callable[[int], None] = lambda n: None) -> None:
+        self.config = config
+        self.on_bytes = on_bytes
+        self._parts = asyncio.Semaphore(config.parts_in_flight)
+
+    def part_size(self, size: int) -> int:
+        return max(self.config.part_size, math.ceil(size / MAX_PARTS))
+
+    def ranges(self, size: int) -> list[tuple[int, int]]:
+        step = self.part_size(size)
+        return [(start, min(size, start + step)) for start in range(0, size, step)]
+
+    def is_large(self, size: int) -> bool:
+        return size >= self.config.multipart_threshold
+
+    async def copy(self, src: Store, src_key: str, dst: Store, dst_key: str, entry: Entry) -> None:
+        if isinstance(src, LocalStore) and isinstance(dst, LocalStore):
+            await asyncio.to_thread(_copy_local, src.path(src_key), dst, dst_key)
+            self.on_bytes(entry.size)
+        elif isinstance(src, LocalStore) and isinstance(dst, S3Store):
+            await self._upload(src.path(src_key), dst, dst_key, entry.size)
+        elif isinstance(src, S3Store) and isinstance(dst, LocalStore):
+            await self._download(src, src_key, dst, dst_key, entry)
+        elif isinstance(src, S3Store) and isinstance(dst, S3Store):
+            if src.client is dst.client:
+                await self._server_copy(src, src_key, dst, dst_key, entry)
+            else:
+                await self._relay(src, src_key, dst, dst_key, entry)
+        else:
+            raise StorageError(f"cannot copy from {type(src).__name__} to {type(dst).__name__}")
+
+    # -- local -> S3 ----------------------------------------------------------------------------------------
+
+    async def _upload(self, path: str, dst: S3Store, key: str, size: int) -> None:
+        if not self.is_large(size):
+            data = await asyncio.to_thread(_read_file, path) if size > _THREAD_READ_AT else _read_file(path)
+            await dst.client.put_object(dst.bucket, key, data, {"md5": hashlib.md5(data).hexdigest()})
+            self.on_bytes(len(data))
+            return
+        fd = os.open(path, os.O_RDONLY)
+        try:
+
+            async def read_part(start: int, end: int) -> bytes:
+                data = await asyncio.to_thread(os.pread, fd, end - start, start)
+                if len(data) != end - start:
+                    raise StorageError(f"{path} changed size while it was being uploaded")
+                return data
+
+            await self._multipart(dst.client, dst.bucket, key, size, read_part)
+        finally:
+            os.close(fd)
+
+    async def _multipart(
+        self, client: S3Client, bucket: str, key: str, size: int, read_part: Callable[[int, int], Awaitable[bytes]]
+    ) -> None:
+        ranges = self.ranges(size)
+        etags: list[str] = [""] * len(ranges)
+        upload_id = await client.create_multipart_upload(bucket, key)
+        try:
+
+            async def send(number: int, start: int, end: int) -> None:
+                async with self._parts:
+                    data = await read_part(start, end)
+                    etags[number] = await client.upload_part(bucket, key, upload_id, number + 1, data)
+                self.on_bytes(end - start)
+
+            async with asyncio.TaskGroup() as group:
+                for number, (start, end) in enumerate(ranges):
+                    group.create_task(send(number, start, end))
+            await client.complete_multipart_upload(bucket, key, upload_id, etags)
+        except BaseException as exc:
+            await asyncio.shield(_abort_quietly(client, bucket, key, upload_id))
+            raise _first_error(exc) from None
+
+    # -- S3 -> local ----------------------------------------------------------------------------------------
+
+    async def _download(self, src: S3Store, key: str, dst: LocalStore, dst_key: str, entry: Entry) -> None:
+        if not self.is_large(entry.size):
+            resp = await src.client.get_object(src.bucket, key)
+            expected = metadata_of(resp.headers).get("md5")
+            if expected and hashlib.md5(resp.body).hexdigest() != expected:
+                raise StorageError(f"{src.url(key)}: downloaded content does not match its recorded MD5")
+            if len(resp.body) > _THREAD_READ_AT:
+                await asyncio.to_thread(dst.write_sync, dst_key, resp.body, entry.mtime)
+            else:
+                dst.write_sync(dst_key, resp.body, entry.mtime)
+            self.on_bytes(len(resp.body))
+            return
+        path = dst.path(dst_key)
+        dst.ensure_parent(path)
+        tmp = temp_name(path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.ftruncate(fd, entry.size)
+
+            async def fetch(start: int, end: int) -> None:
+                async with self._parts:
+                    resp = await src.client.get_object(src.bucket, key, start, end, if_match=entry.etag)
+                    if len(resp.body) != end - start:
+                        raise StorageError(f"{src.url(key)}: short read at bytes {start}-{end}")
+                    await asyncio.to_thread(os.pwrite, fd, resp.body, start)
+                self.on_bytes(end - start)
+
+            async with asyncio.TaskGroup() as group:
+                for start, end in self.ranges(entry.size):
+                    group.create_task(fetch(start, end))
+            os.close(fd)
+            fd = -1
+            os.utime(tmp, (entry.mtime, entry.mtime))
+            os.replace(tmp, path)
+        except BaseException as exc:
+            if fd >= 0:
+                os.close(fd)
+            _unlink_quietly(tmp)
+            raise _first_error(exc) from None
+
+    # -- S3 -> S3 -------------------------------------------------------------------------------------------
+
+    async def _server_copy(self, src: S3Store, key: str, dst: S3Store, dst_key: str, entry: Entry) -> None:
+        client = dst.client
+        if entry.size <= MAX_SINGLE_COPY:
+            await client.copy_object((src.bucket, key), dst.bucket, dst_key)
+            self.on_bytes(entry.size)
+            return
+        ranges = self.ranges(entry.size)
+        etags: list[str] = [""] * len(ranges)
+        upload_id = await client.create_multipart_upload(dst.bucket, dst_key)
+        try:
+
+            async def part(number: int, start: int, end: int) -> None:
+                async with self._parts:
+                    etags[number] = await client.upload_part_copy(
+                        dst.bucket, dst_key, upload_id, number + 1, (src.bucket, key), start, end
+                    )
+                self.on_bytes(end - start)
+
+            async with asyncio.TaskGroup() as group:
+                for number, (start, end) in enumerate(ranges):
+                    group.create_task(part(number, start, end))
+            await client.complete_multipart_upload(dst.bucket, dst_key, upload_id, etags)
+        except BaseException as exc:
+            await asyncio.shield(_abort_quietly(client, dst.bucket, dst_key, upload_id))
+            raise _first_error(exc) from None
+
+    async def _relay(self, src: S3Store, key: str, dst: S3Store, dst_key: str, entry: Entry) -> None:
+        """Between two endpoints: through this machine, part by part."""
+        if not self.is_large(entry.size):
+            data = await src.read(key)
+            await dst.client.put_object(dst.bucket, dst_key, data, {"md5": hashlib.md5(data).hexdigest()})
+            self.on_bytes(len(data))
+            return
+
+        async def read_part(start: int, end: int) -> bytes:
+            resp = await src.client.get_object(src.bucket, key, start, end, if_match=entry.etag)
+            return resp.body
+
+        await self._multipart(dst.client, dst.bucket, dst_key, entry.size, read_part)
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _copy_local(src_path: str, dst: LocalStore, dst_key: str) -> None:
+    import shutil
+
+    path = dst.path(dst_key)
+    dst.ensure_parent(path)
+    tmp = temp_name(path)
+    try:
+        shutil.copyfile(src_path, tmp)
+        shutil.copystat(src_path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+async def _abort_quietly(client: S3Client, bucket: str, key: str, upload_id: str) -> None:
+    try:
+        await client.abort_multipart_upload(bucket, key, upload_id)
+    except Exception:  # the server may be gone; an orphaned upload is invisible and expires by lifecycle
+        pass
+
+
+def _first_error(exc: BaseException) -> BaseException:
+    """A TaskGroup raises an ExceptionGroup; report the first real error of a part instead."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

@@ -1,0 +1,1 @@
+"""Training recipes: `<name>.yaml` next to a `recipes/<name>/` package (model, data readers, trainer)."""

@@ -1,0 +1,28 @@
+"""Fixtures for recipe tests: the shipped MNIST subset in a private folder, and a JobEnvironment on tmp_path."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from entry.environment import JobEnvironment
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_MNIST = REPO / "recipes" / "mnist" / "data"
+
+
+@pytest.fixture
+def mnist_dir(tmp_path: Path) -> Path:
+    """A copy of the shipped 4,000/1,000 digits, as a job's synced data_dir would hold it."""
+    target = tmp_path / "data"
+    shutil.copytree(SHIPPED_MNIST, target)
+    return target
+
+
+@pytest.fixture
+def job_env(tmp_path: Path, mnist_dir: Path) -> JobEnvironment:
+    return JobEnvironment(
+        job_id="test-job", data_dir=mnist_dir, output_dir=tmp_path / "output", log_dir=tmp_path / "output" / "logs"
+    )
