@@ -1,189 +1,260 @@
-"""The boot core shared by the entry scripts: validate, sync in, train, push out, fail cleanly.
+"""The boot core shared by the entry scripts: validate, sync in, restore, train, push out, fail cleanly.
 
 Order matters: hyperparameters are validated before any data moves (a typo costs seconds, not a dataset
-download), and outputs are pushed at the end, on SIGTERM and after a crash, so nothing the trainer wrote is lost.
-Exit codes: 0 done, 1 the trainer failed, 2 bad input, 143 stopped by SIGTERM/SIGINT.
+download); the trainer runs in a child process so that this one outlives it (out of memory, SIGKILL) and still
+pushes outputs and writes failure.json; outputs are pushed while it runs, on SIGTERM and at the end.
+Exit codes: 0 done, 1 the trainer raised, 2 bad input, 143 stopped, 128+N the trainer was killed by signal N.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
+import os
 import signal
+import subprocess
 import sys
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from filelock import FileLock
 from loguru import logger
 from pydantic import BaseModel
 
+from entry import failure, perf
+from entry.args import BootArgs, parse_args
+from entry.datacache import prepare_data
 from entry.environment import JobEnvironment
+from entry.pusher import PeriodicPusher, push
+from entry.restore import restore_latest
 from entry.tee import Tee
-from launcher import storage
+from entry.trainer_process import TrainerSpec
 from launcher.errors import UserError
 from launcher.logs import setup_logging
-from launcher.recipe import hyperparameters_class, import_ref, load_recipe, validate_hyperparameters
+from launcher.recipe import (
+    LegacyHyperparameters,
+    LegacyScripts,
+    Recipe,
+    hyperparameters_class,
+    load_recipe,
+    validate_hyperparameters,
+)
 
-# ModelArts' defaults for the two channels (shared/MODELARTS.md).
-DEFAULT_DATA_URL = "/home/ma-user/modelarts/inputs/data_url_0"
-DEFAULT_TRAIN_URL = "/home/ma-user/modelarts/outputs/train_url_0/"
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 143
-FAILURE_LOG_LINES = 50
+CODE_DIR = Path(__file__).resolve().parent.parent  # the folder holding entry/, launcher/, recipes/
 
 
 class Stopped(BaseException):
-    """Raised in the main thread by SIGTERM/SIGINT; a BaseException so trainers' `except Exception` let it pass."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+    """SIGTERM/SIGINT before the trainer started; a BaseException so no `except Exception` swallows it."""
 
 
-def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
-    raise Stopped(signum)
+class Plan(BaseModel):
+    """What the trainer process runs, after every check passed."""
 
-
-class BootArgs(BaseModel):
-    data_url: str
-    train_url: str
-    recipe: Path
+    name: str
+    argv: list[str]
     hyperparameters: dict[str, Any]
-    overrides: dict[str, Any]  # `--name=value` extras that the platform passes as job parameters
 
 
-def _json_or_text(value: str) -> Any:
-    """Platform parameters arrive as text: '2' -> 2, 'false' -> False, anything else stays a string."""
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+def _legacy_argv(code_dir: Path, script: str, env: JobEnvironment, values: dict[str, Any]) -> list[str]:
+    path = code_dir / script
+    if not path.is_file():
+        raise UserError(f"legacy script {script} not found in {code_dir}")
+    text = path.read_bytes()
+    if b"\r" in text:  # what the ModelZoo template's `dos2unix ./test/*` does
+        path.write_bytes(text.replace(b"\r\n", b"\n"))
+    flags = [f"--{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in values.items()]
+    return ["bash", script, f"--data_path={env.data_dir}", f"--output_path={env.output_dir}", *flags]
 
 
-def _parse_extras(extras: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    items = list(extras)
-    while items:
-        item = items.pop(0)
-        if not item.startswith("--"):
-            continue
-        name, eq, value = item[2:].partition("=")
-        if not eq:
-            value = items.pop(0) if items and not items[0].startswith("--") else "true"
-        out[name.replace("-", "_")] = _json_or_text(value)
-    return out
-
-
-def parse_args(argv: Sequence[str]) -> BootArgs:
-    parser = argparse.ArgumentParser(description="launcher entry: sync data in, train, push outputs")
-    parser.add_argument("--data_url", default=DEFAULT_DATA_URL)
-    parser.add_argument("--train_url", default=DEFAULT_TRAIN_URL)
-    parser.add_argument("--recipe", required=True, help="recipe YAML, relative to the code dir")
-    parser.add_argument("--hyperparameters", default="{}", help="JSON document, or @file.json")
-    known, extras = parser.parse_known_args(argv)
-    text = known.hyperparameters
-    if text.startswith("@"):
-        text = Path(text[1:]).read_text(encoding="utf-8")
-    try:
-        document = json.loads(text)
-    except ValueError as error:
-        raise UserError(f"--hyperparameters is not valid JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise UserError("--hyperparameters must be a JSON object")
-    return BootArgs(
-        data_url=known.data_url,
-        train_url=known.train_url,
-        recipe=Path(known.recipe),
-        hyperparameters=document,
-        overrides=_parse_extras(extras),
-    )
-
-
-def resolve(args: BootArgs) -> tuple[BaseModel, Callable[[BaseModel, JobEnvironment], dict[str, float]]]:
-    """The validated hyperparameters and the trainer function; UserError on anything wrong."""
-    recipe = load_recipe(args.recipe)
+def plan(args: BootArgs, env: JobEnvironment, mode: str, code_dir: Path) -> Plan:
+    """Validate everything the user gave; UserError (exit 2) before anything moves."""
+    perf_run = mode == "perf"
+    if args.recipe is None:  # a ModelZoo code dir started by the platform as-is
+        scripts = LegacyScripts()
+        values = {**args.hyperparameters, **args.overrides}
+        script = scripts.perf if perf_run else scripts.full
+        return Plan(name=code_dir.name, argv=_legacy_argv(code_dir, script, env, values), hyperparameters=values)
+    recipe: Recipe = load_recipe(args.recipe)
     model = hyperparameters_class(recipe)
+    if recipe.legacy is not None:
+        values = {**recipe.hyperparameter_values(perf_run), **args.hyperparameters, **args.overrides}
+        hp = validate_hyperparameters(LegacyHyperparameters, values).model_dump(mode="json")
+        script = recipe.legacy.perf if perf_run else recipe.legacy.full
+        return Plan(name=recipe.name, argv=_legacy_argv(code_dir, script, env, hp), hyperparameters=hp)
+    # Platform extras the model does not know are someone else's (e.g. ModelArts' --init_method): pass them by.
     known = {k: v for k, v in args.overrides.items() if k in model.model_fields}
     ignored = sorted(set(args.overrides) - set(known))
     if ignored:
-        logger.info("platform arguments not used by {}: {}", recipe.name, ", ".join(ignored))
-    values = {**recipe.hyperparameters, **args.hyperparameters, **known}
-    hyperparameters = validate_hyperparameters(model, values)
-    trainer = import_ref(recipe.trainer)
-    if not callable(trainer):
-        raise UserError(f"{recipe.trainer} is not callable")
-    return hyperparameters, trainer
+        logger.info("arguments not used by {}: {}", recipe.name, ", ".join(ignored))
+    values = {**recipe.hyperparameter_values(perf_run), **args.hyperparameters, **known}
+    hp = validate_hyperparameters(model, values).model_dump(mode="json")
+    assert recipe.trainer is not None and recipe.hyperparameters_model is not None
+    module = recipe.trainer.split(":", 1)[0]
+    if importlib.util.find_spec(module) is None:  # checked without importing it (and keras) into this process
+        raise UserError(f"trainer module {module!r} not found in {code_dir}")
+    spec = TrainerSpec(
+        trainer=recipe.trainer,
+        hyperparameters_model=recipe.hyperparameters_model,
+        hyperparameters=hp,
+        metrics_file=env.work_dir / f"metrics-rank-{env.rank}.json",
+        error_file=env.work_dir / f"error-rank-{env.rank}.json",
+    )
+    spec_file = env.work_dir / f"trainer-rank-{env.rank}.json"
+    spec_file.write_text(spec.model_dump_json(indent=2))
+    return Plan(name=recipe.name, argv=[sys.executable, "-m", "entry.trainer_process", str(spec_file)], hyperparameters=hp)
 
 
-def _tail(path: Path, lines: int) -> list[str]:
+class TrainerRun:
+    """The trainer child in its own process group: SIGTERM forwarded, SIGKILL after the grace period."""
+
+    def __init__(self, argv: list[str], cwd: Path, env: JobEnvironment, grace: float) -> None:
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.grace = grace
+        self.child: subprocess.Popen[bytes] | None = None
+        self.stop_signal: int | None = None
+        self._stop_at = 0.0
+
+    @property
+    def pgid_file(self) -> Path:
+        # The local supervisor reads it to kill a trainer that this process can no longer kill.
+        return self.env.work_dir / f"trainer-rank-{self.env.rank}.pgid"
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stop_signal is None:
+            self.stop_signal = signum
+            self._stop_at = time.monotonic()
+        if self.child is None:
+            raise Stopped(signal.Signals(signum).name)
+        self._signal_group(signal.SIGTERM)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        if self.child is not None:
+            try:
+                os.killpg(self.child.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def run(self) -> int:
+        """Returncode as Popen reports it (negative: killed by that signal)."""
+        pythonpath = os.pathsep.join(filter(None, [str(self.cwd), str(CODE_DIR), os.environ.get("PYTHONPATH")]))
+        self.child = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env={**os.environ, "PYTHONPATH": pythonpath},
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.pgid_file.write_text(str(self.child.pid))
+        try:
+            while True:
+                try:
+                    return self.child.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    if self.stop_signal is not None and time.monotonic() - self._stop_at > self.grace:
+                        logger.warning("trainer still running {:.0f}s after the stop signal: killing it", self.grace)
+                        self._signal_group(signal.SIGKILL)
+        finally:
+            self._signal_group(signal.SIGKILL)  # leftovers of the trainer (workers, daemons) end with it
+            self.pgid_file.unlink(missing_ok=True)
+
+
+def _trainer_error(env: JobEnvironment) -> str | None:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-    except OSError:
-        return []
+        error = json.loads((env.work_dir / f"error-rank-{env.rank}.json").read_text())
+        return f"{error['type']}: {error['message']}"
+    except (OSError, ValueError, KeyError):
+        return None
 
 
-def write_failure(env: JobEnvironment, log_path: Path, exit_code: int, reason: str) -> None:
-    failure = {
-        "job_id": env.job_id,
-        "exit_code": exit_code,
-        "reason": reason,
-        "time": time.time(),
-        "last_log_lines": _tail(log_path, FAILURE_LOG_LINES),
-    }
-    (env.log_dir / "failure.json").write_text(json.dumps(failure, indent=2))
+def _finish_success(env: JobEnvironment, mode: str) -> None:
+    metrics_file = env.work_dir / f"metrics-rank-{env.rank}.json"
+    metrics: dict[str, Any] = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    if env.is_chief and metrics:
+        (env.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+        logger.info("metrics: {}", json.dumps(metrics, sort_keys=True))
+    if mode == "perf":
+        perf.report(env, metrics)
 
 
-def push_outputs(env: JobEnvironment, train_url: str) -> None:
-    try:
-        report = storage.sync(str(env.output_dir), train_url)
-        logger.info("pushed outputs to {}: {}", train_url, report)
-    except Exception as error:  # a failed push must not hide the job's own outcome
-        logger.error("pushing outputs to {} failed: {}", train_url, error)
+def _setup_dirs(env: JobEnvironment) -> None:
+    for folder in (env.work_dir, env.output_dir, env.log_dir, env.checkpoint_dir):
+        folder.mkdir(parents=True, exist_ok=True)
 
 
 def main(argv: Sequence[str], mode: str = "acc") -> int:
     setup_logging()
-    env = JobEnvironment.from_env()
-    env.output_dir.mkdir(parents=True, exist_ok=True)
-    log_path = env.log_dir / f"{env.job_id}-proc-rank-{env.rank}-device-{env.device_id}.txt"
-    tee = Tee(log_path)
-    previous = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGTERM, signal.SIGINT)}
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not the job's log
+    try:
+        env = JobEnvironment.from_env()
+    except UserError as error:
+        logger.error("{}", error)
+        return EXIT_BAD_INPUT
+    _setup_dirs(env)
+    tee = Tee(env.log_file)
+    code_dir = Path.cwd()
+    run: TrainerRun | None = None
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     train_url: str | None = None
+    code = EXIT_FAILED
     try:
         args = parse_args(argv)
+        run = TrainerRun([], code_dir, env, args.stop_grace)
+        for sig in previous:
+            signal.signal(sig, run.on_signal)
+        the_plan = plan(args, env, mode, code_dir)
         train_url = args.train_url
-        hyperparameters, trainer = resolve(args)
-        logger.info("job {} ({} mode): hyperparameters {}", env.job_id, mode, hyperparameters.model_dump_json())
-        started = time.monotonic()
-        report = storage.sync(args.data_url, str(env.data_dir))
-        logger.info("data {} -> {}: {} in {:.1f}s", args.data_url, env.data_dir, report, time.monotonic() - started)
-        metrics = trainer(hyperparameters, env)
-        (env.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-        logger.info("metrics: {}", json.dumps(metrics, sort_keys=True))
-        code = EXIT_OK
+        run.argv = the_plan.argv
+        logger.info(
+            "job {} rank {}/{} ({} run of {}): hyperparameters {}",
+            env.job_id, env.rank, env.world_size, mode, the_plan.name, json.dumps(the_plan.hyperparameters),
+        )
+        prepare_data(args.data_url, env.data_dir)
+        with FileLock(str(env.work_dir / "restore.lock")):  # ranks on a node share the checkpoint folder
+            restore_latest(train_url, env.checkpoint_dir)
+        oom_before = failure.oom_kills()
+        with PeriodicPusher(env, train_url, interval=args.push_interval):
+            returncode = run.run()
+        code = _outcome(env, run, returncode, oom_before, mode)
     except UserError as error:
         logger.error("{}", error)
         code = EXIT_BAD_INPUT
-        write_failure(env, log_path, code, str(error))
     except Stopped as stop:
-        logger.warning("received {}: pushing outputs and stopping", stop)
+        logger.warning("received {} before training started: stopping", stop)
         code = EXIT_STOPPED
     except Exception as error:
-        traceback.print_exc()
+        logger.exception("boot failed: {}", error)
+        failure.write_failure(env.log_dir, env.job_id, EXIT_FAILED, f"{type(error).__name__}: {error}", env.log_file)
         code = EXIT_FAILED
-        write_failure(env, log_path, code, f"{type(error).__name__}: {error}")
     finally:
-        # A second SIGTERM must not cut the final push short; the backend's SIGKILL after its grace period is the backstop.
+        # A second SIGTERM must not cut the final push short; the backend's SIGKILL after its grace is the backstop.
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
     if train_url and code != EXIT_BAD_INPUT:  # bad input: nothing moves, in or out
-        push_outputs(env, train_url)
+        push(env, train_url)
     tee.close()
     if train_url and code != EXIT_BAD_INPUT:
-        push_outputs(env, train_url)  # once more, so the stored log ends with the push report
+        push(env, train_url)  # once more, so the stored log ends with the push
     for sig, handler in previous.items():
         signal.signal(sig, handler)
+    return code
+
+
+def _outcome(env: JobEnvironment, run: TrainerRun, returncode: int, oom_before: int | None, mode: str) -> int:
+    if returncode == 0:
+        _finish_success(env, mode)
+        return EXIT_OK
+    if run.stop_signal is not None:
+        logger.warning("stopped by {}: pushing outputs", signal.Signals(run.stop_signal).name)
+        return EXIT_STOPPED
+    code = failure.exit_code_of(returncode)
+    reason = _trainer_error(env) or failure.describe_exit(returncode, oom_before, failure.oom_kills())
+    signal_name = signal.Signals(-returncode).name if returncode < 0 else ""
+    logger.error("trainer failed: {}", reason)
+    failure.write_failure(env.log_dir, env.job_id, code, reason, env.log_file, signal_name)
     return code

@@ -37,8 +37,9 @@ def _plan(
     device: str | None,
     data_url: str | None,
     train_url: str | None,
+    perf: bool = False,
 ) -> JobSpec:
-    spec = plan_job(recipe, overrides, data_url=data_url, train_url=train_url)
+    spec = plan_job(recipe, overrides, data_url=data_url, train_url=train_url, entry="perf" if perf else "acc")
     chosen = {k: v for k, v in {"backend": backend, "device": device}.items() if v is not None}
     try:
         resources = Resources.model_validate({**spec.recipe.resources.model_dump(), **chosen})
@@ -101,13 +102,15 @@ class LauncherCLI:
         recipe: str,
         backend: str | None = None,
         detach: bool = False,
+        perf: bool = False,
         device: str | None = None,
         data_url: str | None = None,
         train_url: str | None = None,
         **overrides: Any,
     ) -> None:
-        """Start a job from RECIPE; follow its log to the end (exit with its code) unless --detach."""
-        spec = _plan(recipe, overrides, backend, device, data_url, train_url)
+        """Start a job from RECIPE; follow its log to the end (exit with its code) unless --detach.
+        --perf runs the performance entry (a short run reporting ms/step and samples/s in perf.json)."""
+        spec = _plan(recipe, overrides, backend, device, data_url, train_url, perf)
         runner = get_backend(spec.recipe.resources.backend)
         seed_demo_data(spec)
         record = runner.submit(spec)
@@ -133,13 +136,14 @@ class LauncherCLI:
         self,
         recipe: str,
         backend: str | None = None,
+        perf: bool = False,
         device: str | None = None,
         data_url: str | None = None,
         train_url: str | None = None,
         **overrides: Any,
     ) -> None:
         """Print exactly what `submit` would send to the backend (secrets redacted); start nothing."""
-        spec = _plan(recipe, overrides, backend, device, data_url, train_url)
+        spec = _plan(recipe, overrides, backend, device, data_url, train_url, perf)
         request = get_backend(spec.recipe.resources.backend).render(spec)
         command_line = getattr(request, "command_line", None)
         print(redact(request.model_dump_json(indent=2)))
@@ -153,9 +157,9 @@ class LauncherCLI:
         print(f"  backend: {record.backend}  recipe: {record.recipe}")
         print(f"  data: {record.data_url}")
 
-    def logs(self, job_id: str, follow: bool = False) -> None:
-        """Print a job's log; -f/--follow keeps printing until the job ends."""
-        for line in _backend_for(job_id).logs(job_id, follow=follow):
+    def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> None:
+        """Print a job's log (of one rank); -f/--follow keeps printing until the job ends."""
+        for line in _backend_for(job_id).logs(job_id, follow=follow, rank=rank):
             sys.stdout.write(line)
             sys.stdout.flush()
 

@@ -58,10 +58,11 @@ def plan_job(
     """Load, validate and resolve everything a backend needs; raises UserError on any bad input."""
     recipe = load_recipe(recipe_path)  # errors name the path as the user wrote it
     path = Path(recipe_path).resolve()
-    code_dir = find_code_dir(path, recipe.trainer)
+    # A legacy (ModelZoo) recipe sits in the code dir it runs; a trainer is found by its package.
+    code_dir = path.parent if recipe.trainer is None else find_code_dir(path, recipe.trainer)
     if str(code_dir) not in sys.path:  # the hyperparameters model is imported from the code dir, as in the job
         sys.path.insert(0, str(code_dir))
-    hyperparameters = resolve_hyperparameters(recipe, overrides)
+    hyperparameters = resolve_hyperparameters(recipe, overrides, perf=entry == "perf")
     job_id = new_job_id(recipe.name)
     return JobSpec(
         id=job_id,

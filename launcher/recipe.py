@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from launcher.errors import UserError
 
@@ -36,14 +36,29 @@ class Resources(BaseModel):
     image: str | None = Field(None, description="container image for docker/modelarts/volcano")
 
 
+class LegacyScripts(BaseModel):
+    """A ModelZoo-style code dir run unchanged: `bash <script> --data_path=... --output_path=...`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full: str = Field("test/train_full_1p.sh", description="accuracy run, relative to the code dir")
+    perf: str = Field("test/train_performance_1p.sh", description="performance run")
+
+
 class Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     description: str = ""
-    trainer: str = Field(description="module:function called as fn(hyperparameters, job_environment)")
-    hyperparameters_model: str = Field(description="module:Class, a pydantic model of the trainer's hyperparameters")
+    trainer: str | None = Field(None, description="module:function called as fn(hyperparameters, job_environment)")
+    hyperparameters_model: str | None = Field(
+        None, description="module:Class, a pydantic model of the trainer's hyperparameters"
+    )
+    legacy: LegacyScripts | None = Field(None, description="instead of a trainer: ModelZoo test/*.sh scripts")
     hyperparameters: dict[str, Any] = Field(default_factory=dict, description="recipe defaults over the model's")
+    perf_hyperparameters: dict[str, Any] = Field(
+        default_factory=dict, description="applied over `hyperparameters` for a performance run (a short one)"
+    )
     data_url: str
     output_url: str = Field(description="train_url; '{job_id}' is replaced by the job id")
     demo_data: Path | None = Field(None, description="folder (relative to the recipe) that seeds an empty embedded store")
@@ -51,10 +66,23 @@ class Recipe(BaseModel):
 
     @field_validator("trainer", "hyperparameters_model")
     @classmethod
-    def _import_ref(cls, value: str) -> str:
-        if not _IMPORT_REF.match(value):
+    def _import_ref(cls, value: str | None) -> str | None:
+        if value is not None and not _IMPORT_REF.match(value):
             raise ValueError(f"expected 'package.module:name', got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _trainer_or_legacy(self) -> Recipe:
+        has_trainer = self.trainer is not None and self.hyperparameters_model is not None
+        if self.legacy is None and not has_trainer:
+            raise ValueError("give `trainer` and `hyperparameters_model`, or `legacy` scripts")
+        if self.legacy is not None and (self.trainer or self.hyperparameters_model):
+            raise ValueError("`legacy` scripts replace `trainer` and `hyperparameters_model`: give one or the other")
+        return self
+
+    def hyperparameter_values(self, perf: bool = False) -> dict[str, Any]:
+        """Recipe-level values: `hyperparameters`, then `perf_hyperparameters` for a performance run."""
+        return {**self.hyperparameters, **(self.perf_hyperparameters if perf else {})}
 
 
 def _yaml_error_line(error: yaml.YAMLError) -> str:
@@ -115,7 +143,15 @@ def import_ref(ref: str) -> Any:
         raise RecipeError(f"{module_name!r} has no {attr!r} (from {ref!r})") from None
 
 
+class LegacyHyperparameters(BaseModel):
+    """A legacy script's arguments: any `--name=value`, passed through as given (the script validates them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 def hyperparameters_class(recipe: Recipe) -> type[BaseModel]:
+    if recipe.hyperparameters_model is None:
+        return LegacyHyperparameters
     cls = import_ref(recipe.hyperparameters_model)
     if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
         raise RecipeError(f"{recipe.hyperparameters_model} is not a pydantic model")
@@ -132,7 +168,7 @@ def validate_hyperparameters(
         raise RecipeError(f"invalid {source}: {format_validation_error(error)}") from None
 
 
-def resolve_hyperparameters(recipe: Recipe, overrides: dict[str, Any] | None = None) -> BaseModel:
-    """Model defaults < recipe file < CLI overrides."""
-    merged = {**recipe.hyperparameters, **(overrides or {})}
+def resolve_hyperparameters(recipe: Recipe, overrides: dict[str, Any] | None = None, perf: bool = False) -> BaseModel:
+    """Model defaults < recipe file (< its perf values for a performance run) < CLI overrides."""
+    merged = {**recipe.hyperparameter_values(perf), **(overrides or {})}
     return validate_hyperparameters(hyperparameters_class(recipe), merged)

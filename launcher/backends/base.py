@@ -49,8 +49,8 @@ class Backend(ABC):
         """The record, reconciled with what the backend actually sees."""
 
     @abstractmethod
-    def logs(self, job_id: str, follow: bool = False) -> Iterator[str]:
-        """Log lines (with their newlines); with follow, until the job ends."""
+    def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> Iterator[str]:
+        """Log lines of one rank (with their newlines); with follow, until the job ends."""
 
     @abstractmethod
     def stop(self, job_id: str) -> JobRecord:

@@ -1,9 +1,9 @@
-"""Local backend: the entry boot script as a child process on this machine.
+"""Local backend: the entry boot script as child processes on this machine, one per rank.
 
-`send` writes the rendered request next to the job's folder and starts a detached supervisor
-(`launcher.backends.local_supervisor`) that runs the entry in its own process group, captures its output
-line by line into the job log, and records the exit code. The supervisor outlives the CLI, so `--detach`,
-Ctrl-C on a follower, or a closed terminal never leave a job without an owner.
+`send` writes the rendered request into the job's folder and starts a detached supervisor
+(`launcher.backends.local_supervisor`) that runs every rank in one process group, captures each rank's output
+line by line into its log, fails the job fast when a rank dies, and records the exit code. The supervisor
+outlives the CLI, so `--detach`, Ctrl-C on a follower, or a closed terminal never leave a job without an owner.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,8 +23,10 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 import entry
+from entry.ranktable import single_server_table
 from launcher.backends import process
 from launcher.backends.base import Backend
+from launcher.backends.devices import DeviceRequest
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
@@ -32,6 +35,7 @@ from launcher.redact import redact_mapping
 
 REQUEST_FILE = "request.json"
 JOB_LOG = "job.log"
+RANK_TABLE = "rank_table.json"
 
 
 class LocalOptions(BaseModel):
@@ -41,37 +45,68 @@ class LocalOptions(BaseModel):
     python: str = Field(sys.executable, description="interpreter that runs the entry script")
 
 
+class RankProcess(BaseModel):
+    rank: int
+    env: dict[str, str]  # this rank's own variables (RANK_ID, DEVICE_ID, ...)
+    log_path: Path
+
+
 class LocalRequest(BaseModel):
-    """Exactly what the supervisor runs."""
+    """Exactly what the supervisor runs: the same command once per rank."""
 
     job_id: str
     argv: list[str]
-    env: dict[str, str]  # added to the launcher's own environment
+    env: dict[str, str]  # added to the launcher's own environment, for every rank
     cwd: Path
     job_dir: Path
-    log_path: Path
+    ranks: list[RankProcess]
+    files: dict[str, str] = Field(default_factory=dict, description="written into job_dir first (rank table)")
 
     def command_line(self) -> str:
-        shown = redact_mapping(self.env)
-        assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in shown.items())
-        return f"cd {shlex.quote(str(self.cwd))} && {assignments} {shlex.join(self.argv)}"
+        lines = []
+        for rank in self.ranks:
+            shown = redact_mapping({**self.env, **rank.env})
+            assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in shown.items())
+            lines.append(f"(cd {shlex.quote(str(self.cwd))} && {assignments} {shlex.join(self.argv)})")
+        return " &\n".join(lines)
 
 
-def device_env(device: str) -> dict[str, str]:
-    """Which accelerators the process may see; `cpu` hides GPUs so a CPU recipe stays on the CPU."""
-    kind, _, ids = device.partition(":")
-    if kind == "cpu":
-        return {"CUDA_VISIBLE_DEVICES": ""}
-    if kind == "gpu":
-        return {} if ids in ("", "all") else {"CUDA_VISIBLE_DEVICES": ids}
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def distributed_env(kind: str, cards: list[int], job_dir: Path) -> tuple[dict[str, str], list[dict[str, str]], dict[str, str]]:
+    """Common env, per-rank env and job files for several processes on this machine to find each other:
+    an HCCL rank table for Ascend; JAX's coordinator settings and TF_CONFIG for GPU/CPU."""
+    count = len(cards)
+    if count == 1:
+        return {}, [{}], {}
     if kind == "ascend":
-        first = (ids or "0").split(",")[0]
-        return {"ASCEND_VISIBLE_DEVICES": ids or "0", "DEVICE_ID": first, "ASCEND_DEVICE_ID": first}
-    raise UserError(f"unknown device {device!r}; use cpu, gpu[:ids|all] or ascend[:ids]")
+        table = single_server_table(cards)
+        return {"RANK_TABLE_FILE": str(job_dir / RANK_TABLE)}, [{} for _ in cards], {RANK_TABLE: table.to_json()}
+    coordinator, *workers = _free_ports(count + 1)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in workers]}
+    common = {"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{coordinator}", "JAX_NUM_PROCESSES": str(count)}
+    per_rank = [
+        {"JAX_PROCESS_ID": str(r), "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": r}})}
+        for r in range(count)
+    ]
+    return common, per_rank, {}
 
 
 def entry_script(mode: str) -> Path:
     return Path(entry.__file__).resolve().parent / f"modelarts_entry_{mode}.py"
+
+
+def hyperparameters_json(job: JobSpec) -> str:
+    return json.dumps(job.hyperparameters, separators=(",", ":"), sort_keys=True)
 
 
 class LocalBackend(Backend):
@@ -81,9 +116,12 @@ class LocalBackend(Backend):
 
     def render(self, job: JobSpec) -> LocalRequest:
         resources = job.recipe.resources
-        if resources.count != 1 or resources.nodes != 1:
-            raise UserError("the local backend runs one process for now: set resources.count and nodes to 1")
+        if resources.nodes != 1:
+            raise UserError("the local backend runs on this one machine: nodes must be 1 (use volcano or modelarts)")
+        device = DeviceRequest.parse(resources.device)
+        cards = device.per_rank(resources.count)
         job_dir = jobs_root() / job.id
+        common, per_rank, files = distributed_env(device.kind, cards, job_dir)
         env = {
             "LAUNCHER_JOB_ID": job.id,
             "JOB_ID": job.id,
@@ -91,27 +129,37 @@ class LocalBackend(Backend):
             "LAUNCHER_WORK_DIR": str(job_dir / "work"),
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(job.code_dir), os.environ.get("PYTHONPATH", "")])),
-            "RANK_ID": "0",
-            "RANK_SIZE": "1",
-            "DEVICE_ID": "0",
-            **device_env(resources.device),
+            "RANK_SIZE": str(len(cards)),
+            "LAUNCHER_LOCAL_SIZE": str(len(cards)),
+            **common,
         }
+        ranks = [
+            RankProcess(
+                rank=r,
+                env={"RANK_ID": str(r), "LAUNCHER_LOCAL_RANK": str(r), **device.env_for(card, len(cards)), **per_rank[r]},
+                log_path=job_dir / (JOB_LOG if r == 0 else f"job-rank-{r}.log"),
+            )
+            for r, card in enumerate(cards)
+        ]
         argv = [
             self.options.python,
             str(entry_script(job.entry)),
             f"--data_url={job.data_url}",
             f"--train_url={job.train_url}",
             f"--recipe={job.recipe_relpath}",
-            f"--hyperparameters={job_hyperparameters_json(job)}",
+            f"--hyperparameters={hyperparameters_json(job)}",
         ]
         return LocalRequest(
-            job_id=job.id, argv=argv, env=env, cwd=job.code_dir, job_dir=job_dir, log_path=job_dir / JOB_LOG
+            job_id=job.id, argv=argv, env=env, cwd=job.code_dir, job_dir=job_dir, ranks=ranks, files=files
         )
 
     def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
         assert isinstance(request, LocalRequest)
         request.job_dir.mkdir(parents=True, exist_ok=True)
-        request.log_path.touch()
+        for rank in request.ranks:
+            rank.log_path.touch()
+        for name, content in request.files.items():
+            (request.job_dir / name).write_text(content)
         (request.job_dir / REQUEST_FILE).write_text(request.model_dump_json(indent=2))
         record = self.store.create(
             JobRecord(
@@ -122,7 +170,7 @@ class LocalBackend(Backend):
                 data_url=job.data_url,
                 train_url=job.train_url,
                 hyperparameters=job.hyperparameters,
-                handle={"job_dir": str(request.job_dir), "log": str(request.log_path)},
+                handle={"job_dir": str(request.job_dir), "logs": [str(r.log_path) for r in request.ranks]},
             )
         )
         with open(request.job_dir / "supervisor.log", "ab") as supervisor_log:
@@ -140,10 +188,7 @@ class LocalBackend(Backend):
 
     def status(self, job_id: str) -> JobRecord:
         record = self.store.get(job_id)
-        if record.state.terminal:
-            return record
-        supervisor_alive = process.alive(record.handle, prefix="supervisor_")
-        if supervisor_alive:
+        if record.state.terminal or process.alive(record.handle, prefix="supervisor_"):
             return record
         # The supervisor is gone without recording an end (killed, machine rebooted): say what we know.
         if process.alive(record.handle):
@@ -151,9 +196,12 @@ class LocalBackend(Backend):
         self.store.transition(record.id, JobState.FAILED, reason="lost: the job's supervisor died before it ended")
         return self.store.get(record.id)
 
-    def logs(self, job_id: str, follow: bool = False) -> Iterator[str]:
+    def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> Iterator[str]:
         record = self.store.get(job_id)
-        path = Path(record.handle["log"])
+        paths = record.handle.get("logs", [])
+        if not 0 <= rank < len(paths):
+            raise UserError(f"job {record.id} has ranks 0..{len(paths) - 1}, not {rank}")
+        path = Path(paths[rank])
         if not path.exists():
             return
         with open(path, encoding="utf-8", errors="replace") as log:
@@ -203,7 +251,3 @@ class LocalBackend(Backend):
                 return True
             time.sleep(0.1)
         return self.status(job_id).state.terminal
-
-
-def job_hyperparameters_json(job: JobSpec) -> str:
-    return json.dumps(job.hyperparameters, separators=(",", ":"), sort_keys=True)

@@ -10,7 +10,7 @@ from launcher.storage.errors import NotFound, StorageError
 from launcher.storage.models import SyncOptions, SyncReport, TransferConfig
 from launcher.storage.profiles import Profile
 from launcher.storage.session import Session
-from launcher.storage.stores import Entry, as_folder
+from launcher.storage.stores import Entry, LocalStore, as_folder
 from launcher.storage.sync import SyncEngine, raise_on_failures
 from launcher.storage.urls import parse_url
 
@@ -61,15 +61,20 @@ def copy(
     *,
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
+    files: Sequence[str] | None = None,
     dry_run: bool = False,
     progress: bool | None = None,
     transfer: TransferConfig | None = None,
     profile: Profile | None = None,
 ) -> SyncReport:
-    """Copy a file or a whole folder, every selected file, whether or not it changed."""
+    """Copy a file or a whole folder, every selected file, whether or not it changed.
+
+    `files` limits a folder copy to those paths (relative to `src`).
+    """
     options = SyncOptions(
         include=list(include or []),
         exclude=list(exclude or []),
+        files=list(files) if files is not None else None,
         dry_run=dry_run,
         progress=progress,
         transfer=transfer or TransferConfig(),
@@ -161,18 +166,30 @@ def rm(url: str, recursive: bool = False, *, profile: Profile | None = None) -> 
             keys = [key]
         elif recursive:
             folder = as_folder(key)
-            keys = [folder + e.key for e in (await store.list(folder)).entries]
+            keys = [folder + e.key for e in (await store.list(folder, markers=True)).entries]
         elif await store.is_folder(key):
             raise StorageError(f"{url} is a folder: pass recursive=True (--recursive) to delete what is below it")
         else:
             raise NotFound(f"not found: {url}")
         errors = await store.delete(keys)
+        if recursive and isinstance(store, LocalStore) and not errors and await store.is_folder(key):
+            store.remove_empty_dirs(key)
         if errors:
             first_key, first_error = next(iter(errors.items()))
             raise StorageError(f"could not delete {len(errors)} of {len(keys)}: {store.url(first_key)}: {first_error}")
         return len(keys)
 
     return _with_session(work, profile)
+
+
+def make_dirs(url: str, *, profile: Profile | None = None) -> None:
+    """Create a folder (a directory, or an empty "prefix/" marker object)."""
+
+    async def work(session: Session) -> None:
+        store, key = session.open(url)
+        await store.make_folder(key)
+
+    _with_session(work, profile)
 
 
 def du(url: str, *, profile: Profile | None = None) -> tuple[int, int]:

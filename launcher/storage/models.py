@@ -25,6 +25,7 @@ class SyncOptions(BaseModel):
     checksum: bool = False
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    files: list[str] | None = Field(default=None, description="only these paths relative to the source folder")
     dry_run: bool = False
     progress: bool | None = None  # None: bars on a TTY, log lines otherwise
     transfer: TransferConfig = Field(default_factory=TransferConfig)

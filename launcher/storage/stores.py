@@ -74,8 +74,15 @@ class Store(ABC):
     def url(self, key: str) -> str: ...
 
     @abstractmethod
-    async def list(self, prefix: str) -> Listing:
-        """Every file below folder `prefix` (recursive), keys relative to it."""
+    async def list(self, prefix: str, *, markers: bool = False) -> Listing:
+        """Every file below folder `prefix` (recursive), keys relative to it.
+
+        `markers` also returns folder-marker objects ("dir/") where the store has them, for deleting.
+        """
+
+    @abstractmethod
+    async def make_folder(self, key: str) -> None:
+        """Create an (empty) folder: a directory, or a "key/" marker object in an object store."""
 
     @abstractmethod
     async def list_dir(self, prefix: str) -> tuple[list[Entry], list[str]]:
@@ -129,8 +136,15 @@ class LocalStore(Store):
         check_key(key.rstrip("/") or key)
         return os.path.join(self.root, key)
 
-    async def list(self, prefix: str) -> Listing:
+    async def list(self, prefix: str, *, markers: bool = False) -> Listing:
         return await asyncio.to_thread(self._walk, self.path(prefix))
+
+    async def make_folder(self, key: str) -> None:
+        path = self.path(key)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StorageError(f"cannot create folder {self.url(key)}: a file is in the way") from None
 
     def _walk(self, top: str) -> Listing:
         listing = Listing()
@@ -260,6 +274,16 @@ class LocalStore(Store):
     async def md5(self, key: str, entry: Entry, expected: str | None = None) -> str:
         return await asyncio.to_thread(file_md5, self.path(key))
 
+    def remove_empty_dirs(self, key: str) -> None:
+        """Remove the folder `key` and every folder below it that holds no file (deepest first)."""
+        top = self.path(key)
+        for folder, _, _ in sorted(os.walk(top), key=lambda t: t[0].count(os.sep), reverse=True):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                continue
+            self._made_dirs.discard(folder)
+
 
 def file_md5(path: str) -> str:
     digest = hashlib.md5()
@@ -289,16 +313,21 @@ class S3Store(Store):
     def url(self, key: str) -> str:
         return f"{self.scheme}://{self.bucket}/{key}"
 
-    async def list(self, prefix: str) -> Listing:
+    async def list(self, prefix: str, *, markers: bool = False) -> Listing:
         folder = as_folder(prefix)
         listing = Listing()
         cut = len(folder)
         async for objects, _ in self.client.list_objects(self.bucket, folder):
             for obj in objects:
                 rel = obj.key[cut:]
-                if rel and not rel.endswith("/"):  # "dir/" objects are folder markers, not files
+                # "dir/" objects are folder markers (consoles and make_dirs create them), not files.
+                if markers or (rel and not rel.endswith("/")):
                     listing.entries.append(Entry(rel, obj.size, obj.mtime, obj.etag))
         return listing
+
+    async def make_folder(self, key: str) -> None:
+        if key.strip("/"):
+            await self.client.put_object(self.bucket, as_folder(key), b"")
 
     async def list_dir(self, prefix: str) -> tuple[list[Entry], list[str]]:
         folder = as_folder(prefix)

@@ -66,19 +66,27 @@ class SyncEngine:
 
     async def run(self, src: str | StorageURL, dst: str | StorageURL, *, mirror: bool = True) -> SyncReport:
         """`mirror` (sync): skip unchanged files and honour `delete`; otherwise (cp) copy every selected file."""
-        started = time.monotonic()
         src_url = src if isinstance(src, StorageURL) else parse_url(src)
         dst_url = dst if isinstance(dst, StorageURL) else parse_url(dst)
         src_store, src_key = self.session.open(src_url)
         dst_store, dst_key = self.session.open(dst_url)
-        report = SyncReport(source=str(src_url), destination=str(dst_url), dry_run=self.options.dry_run)
+        return await self.run_between(src_store, src_key, dst_store, dst_key, mirror=mirror)
+
+    async def run_between(
+        self, src_store: Store, src_key: str, dst_store: Store, dst_key: str, *, mirror: bool = True
+    ) -> SyncReport:
+        """The engine proper, on already-opened stores."""
+        started = time.monotonic()
+        src_label, dst_label = src_store.url(src_key), dst_store.url(dst_key)
+        report = SyncReport(source=src_label, destination=dst_label, dry_run=self.options.dry_run)
         selected = PathFilter(self.options.include, self.options.exclude)
 
         single = None if src_key.endswith("/") or not src_key else await src_store.stat(src_key)
         if single is not None:
+            name = src_key.rsplit("/", 1)[-1]
             if dst_key.endswith("/") or not dst_key or await dst_store.is_folder(dst_key):
-                dst_key = join_key(as_folder(dst_key), src_url.name)
-            if not selected(src_url.name):
+                dst_key = join_key(as_folder(dst_key), name)
+            if not selected(name):
                 return self._finish(report, started)
             existing = await dst_store.stat(dst_key)
             items = [Item("", src_key, dst_key, single)]
@@ -86,14 +94,15 @@ class SyncEngine:
             deletes: list[str] = []
         else:
             if not await src_store.is_folder(src_key):
-                raise NotFound(f"nothing at {src_url}: no such file, object or folder")
+                raise NotFound(f"nothing at {src_label}: no such file, object or folder")
             if await dst_store.stat(dst_key) is not None:
-                raise StorageError(f"cannot sync the folder {src_url} onto the file {dst_url}")
+                raise StorageError(f"cannot sync the folder {src_label} onto the file {dst_label}")
             src_listing, dst_listing = await asyncio.gather(src_store.list(src_key), dst_store.list(dst_key))
             self._clean_leftovers(dst_store, dst_key, dst_listing.leftovers)
             items = []
+            only = set(self.options.files) if self.options.files is not None else None
             for entry in src_listing.entries:
-                if not selected(entry.key):
+                if not selected(entry.key) or (only is not None and entry.key not in only):
                     continue
                 try:
                     check_key(entry.key)
@@ -122,7 +131,7 @@ class SyncEngine:
         if deletes:
             if report.failures:
                 report.failures.append(
-                    Failure(path=str(dst_url), error=f"{len(deletes)} deletions skipped because some files failed")
+                    Failure(path=dst_label, error=f"{len(deletes)} deletions skipped because some files failed")
                 )
             else:
                 errors = await dst_store.delete([join_key(as_folder(dst_key), k) for k in deletes])

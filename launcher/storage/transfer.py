@@ -53,8 +53,10 @@ class Transfers:
                 await self._server_copy(src, src_key, dst, dst_key, entry)
             else:
                 await self._relay(src, src_key, dst, dst_key, entry)
-        else:
-            raise StorageError(f"cannot copy from {type(src).__name__} to {type(dst).__name__}")
+        else:  # any other Store implementation: whole object through memory
+            data = await src.read(src_key)
+            await dst.write(dst_key, data, entry.mtime if dst.preserves_mtime else None)
+            self.on_bytes(len(data))
 
     # -- local -> S3 ----------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from recipes.mnist.idx import load_mnist
 
 PERFORMANCE_FILE = "performance_precision.txt"  # the seed's summary file name and line format
 HISTORY_FILE = "history.json"
+EXPORT_DIR = "export"
 
 
 @dataclass
@@ -92,6 +93,8 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     started = time.perf_counter()
 
     def checkpoint(at_step: int) -> None:
+        if not env.is_chief:  # ranks share one output_url: one writer
+            return
         ms = timer.mean_ms() if timer.durations else ms_before
         state = {"history": history.to_json(), "ms_per_step": ms, "hyperparameters": hp.model_dump()}
         save_checkpoint(env.checkpoint_dir, at_step, lambda folder: write_training_state(model, folder), state)
@@ -121,8 +124,6 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
             checkpoint(step)
 
     duration = time.perf_counter() - started
-    if latest_checkpoint(env.checkpoint_dir) is None:  # nothing trained and nothing to resume: still leave one
-        checkpoint(step)
     ms = timer.mean_ms() if timer.durations else ms_before
     metrics = {
         "accuracy": accuracy(model, x_test[eval_idx], y_test[eval_idx], hp.batch_size),
@@ -133,7 +134,13 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
         "samples_per_sec": hp.batch_size * 1000.0 / ms if ms else 0.0,
         "train_seconds": duration,
     }
-    _write_outputs(env.output_dir, metrics, history, hp)
+    if env.is_chief:
+        _write_outputs(env.output_dir, metrics, history, hp)
+    if hp.export and env.is_chief:
+        from recipes.lenet.export import export_inference
+
+        for kind, path in export_inference(model, env.output_dir / EXPORT_DIR).items():
+            print(f"exported {kind}: {path}", flush=True)
     return metrics
 
 

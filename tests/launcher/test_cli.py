@@ -67,7 +67,8 @@ def test_submit_follows_to_the_end_and_summarises() -> None:
 def test_submit_exits_with_the_jobs_exit_code() -> None:
     result = run_cli("submit", str(FIXTURES / "toy_crasher.yaml"))
     assert result.returncode == 1
-    assert "FAILED (exit 1)" in result.stdout and "exit code 1" in result.stdout
+    assert "FAILED (exit 1)" in result.stdout
+    assert "FAILED (exit 1) in" in result.stdout and ": RuntimeError: toy trainer exploded at step 2" in result.stdout
 
 
 def test_detach_returns_at_once_and_status_reports() -> None:

@@ -40,7 +40,8 @@ def test_render_is_what_runs() -> None:
     assert "--recipe=toy_counter.yaml" in request.argv
     assert json.loads(request.argv[-1].split("=", 1)[1])["steps"] == 2
     assert request.env["LAUNCHER_JOB_ID"] == spec.id
-    assert request.env["CUDA_VISIBLE_DEVICES"] == ""  # device cpu
+    assert request.ranks[0].env["CUDA_VISIBLE_DEVICES"] == ""  # device cpu
+    assert request.ranks[0].env["RANK_ID"] == "0" and request.env["RANK_SIZE"] == "1"
     assert request.cwd == FIXTURES
 
 
@@ -66,7 +67,7 @@ def test_crash_is_failed_with_exit_code_log_and_failure_json() -> None:
     store, backend, spec, record = submit("toy_crasher.yaml")
     final = wait_terminal(store, record.id, backend)
     assert final.state is JobState.FAILED
-    assert final.exit_code == 1 and final.reason == "exit code 1"
+    assert final.exit_code == 1 and final.reason == "RuntimeError: toy trainer exploded at step 2"
     log = "".join(backend.logs(record.id))
     assert "RuntimeError: toy trainer exploded at step 2" in log
     failure = json.loads((stored(spec.train_url) / "logs" / "failure.json").read_text())
@@ -89,7 +90,7 @@ def test_stop_running_job_pushes_and_leaves_no_process() -> None:
     out = stored(spec.train_url)
     checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert checkpoints and all((out / "checkpoints" / c / "MANIFEST.json").is_file() for c in checkpoints)
-    assert "pushing outputs and stopping" in (out / "logs" / f"{record.id}-proc-rank-0-device-0.txt").read_text()
+    assert "stopped by SIGTERM: pushing outputs" in (out / "logs" / f"{record.id}-proc-rank-0-device-0.txt").read_text()
     assert backend.stop(record.id).state is JobState.STOPPED  # stopping again is harmless
 
 

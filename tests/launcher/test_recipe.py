@@ -89,8 +89,27 @@ def test_bad_import_reference(tmp_path: Path) -> None:
 def test_missing_required_keys_are_all_named(tmp_path: Path) -> None:
     with pytest.raises(RecipeError) as error:
         load_recipe(write(tmp_path, "name: x\n"))
-    for field in ("trainer", "hyperparameters_model", "data_url", "output_url"):
+    for field in ("data_url", "output_url"):
         assert f"{field}: Field required" in str(error.value)
+
+
+def test_a_recipe_needs_a_trainer_or_legacy_scripts(tmp_path: Path) -> None:
+    text = "name: x\ndata_url: obs://b/d/\noutput_url: obs://b/o/\n"
+    with pytest.raises(RecipeError, match="give `trainer` and `hyperparameters_model`, or `legacy` scripts"):
+        load_recipe(write(tmp_path, text + "trainer: a.b:c\n"))
+    with pytest.raises(RecipeError, match="give one or the other"):
+        load_recipe(write(tmp_path, TOY.read_text() + "legacy: {}\n"))
+    legacy = load_recipe(write(tmp_path, text + "legacy: {}\n"))
+    assert legacy.legacy is not None and legacy.legacy.full == "test/train_full_1p.sh"
+
+
+def test_perf_values_apply_only_to_performance_runs(tmp_path: Path) -> None:
+    path = write(tmp_path, TOY.read_text() + "perf_hyperparameters:\n  steps: 9\n")
+    plan_job(TOY)
+    recipe = load_recipe(path)
+    assert resolve_hyperparameters(recipe).model_dump()["steps"] == 3
+    assert resolve_hyperparameters(recipe, perf=True).model_dump()["steps"] == 9
+    assert resolve_hyperparameters(recipe, {"steps": 4}, perf=True).model_dump()["steps"] == 4
 
 
 def test_overrides_are_typed_by_the_recipes_model() -> None:

@@ -192,7 +192,7 @@ def test_bad_data_dir_is_a_user_error(tmp_path: Path) -> None:
     from recipes.lenet.train import train
     from recipes.mnist.idx import DataError
 
-    env = JobEnvironment(job_id="x", data_dir=tmp_path / "empty", output_dir=tmp_path / "o", log_dir=tmp_path / "l")
+    env = JobEnvironment(job_id="x", work_dir=tmp_path, data_dir=tmp_path / "empty", output_dir=tmp_path / "o", log_dir=tmp_path / "l")
     with pytest.raises(DataError, match="train-images-idx3-ubyte"):
         train(small(), env)
 

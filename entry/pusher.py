@@ -1,0 +1,81 @@
+"""Push the output dir to train_url: while the job runs, on SIGTERM and at the end.
+
+Two rules keep the store consistent with what the trainer wrote:
+- folders still being written (`.<name>.partial`, `.<name>.restoring`) are never pushed;
+- manifests go last: files first, then every MANIFEST.json, so a checkpoint's manifest never reaches the store
+  before the files it lists.
+Only the chief pushes the whole folder; other ranks push their own log files.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from loguru import logger
+
+from entry.checkpoints import MANIFEST
+from entry.environment import JobEnvironment
+from launcher import storage
+
+IN_PROGRESS = ["*.partial/*", "*.restoring/*", "*.partial", "*.restoring"]
+
+
+def push(env: JobEnvironment, train_url: str) -> bool:
+    """One push; returns False (and logs why) when some file could not be pushed: the next push retries it."""
+    source = str(env.output_dir)
+    try:
+        if env.is_chief:
+            storage.sync(source, train_url, exclude=[*IN_PROGRESS, MANIFEST])
+            report = storage.sync(source, train_url, include=[MANIFEST], exclude=IN_PROGRESS)
+        else:
+            report = storage.sync(source, train_url, include=[f"logs/{env.log_file.name}"])
+    except Exception as error:  # a failed push must not stop training or hide the job's own outcome
+        logger.warning("push to {} incomplete: {}", train_url, error)
+        return False
+    logger.debug("pushed: {}", report.summary())
+    return True
+
+
+def _complete_checkpoints(checkpoint_dir: Path) -> set[str]:
+    if not checkpoint_dir.is_dir():
+        return set()
+    return {p.parent.name for p in checkpoint_dir.glob(f"step-*/{MANIFEST}")}
+
+
+class PeriodicPusher:
+    """Pushes every `interval` seconds, and within `poll` seconds of a new complete checkpoint."""
+
+    def __init__(self, env: JobEnvironment, train_url: str, interval: float = 60.0, poll: float = 2.0) -> None:
+        self.env = env
+        self.train_url = train_url
+        self.interval = interval
+        self.poll = poll
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # a push never overlaps another (periodic vs final)
+        self._thread = threading.Thread(target=self._run, name="pusher", daemon=True)
+
+    def __enter__(self) -> PeriodicPusher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def push_now(self) -> bool:
+        with self._lock:
+            return push(self.env, self.train_url)
+
+    def _run(self) -> None:
+        seen = _complete_checkpoints(self.env.checkpoint_dir)
+        last = time.monotonic()
+        while not self._stop.wait(self.poll):
+            current = _complete_checkpoints(self.env.checkpoint_dir)
+            if current - seen or time.monotonic() - last >= self.interval:
+                if current - seen:
+                    logger.info("pushing new checkpoint(s): {}", ", ".join(sorted(current - seen)))
+                self.push_now()
+                seen = current
+                last = time.monotonic()

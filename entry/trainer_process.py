@@ -1,0 +1,64 @@
+"""The trainer's own process: `python -m entry.trainer_process SPEC.json`.
+
+The boot core runs the trainer in a child so that it survives the trainer's death (out of memory, SIGKILL) and
+can still push outputs and write failure.json. The spec holds the already-validated hyperparameters, so this
+process validates nothing the user could get wrong. Metrics go to the file the spec names; an exception's
+type and message to the error file, for the boot core's failure.json.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import traceback
+from pathlib import Path
+from types import FrameType
+
+from pydantic import BaseModel
+
+from entry.environment import JobEnvironment
+from launcher.recipe import import_ref
+
+EXIT_STOPPED = 143
+
+
+class TrainerSpec(BaseModel):
+    trainer: str  # module:function
+    hyperparameters_model: str
+    hyperparameters: dict
+    metrics_file: Path
+    error_file: Path
+
+
+class Stopped(BaseException):
+    """SIGTERM/SIGINT in the trainer; BaseException so that a trainer's `except Exception` lets it through."""
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    # Once is enough: a repeated signal must not interrupt the trainer's own clean-up.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise Stopped(signal.Signals(signum).name)
+
+
+def run(spec: TrainerSpec) -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        model = import_ref(spec.hyperparameters_model)
+        trainer = import_ref(spec.trainer)
+        metrics = trainer(model.model_validate(spec.hyperparameters), JobEnvironment.from_env())
+        spec.metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True))
+        return 0
+    except Stopped as stop:
+        print(f"trainer: stopped by {stop}", file=sys.stderr, flush=True)
+        return EXIT_STOPPED
+    except Exception as error:
+        traceback.print_exc()
+        spec.error_file.write_text(json.dumps({"type": type(error).__name__, "message": str(error)}))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(run(TrainerSpec.model_validate_json(Path(sys.argv[1]).read_text())))

@@ -1,0 +1,57 @@
+"""Inference exports of a trained LeNet, written into the job's output dir.
+
+- `lenet.keras`: the Keras model (any backend), what `predict.py` loads when TensorFlow is absent.
+- `saved_model/` (TensorFlow backend only): `model.export`, serving signature `serve(input_image[None,784])`.
+- `lenet_frozen_graph.pb` (TensorFlow backend only): the seed's LeNet_frozen_graph.pb, variables folded into
+  constants; input placeholder `input_image` float32 [None, 784] in [0, 1]; outputs `logits` [None, 10] and
+  `classes` [None] int64. (The seed's output node was `Mean_1`, an accuracy op of its training graph; an
+  inference graph has no labels, so it exports the prediction instead.)
+TensorFlow is imported here only, and lazily: the training path must run on JAX machines without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from recipes.lenet.model import IMAGE_PIXELS, INPUT_NAME
+
+KERAS_FILE = "lenet.keras"
+SAVED_MODEL_DIR = "saved_model"
+FROZEN_GRAPH_FILE = "lenet_frozen_graph.pb"
+OUTPUT_NODES = ("logits", "classes")
+
+
+def export_inference(model: keras.Model, export_dir: Path) -> dict[str, Path]:
+    """Write every export this backend supports; returns {kind: path}."""
+    export_dir.mkdir(parents=True, exist_ok=True)
+    # A new, uncompiled Model over the same layers: inference needs no optimizer state (2/3 of the file).
+    inference = keras.Model(model.inputs, model.outputs, name=model.name)
+    written = {"keras": export_dir / KERAS_FILE}
+    inference.save(written["keras"])
+    if keras.backend.backend() == "tensorflow":
+        written["saved_model"] = export_saved_model(model, export_dir / SAVED_MODEL_DIR)
+        written["frozen_graph"] = export_frozen_graph(model, export_dir / FROZEN_GRAPH_FILE)
+    return written
+
+
+def export_saved_model(model: keras.Model, path: Path) -> Path:
+    model.export(str(path), format="tf_saved_model", verbose=False)
+    return path
+
+
+def export_frozen_graph(model: keras.Model, path: Path) -> Path:
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    @tf.function
+    def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        logits = tf.identity(tf.cast(model(images, training=False), tf.float32), name=OUTPUT_NODES[0])
+        return {"logits": logits, "classes": tf.argmax(logits, axis=-1, name=OUTPUT_NODES[1])}
+
+    concrete = serve.get_concrete_function(tf.TensorSpec([None, IMAGE_PIXELS], tf.float32, name=INPUT_NAME))
+    frozen = convert_variables_to_constants_v2(concrete)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(frozen.graph.as_graph_def().SerializeToString())
+    return path
