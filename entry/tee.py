@@ -1,4 +1,7 @@
-"""Copy everything the process writes to fd 1 and 2 (Python, C libraries, child processes) into a log file too."""
+"""Copy everything the process writes to fd 1 and 2 (Python, C libraries, child processes) into a log file too.
+
+Each stream keeps going where it went before (stdout stays stdout, stderr stays stderr); the file gets both.
+"""
 
 from __future__ import annotations
 
@@ -13,30 +16,35 @@ class Tee:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file = open(path, "ab", buffering=0)
+        self._file_lock = threading.Lock()
         sys.stdout.flush()
         sys.stderr.flush()
-        self._saved_stdout = os.dup(1)
-        self._saved_stderr = os.dup(2)
-        read_end, write_end = os.pipe()
-        os.dup2(write_end, 1)
-        os.dup2(write_end, 2)
-        os.close(write_end)
-        self._thread = threading.Thread(target=self._pump, args=(read_end,), name="log-tee", daemon=True)
-        self._thread.start()
+        self._saved: dict[int, int] = {}
+        self._threads: list[threading.Thread] = []
+        for fd in (1, 2):
+            self._saved[fd] = os.dup(fd)
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            thread = threading.Thread(target=self._pump, args=(read_end, self._saved[fd]), name=f"tee-{fd}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
-    def _pump(self, read_end: int) -> None:
+    def _pump(self, read_end: int, original: int) -> None:
         with os.fdopen(read_end, "rb", buffering=0) as pipe:
             while chunk := pipe.read(65536):
-                os.write(self._saved_stdout, chunk)
-                self._file.write(chunk)
+                os.write(original, chunk)
+                with self._file_lock:
+                    self._file.write(chunk)
 
     def close(self) -> None:
         """Restore fd 1/2; returns once every byte written so far is in the file."""
         sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(self._saved_stdout, 1)  # drops the last write ends of the pipe -> the pump sees EOF
-        os.dup2(self._saved_stderr, 2)
-        self._thread.join(timeout=10)
+        for fd, saved in self._saved.items():
+            os.dup2(saved, fd)  # drops the last write end of the pipe -> its pump sees EOF
+        for thread in self._threads:
+            thread.join(timeout=10)
         self._file.close()
-        os.close(self._saved_stdout)
-        os.close(self._saved_stderr)
+        for saved in self._saved.values():
+            os.close(saved)

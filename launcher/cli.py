@@ -111,26 +111,16 @@ class LauncherCLI:
         """Start a job from RECIPE; follow its log to the end (exit with its code) unless --detach.
         --perf runs the performance entry (a short run reporting ms/step and samples/s in perf.json)."""
         spec = _plan(recipe, overrides, backend, device, data_url, train_url, perf)
-        runner = get_backend(spec.recipe.resources.backend)
-        seed_demo_data(spec)
-        record = runner.submit(spec)
-        print(f"submitted {record.id} ({runner.name})", flush=True)
-        if detach:
-            print(f"follow it with: launcher logs -f {record.id}")
-            return
-        try:
-            for line in runner.logs(record.id, follow=True):
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        except KeyboardInterrupt:
-            print(f"\ninterrupted: stopping {record.id} (outputs are pushed before it exits)", flush=True)
-            runner.stop(record.id)
-        final = runner.status(record.id)
-        print_summary(final)
-        if final.exit_code:
-            sys.exit(final.exit_code)
-        if final.state is not JobState.SUCCEEDED:
-            sys.exit(1)
+        _run(spec, detach)
+
+    def restart(self, job_id: str, detach: bool = False, **overrides: Any) -> None:
+        """Run a job again with the same recipe, hyperparameters, data and train_url: it resumes from the newest
+        complete checkpoint the earlier run pushed. Flags override hyperparameters."""
+        old = JobStore().get(job_id)
+        values = {**old.hyperparameters, **overrides}
+        spec = _plan(old.recipe, values, old.backend, None, old.data_url, old.train_url)
+        print(f"restarting {old.id} ({old.state}) with its train_url {old.train_url}")
+        _run(spec, detach)
 
     def render(
         self,
@@ -185,6 +175,29 @@ class LauncherCLI:
         """SIGTERM the job (it pushes its outputs), SIGKILL after the grace period."""
         record = _backend_for(job_id).stop(job_id)
         print_summary(record)
+
+
+def _run(spec: JobSpec, detach: bool) -> None:
+    runner = get_backend(spec.recipe.resources.backend)
+    seed_demo_data(spec)
+    record = runner.submit(spec)
+    print(f"submitted {record.id} ({runner.name})", flush=True)
+    if detach:
+        print(f"follow it with: launcher logs -f {record.id}")
+        return
+    try:
+        for line in runner.logs(record.id, follow=True):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: stopping {record.id} (outputs are pushed before it exits)", flush=True)
+        runner.stop(record.id)
+    final = runner.status(record.id)
+    print_summary(final)
+    if final.exit_code:
+        sys.exit(final.exit_code)
+    if final.state is not JobState.SUCCEEDED:
+        sys.exit(1)
 
 
 def _backend_for(job_id: str):  # noqa: ANN202 - returns a Backend

@@ -43,7 +43,8 @@ def _kill_trainers(work_dir: Path) -> None:
 def _start(request: LocalRequest, logs: list) -> list[subprocess.Popen[bytes]]:  # noqa: ANN001 - open log files
     children: list[subprocess.Popen[bytes]] = []
     for rank, log in zip(request.ranks, logs, strict=True):
-        group = {"start_new_session": True} if not children else {"process_group": children[0].pid}
+        # Rank 0 leads a new group in the supervisor's session (a group in another session cannot be joined).
+        group = children[0].pid if children else 0
         children.append(
             subprocess.Popen(
                 request.argv,
@@ -52,7 +53,7 @@ def _start(request: LocalRequest, logs: list) -> list[subprocess.Popen[bytes]]: 
                 stdin=subprocess.DEVNULL,
                 stdout=log,  # unbuffered child (PYTHONUNBUFFERED) writes straight into its log, line by line
                 stderr=subprocess.STDOUT,
-                **group,  # one group for all ranks: a stop signals the job and every child it started
+                process_group=group,  # one group for all ranks: a stop signals the job and every child it started
             )
         )
     return children

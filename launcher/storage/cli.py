@@ -123,3 +123,9 @@ class DataCommands:
         """Count files and bytes at or below URL."""
         files, size = api.du(url)
         print(f"{files} files, {size} bytes ({human_bytes(size)})  {url}")
+
+
+if __name__ == "__main__":  # `python -m launcher.storage.cli sync SRC DST` (bench, and before the main CLI mounts it)
+    import fire
+
+    fire.Fire(DataCommands)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from launcher.storage.errors import StorageError
 from launcher.storage.models import TransferConfig
-from launcher.storage.s3client import S3Client, metadata_of
+from launcher.storage.s3client import S3Client, md5_b64, metadata_of
 from launcher.storage.stores import Entry, LocalStore, S3Store, Store, temp_name
 
 MAX_PARTS = 10_000
@@ -69,19 +69,25 @@ class Transfers:
         fd = os.open(path, os.O_RDONLY)
         try:
 
-            async def read_part(start: int, end: int) -> bytes:
-                data = await asyncio.to_thread(os.pread, fd, end - start, start)
+            async def read_part(start: int, end: int) -> tuple[bytes, str]:
+                data, digest = await asyncio.to_thread(_read_and_hash, fd, start, end)
                 if len(data) != end - start:
                     raise StorageError(f"{path} changed size while it was being uploaded")
-                return data
+                return data, digest
 
             await self._multipart(dst.client, dst.bucket, key, size, read_part)
         finally:
             os.close(fd)
 
     async def _multipart(
-        self, client: S3Client, bucket: str, key: str, size: int, read_part: Callable[[int, int], Awaitable[bytes]]
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        size: int,
+        read_part: Callable[[int, int], Awaitable[tuple[bytes, str]]],
     ) -> None:
+        """Upload in parts; `read_part(start, end)` gives the bytes and their base64 MD5."""
         ranges = self.ranges(size)
         etags: list[str] = [""] * len(ranges)
         upload_id = await client.create_multipart_upload(bucket, key)
@@ -89,8 +95,8 @@ class Transfers:
 
             async def send(number: int, start: int, end: int) -> None:
                 async with self._parts:
-                    data = await read_part(start, end)
-                    etags[number] = await client.upload_part(bucket, key, upload_id, number + 1, data)
+                    data, digest = await read_part(start, end)
+                    etags[number] = await client.upload_part(bucket, key, upload_id, number + 1, data, digest)
                 self.on_bytes(end - start)
 
             async with asyncio.TaskGroup() as group:
@@ -124,11 +130,9 @@ class Transfers:
 
             async def fetch(start: int, end: int) -> None:
                 async with self._parts:
-                    resp = await src.client.get_object(src.bucket, key, start, end, if_match=entry.etag)
-                    if len(resp.body) != end - start:
-                        raise StorageError(f"{src.url(key)}: short read at bytes {start}-{end}")
-                    await asyncio.to_thread(os.pwrite, fd, resp.body, start)
-                self.on_bytes(end - start)
+                    writer = _CoalescingWriter(fd, self.on_bytes)
+                    await src.client.get_range_into(src.bucket, key, start, end, writer, if_match=entry.etag)
+                    writer.flush()
 
             async with asyncio.TaskGroup() as group:
                 for start, end in self.ranges(entry.size):
@@ -179,11 +183,47 @@ class Transfers:
             self.on_bytes(len(data))
             return
 
-        async def read_part(start: int, end: int) -> bytes:
+        async def read_part(start: int, end: int) -> tuple[bytes, str]:
             resp = await src.client.get_object(src.bucket, key, start, end, if_match=entry.etag)
-            return resp.body
+            return resp.body, await asyncio.to_thread(md5_b64, resp.body)
 
         await self._multipart(dst.client, dst.bucket, dst_key, entry.size, read_part)
+
+
+class _CoalescingWriter:
+    """Collects streamed chunks (often 64 KiB) and writes them at their offset in a few large pwrites."""
+
+    FLUSH_AT = 4 << 20
+
+    def __init__(self, fd: int, on_bytes: Callable[[int], None]) -> None:
+        self.fd = fd
+        self.on_bytes = on_bytes
+        self.buffer = bytearray()
+        self.offset = 0
+
+    def __call__(self, offset: int, chunk: bytes) -> None:
+        if self.buffer and offset != self.offset + len(self.buffer):
+            self.flush()
+        if not self.buffer:
+            self.offset = offset
+        self.buffer += chunk
+        if len(self.buffer) >= self.FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            written = os.pwrite(self.fd, self.buffer, self.offset)
+            if written != len(self.buffer):
+                raise StorageError(f"short write to disk at offset {self.offset} (disk full?)")
+            self.on_bytes(written)
+            self.offset += written
+            self.buffer = bytearray()
+
+
+def _read_and_hash(fd: int, start: int, end: int) -> tuple[bytes, str]:
+    """In a worker thread: hashlib releases the GIL, so parts are read and hashed in parallel."""
+    data = os.pread(fd, end - start, start)
+    return data, md5_b64(data)
 
 
 def _read_file(path: str) -> bytes:

@@ -64,7 +64,10 @@ def _keras_predictor(path: Path) -> Predictor:
 def _has_tensorflow() -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("tensorflow") is not None
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):  # ValueError: a blocked module (sys.modules entry None)
+        return False
 
 
 def load_predictor(model_path: Path) -> Predictor:

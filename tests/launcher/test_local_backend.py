@@ -53,8 +53,8 @@ def test_success_pushes_outputs_and_records_exit_code() -> None:
     assert final.state is JobState.SUCCEEDED, log
     assert final.exit_code == 0
     out = stored(spec.train_url)
-    assert json.loads((out / "metrics.json").read_text()) == {"accuracy": 0.5, "steps": 3.0}
-    seen = json.loads((out / "seen.json").read_text())
+    assert json.loads((out / "metrics.json").read_text()) == {"accuracy": 0.5, "steps": 3.0, "ms_per_step": 0.0, "samples_per_sec": 10.0}
+    seen = json.loads((out / "seen-rank-0.json").read_text())
     assert seen["data_files"] == ["a.txt", "sub/b.txt"]  # the demo data was seeded and synced in
     assert seen["flag"] is True and seen["job_id"] == record.id
     assert (out / "checkpoints" / "step-000000003" / "MANIFEST.json").is_file()
