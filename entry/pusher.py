@@ -2,8 +2,9 @@
 
 Two rules keep the store consistent with what the trainer wrote:
 - folders still being written (`.<name>.partial`, `.<name>.restoring`) are never pushed;
-- manifests go last: files first, then every MANIFEST.json, so a checkpoint's manifest never reaches the store
-  before the files it lists.
+- manifests go last: the checkpoints complete *before* the files are listed are noted first; then files are pushed
+  (manifests held back); then only the noted checkpoints' manifests. A checkpoint published while the files were
+  being listed waits for the next push, so a manifest never reaches the store before the files it lists.
 Only the chief pushes the whole folder; other ranks push their own log files.
 """
 
@@ -27,8 +28,11 @@ def push(env: JobEnvironment, train_url: str) -> bool:
     source = str(env.output_dir)
     try:
         if env.is_chief:
-            storage.sync(source, train_url, exclude=[*IN_PROGRESS, MANIFEST])
-            report = storage.sync(source, train_url, include=[MANIFEST], exclude=IN_PROGRESS)
+            ready = sorted(_complete_checkpoints(env.checkpoint_dir))
+            report = storage.sync(source, train_url, exclude=[*IN_PROGRESS, MANIFEST])
+            if ready:
+                rel = env.checkpoint_dir.relative_to(env.output_dir).as_posix()
+                storage.sync(source, train_url, include=[f"{rel}/{name}/{MANIFEST}" for name in ready])
         else:
             report = storage.sync(source, train_url, include=[f"logs/{env.log_file.name}"])
     except Exception as error:  # a failed push must not stop training or hide the job's own outcome
@@ -69,7 +73,7 @@ class PeriodicPusher:
             return push(self.env, self.train_url)
 
     def _run(self) -> None:
-        seen = _complete_checkpoints(self.env.checkpoint_dir)
+        seen: set[str] = set()  # restored checkpoints are pushed once too: a no-op sync when already stored
         last = time.monotonic()
         while not self._stop.wait(self.poll):
             current = _complete_checkpoints(self.env.checkpoint_dir)

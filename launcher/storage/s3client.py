@@ -137,6 +137,7 @@ class S3Client:
                 connector=connector,
                 timeout=timeout,
                 auto_decompress=False,  # an object stored gzip-encoded must arrive byte for byte
+                read_bufsize=1 << 20,  # bigger reads: fewer trips through Python per downloaded MiB
                 skip_auto_headers=("Content-Type",),
                 headers={"Accept-Encoding": "identity", "User-Agent": "launcher-storage/0.1"},
             )

@@ -66,6 +66,17 @@ def seed_eval_indices(num_test: int, hp: LeNetHyperparameters) -> np.ndarray:
     return np.random.default_rng([hp.seed, 1]).permutation(num_test)[:count]
 
 
+def resume(model: keras.Model, env: JobEnvironment) -> tuple[int, History, float | None]:
+    """Load the newest complete checkpoint, if any: (global step, history so far, its ms/step)."""
+    ckpt = latest_checkpoint(env.checkpoint_dir)
+    if ckpt is None:
+        return 0, History(), None
+    state = read_state(ckpt)
+    restore_training_state(model, ckpt)
+    print(f"resumed from {ckpt} at step {state['step']}", flush=True)
+    return int(state["step"]), History.from_json(state.get("history", {})), state.get("ms_per_step")
+
+
 def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     keras.utils.set_random_seed(hp.seed)
     data = load_mnist(env.data_dir)
@@ -79,12 +90,7 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     )
 
     model = compile_lenet(hp)
-    step, history, ms_before = 0, History(), None
-    if (ckpt := latest_checkpoint(env.checkpoint_dir)) is not None:
-        state = read_state(ckpt)
-        restore_training_state(model, ckpt)
-        step, history, ms_before = int(state["step"]), History.from_json(state.get("history", {})), state.get("ms_per_step")
-        print(f"resumed from {ckpt} at step {step}", flush=True)
+    step, history, ms_before = resume(model, env)
 
     sampler = BatchSampler(len(x_train), hp.batch_size, hp.seed)
     timer = StepTimer()

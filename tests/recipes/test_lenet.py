@@ -206,3 +206,12 @@ def test_faithful_lenet_learns_mnist(job_env: JobEnvironment) -> None:
     assert metrics["steps"] == 1000
     assert metrics["full_test_accuracy"] >= 0.90
     assert metrics["loss"] < 0.5
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16"])
+def test_mixed_precision_trains_and_resumes(job_env: JobEnvironment, precision: str) -> None:
+    from recipes.lenet.train import train
+
+    assert train(small(steps=20, log_every=10, precision=precision), job_env)["steps"] == 20
+    metrics = train(small(steps=20, log_every=10, epochs=2, precision=precision), job_env)
+    assert metrics["steps"] == 40 and np.isfinite(metrics["loss"])

@@ -38,7 +38,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     env = JobEnvironment(
         job_id="export", work_dir=root, data_dir=root / "data", output_dir=root / "output", log_dir=root / "logs"
     )
-    hp = LeNetHyperparameters(epochs=1, steps=400, log_every=200)  # past the sigmoid plateau: distinct predictions
+    hp = LeNetHyperparameters(epochs=1, steps=700, log_every=350)  # past the sigmoid plateau: distinct predictions
     train(hp, env)
     model = compile_lenet(hp)
     restore_training_state(model, latest_checkpoint(env.checkpoint_dir))
