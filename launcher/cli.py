@@ -13,39 +13,50 @@ from pathlib import Path
 from typing import Any
 
 import fire
-from pydantic import ValidationError
 from loguru import logger
 
 from launcher import storage
-from launcher.backends import get_backend
+from launcher.backends import backend_class, get_backend
+from launcher.backends.base import Backend
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec, plan_job
 from launcher.logs import setup_logging
 from launcher.paths import objects_root
-from launcher.recipe import Resources, format_validation_error
+from launcher.recipe import Resources, load_recipe
 from launcher.redact import redact
 from launcher.storage.cli import DataCommands
 
 SUMMARY_METRICS = ("accuracy", "loss", "valid_acc", "top1", "error", "ms_per_step", "samples_per_sec")
 
 
+RESOURCE_FLAGS = frozenset(Resources.model_fields) - {"backend"}  # --device, --count, --nodes, --image
+
+
 def _plan(
     recipe: str,
-    overrides: dict[str, Any],
-    backend: str | None,
-    device: str | None,
-    data_url: str | None,
-    train_url: str | None,
+    flags: dict[str, Any],
+    backend: str | None = None,
+    data_url: str | None = None,
+    train_url: str | None = None,
     perf: bool = False,
-) -> JobSpec:
-    spec = plan_job(recipe, overrides, data_url=data_url, train_url=train_url, entry="perf" if perf else "acc")
-    chosen = {k: v for k, v in {"backend": backend, "device": device}.items() if v is not None}
-    try:
-        resources = Resources.model_validate({**spec.recipe.resources.model_dump(), **chosen})
-    except ValidationError as error:
-        raise UserError(format_validation_error(error, prefix="--")) from None
-    return spec.model_copy(update={"recipe": spec.recipe.model_copy(update={"resources": resources})})
+) -> tuple[JobSpec, Backend]:
+    """Split the free flags into resources (--device ...), the backend's own options (its Options model, e.g.
+    --grace_seconds) and hyperparameters (the rest), then resolve the job and its backend."""
+    flags = dict(flags)
+    name = backend or load_recipe(recipe).resources.backend
+    cls = backend_class(name)
+    resources = {k: flags.pop(k) for k in RESOURCE_FLAGS if k in flags}
+    options = {k: flags.pop(k) for k in cls.Options.model_fields if k in flags}
+    spec = plan_job(
+        recipe,
+        flags,
+        resources={"backend": name, **resources},
+        data_url=data_url,
+        train_url=train_url,
+        entry="perf" if perf else "acc",
+    )
+    return spec, cls(JobStore(), cls.parse_options(options))
 
 
 def embedded_path(url: str) -> Path | None:
@@ -103,38 +114,37 @@ class LauncherCLI:
         backend: str | None = None,
         detach: bool = False,
         perf: bool = False,
-        device: str | None = None,
         data_url: str | None = None,
         train_url: str | None = None,
-        **overrides: Any,
+        **flags: Any,
     ) -> None:
         """Start a job from RECIPE; follow its log to the end (exit with its code) unless --detach.
-        --perf runs the performance entry (a short run reporting ms/step and samples/s in perf.json)."""
-        spec = _plan(recipe, overrides, backend, device, data_url, train_url, perf)
-        _run(spec, detach)
+
+        --perf runs the performance entry (a short run reporting ms/step and samples/s in perf.json).
+        --device/--count/--nodes/--image set resources; the backend's options (e.g. --grace_seconds) are
+        recognised by name; every other --flag is a hyperparameter override."""
+        _run(*_plan(recipe, flags, backend, data_url, train_url, perf), detach)
 
     def restart(self, job_id: str, detach: bool = False, **overrides: Any) -> None:
         """Run a job again with the same recipe, hyperparameters, data and train_url: it resumes from the newest
         complete checkpoint the earlier run pushed. Flags override hyperparameters."""
         old = JobStore().get(job_id)
-        values = {**old.hyperparameters, **overrides}
-        spec = _plan(old.recipe, values, old.backend, None, old.data_url, old.train_url)
+        spec, runner = _plan(old.recipe, {**old.hyperparameters, **overrides}, old.backend, old.data_url, old.train_url)
         print(f"restarting {old.id} ({old.state}) with its train_url {old.train_url}")
-        _run(spec, detach)
+        _run(spec, runner, detach)
 
     def render(
         self,
         recipe: str,
         backend: str | None = None,
         perf: bool = False,
-        device: str | None = None,
         data_url: str | None = None,
         train_url: str | None = None,
-        **overrides: Any,
+        **flags: Any,
     ) -> None:
         """Print exactly what `submit` would send to the backend (secrets redacted); start nothing."""
-        spec = _plan(recipe, overrides, backend, device, data_url, train_url, perf)
-        request = get_backend(spec.recipe.resources.backend).render(spec)
+        spec, runner = _plan(recipe, flags, backend, data_url, train_url, perf)
+        request = runner.render(spec)
         command_line = getattr(request, "command_line", None)
         print(redact(request.model_dump_json(indent=2)))
         if callable(command_line):
@@ -177,8 +187,7 @@ class LauncherCLI:
         print_summary(record)
 
 
-def _run(spec: JobSpec, detach: bool) -> None:
-    runner = get_backend(spec.recipe.resources.backend)
+def _run(spec: JobSpec, runner: Backend, detach: bool) -> None:
     seed_demo_data(spec)
     record = runner.submit(spec)
     print(f"submitted {record.id} ({runner.name})", flush=True)
@@ -200,7 +209,7 @@ def _run(spec: JobSpec, detach: bool) -> None:
         sys.exit(1)
 
 
-def _backend_for(job_id: str):  # noqa: ANN202 - returns a Backend
+def _backend_for(job_id: str) -> Backend:
     store = JobStore()
     return get_backend(store.get(job_id).backend, store)
 

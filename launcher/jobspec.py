@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from launcher.recipe import Recipe, load_recipe, resolve_hyperparameters
+from launcher.errors import UserError
+from launcher.recipe import Recipe, Resources, format_validation_error, load_recipe, resolve_hyperparameters
 
 EntryMode = Literal["acc", "perf"]
 
@@ -51,12 +52,22 @@ def plan_job(
     recipe_path: str | Path,
     overrides: dict[str, Any] | None = None,
     *,
+    resources: dict[str, Any] | None = None,
     data_url: str | None = None,
     train_url: str | None = None,
     entry: EntryMode = "acc",
 ) -> JobSpec:
-    """Load, validate and resolve everything a backend needs; raises UserError on any bad input."""
+    """Load, validate and resolve everything a backend needs; raises UserError on any bad input.
+
+    `overrides` are hyperparameters; `resources` replace fields of the recipe's resources (backend, device, ...).
+    """
     recipe = load_recipe(recipe_path)  # errors name the path as the user wrote it
+    if resources:
+        try:
+            chosen = Resources.model_validate({**recipe.resources.model_dump(), **resources})
+        except ValidationError as error:
+            raise UserError(format_validation_error(error, prefix="--")) from None
+        recipe = recipe.model_copy(update={"resources": chosen})
     path = Path(recipe_path).resolve()
     # A legacy (ModelZoo) recipe sits in the code dir it runs; a trainer is found by its package.
     code_dir = path.parent if recipe.trainer is None else find_code_dir(path, recipe.trainer)

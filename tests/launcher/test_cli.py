@@ -38,7 +38,9 @@ def test_malformed_recipe(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_unknown_backend_and_device() -> None:
-    assert_one_line_error(run_cli("submit", TOY, "--backend", "slurm"), "--backend: Input should be", "'slurm'")
+    assert_one_line_error(run_cli("submit", TOY, "--backend", "slurm"), "unknown backend 'slurm'; choose one of: local, docker")
+    assert_one_line_error(run_cli("render", TOY, "--count", "zero"), "--count: Input should be a valid integer")
+    assert_one_line_error(run_cli("render", TOY, "--grace_seconds", "-1"), "local backend options: grace_seconds: Input should be greater than or equal to 0")
     assert_one_line_error(run_cli("render", TOY, "--device", "tpu:0"), "unknown device 'tpu:0'")
 
 
