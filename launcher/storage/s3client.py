@@ -14,10 +14,10 @@ import base64
 import hashlib
 import ssl
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
 from xml.sax.saxutils import escape
 
@@ -30,6 +30,9 @@ from launcher.storage.errors import CredentialsError, NotFound, StorageError
 from launcher.storage.profiles import Profile
 from launcher.storage.retry import CONNECTION_ERRORS, RETRY_CODES, RETRY_STATUS, Backoff, EndpointHealth
 from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
+
+if TYPE_CHECKING:
+    from launcher.storage.bulk import BulkClient
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _CREDENTIAL_CODES = frozenset(
@@ -105,9 +108,10 @@ class S3Client:
         self._https = parts.scheme == "https"
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._bulk: BulkClient | None = None
         secret = profile.secret_access_key.get_secret_value() if profile.secret_access_key else None
         token = profile.session_token.get_secret_value() if profile.session_token else None
-        self._signer = (
+        self.signer = (
             Signer(profile.access_key_id, secret, profile.signing_region, token)
             if profile.access_key_id and secret
             else None
@@ -143,14 +147,26 @@ class S3Client:
             )
         return self._session
 
+    @property
+    def bulk(self) -> BulkClient:
+        """The threaded path for parts of large files (see bulk.py), sharing this client's settings."""
+        if self._bulk is None:
+            from launcher.storage.bulk import BulkClient
+
+            self._bulk = BulkClient(self)
+        return self._bulk
+
     async def close(self) -> None:
+        if self._bulk is not None:
+            self._bulk.close()
+            self._bulk = None
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     # -- request plumbing -------------------------------------------------------------------------------
 
-    def _location(self, bucket: str, key: str) -> tuple[str, str]:
+    def location(self, bucket: str, key: str) -> tuple[str, str]:
         """(host, encoded path) for a bucket/key under the profile's addressing style."""
         encoded_key = uri_encode_path(key)
         if not bucket:
@@ -169,38 +185,28 @@ class S3Client:
         key: str = "",
         *,
         params: dict[str, str] | None = None,
-        headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
         body: bytes | memoryview = b"",
         ok: tuple[int, ...] = (200,),
-        sink: Callable[[bytes], None] | None = None,
     ) -> Response:
-        """Send one request with retries; raise S3Error (typed) on a final failure.
-
-        `headers` may be a function, called for every attempt (a resumed download asks for the bytes it
-        still lacks). With `sink`, a successful body is streamed to it in chunks instead of returned.
-        """
+        """Send one request with retries; raise S3Error (typed) on a final failure."""
         session = self._open()
-        host, path = self._location(bucket, key)
+        host, path = self.location(bucket, key)
         query = canonical_query(params) if params else ""
         url = URL(f"{self._scheme}://{host}{path}" + (f"?{query}" if query else ""), encoded=True)
-        payload_hash = self._payload_hash(body, headers)
+        payload_hash = self.payload_hash(body, headers)
         attempt = 0
         while True:
             attempt += 1
-            send = dict(headers() if callable(headers) else headers or {})
+            send = dict(headers or {})
             send["Host"] = host
-            if self._signer is not None:
-                self._signer.sign(method, host, path, query, send, payload_hash)
+            if self.signer is not None:
+                self.signer.sign(method, host, path, query, send, payload_hash)
             try:
                 async with session.request(method, url, headers=send, data=body if body else None) as resp:
+                    data = await resp.read()
                     status = resp.status
                     resp_headers = resp.headers
-                    if sink is not None and status in ok:
-                        async for chunk in resp.content.iter_any():
-                            sink(chunk)
-                        data = b""
-                    else:
-                        data = await resp.read()
             except CONNECTION_ERRORS as exc:
                 self.health.failed()
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
@@ -216,23 +222,21 @@ class S3Client:
                 logger.debug("retrying {} {} after {} {}", method, key, status, code)
                 await asyncio.sleep(self.backoff.delay(attempt))
                 continue
-            raise self._error(method, bucket, key, status, code, message)
+            raise self.error(method, bucket, key, status, code, message)
 
-    def _payload_hash(
-        self, body: bytes | memoryview, headers: dict[str, str] | Callable[[], dict[str, str]] | None
-    ) -> str:
+    def payload_hash(self, body: bytes | memoryview, headers: Mapping[str, str] | None) -> str:
         """What x-amz-content-sha256 says about the body.
 
         Unsigned when TLS protects it, or when Content-MD5 already makes the server verify every byte
         (then a SHA-256 pass would only cost CPU: ~0.5 s per GiB here). Signed otherwise.
         """
-        if self._signer is None or self._https:
+        if self.signer is None or self._https:
             return UNSIGNED_PAYLOAD
-        if body and isinstance(headers, dict) and "Content-MD5" in headers:
+        if body and headers is not None and "Content-MD5" in headers:
             return UNSIGNED_PAYLOAD
         return hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
 
-    def _error(self, method: str, bucket: str, key: str, status: int, code: str, message: str) -> S3Error:
+    def error(self, method: str, bucket: str, key: str, status: int, code: str, message: str) -> S3Error:
         where = self.describe(bucket, key)
         detail = f"{status} {code}".strip() + (f": {message}" if message else "")
         if code in _CREDENTIAL_CODES or (status == 403 and not code):
@@ -262,31 +266,6 @@ class S3Client:
             headers["Range"] = f"bytes={start}-" + (str(end - 1) if end is not None else "")
             ok = (200, 206)
         return await self.request("GET", bucket, key, headers=headers, ok=ok)
-
-    async def get_range_into(
-        self, bucket: str, key: str, start: int, end: int, write_at: Callable[[int, bytes], None], if_match: str = ""
-    ) -> None:
-        """Stream bytes [start, end) to `write_at(offset, data)`; a retry resumes where the stream broke."""
-        position = start
-
-        def headers() -> dict[str, str]:
-            found = {"Range": f"bytes={position}-{end - 1}"}
-            if if_match:
-                found["If-Match"] = f'"{if_match}"'
-            return found
-
-        def sink(chunk: bytes) -> None:
-            nonlocal position
-            if position + len(chunk) > end:
-                raise S3Error(f"{self.describe(bucket, key)}: the server sent more than the requested range")
-            write_at(position, chunk)
-            position += len(chunk)
-
-        while position < end:
-            before = position
-            await self.request("GET", bucket, key, headers=headers, ok=(200, 206), sink=sink)
-            if position == before:
-                raise S3Error(f"{self.describe(bucket, key)}: empty reply for bytes {position}-{end - 1}")
 
     async def put_object(
         self,

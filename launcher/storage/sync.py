@@ -211,6 +211,7 @@ class SyncEngine:
                 for _ in range(min(config.concurrency, len(copies))):
                     group.create_task(worker())
         finally:
+            transfers.close()
             progress.close()
 
     def _clean_leftovers(self, store: Store, prefix: str, leftovers: list[str]) -> None:

@@ -13,11 +13,15 @@ import hashlib
 import math
 import os
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from launcher.storage.errors import StorageError
 from launcher.storage.models import TransferConfig
 from launcher.storage.s3client import S3Client, md5_b64, metadata_of
 from launcher.storage.stores import Entry, LocalStore, S3Store, Store, temp_name
+
+T = TypeVar("T")
 
 MAX_PARTS = 10_000
 MAX_SINGLE_COPY = 5 << 30  # CopyObject limit
@@ -29,6 +33,7 @@ class Transfers:
         self.config = config
         self.on_bytes = on_bytes
         self._parts = asyncio.Semaphore(config.parts_in_flight)
+        self._pool: ThreadPoolExecutor | None = None
 
     def part_size(self, size: int) -> int:
         return max(self.config.part_size, math.ceil(size / MAX_PARTS))
@@ -60,24 +65,34 @@ class Transfers:
 
     # -- local -> S3 ----------------------------------------------------------------------------------------
 
+    async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.config.parts_in_flight, thread_name_prefix="launcher-bulk")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _threadsafe_progress(self) -> Callable[[int], None]:
+        loop = asyncio.get_running_loop()
+        return lambda n: loop.call_soon_threadsafe(self.on_bytes, n)
+
     async def _upload(self, path: str, dst: S3Store, key: str, size: int) -> None:
         if not self.is_large(size):
             data = await asyncio.to_thread(_read_file, path) if size > _THREAD_READ_AT else _read_file(path)
             await dst.client.put_object(dst.bucket, key, data, {"md5": hashlib.md5(data).hexdigest()})
             self.on_bytes(len(data))
             return
-        fd = os.open(path, os.O_RDONLY)
-        try:
+        bulk = dst.client.bulk
 
-            async def read_part(start: int, end: int) -> tuple[bytes, str]:
-                data, digest = await asyncio.to_thread(_read_and_hash, fd, start, end)
-                if len(data) != end - start:
-                    raise StorageError(f"{path} changed size while it was being uploaded")
-                return data, digest
+        async def send(number: int, start: int, end: int, upload_id: str) -> str:
+            etag = await self._in_thread(bulk.upload_part, dst.bucket, key, upload_id, number, path, start, end)
+            self.on_bytes(end - start)
+            return etag
 
-            await self._multipart(dst.client, dst.bucket, key, size, read_part)
-        finally:
-            os.close(fd)
+        await self._multipart(dst.client, dst.bucket, key, size, send)
 
     async def _multipart(
         self,
@@ -85,25 +100,25 @@ class Transfers:
         bucket: str,
         key: str,
         size: int,
-        read_part: Callable[[int, int], Awaitable[tuple[bytes, str]]],
+        send_part: Callable[[int, int, int, str], Awaitable[str]],
     ) -> None:
-        """Upload in parts; `read_part(start, end)` gives the bytes and their base64 MD5."""
+        """Create, send every part (`send_part(number, start, end, upload_id)` -> ETag), complete; abort on failure."""
         ranges = self.ranges(size)
         etags: list[str] = [""] * len(ranges)
         upload_id = await client.create_multipart_upload(bucket, key)
         try:
 
-            async def send(number: int, start: int, end: int) -> None:
+            async def one(number: int, start: int, end: int) -> None:
                 async with self._parts:
-                    data, digest = await read_part(start, end)
-                    etags[number] = await client.upload_part(bucket, key, upload_id, number + 1, data, digest)
-                self.on_bytes(end - start)
+                    etags[number - 1] = await send_part(number, start, end, upload_id)
 
             async with asyncio.TaskGroup() as group:
-                for number, (start, end) in enumerate(ranges):
-                    group.create_task(send(number, start, end))
+                for number, (start, end) in enumerate(ranges, 1):
+                    group.create_task(one(number, start, end))
             await client.complete_multipart_upload(bucket, key, upload_id, etags)
         except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                client.bulk.abort()
             await asyncio.shield(_abort_quietly(client, bucket, key, upload_id))
             raise _first_error(exc) from None
 
@@ -124,26 +139,24 @@ class Transfers:
         path = dst.path(dst_key)
         dst.ensure_parent(path)
         tmp = temp_name(path)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with open(tmp, "wb") as fh:
+            fh.truncate(entry.size)
+        bulk = src.client.bulk
+        progress = self._threadsafe_progress()
         try:
-            os.ftruncate(fd, entry.size)
 
             async def fetch(start: int, end: int) -> None:
                 async with self._parts:
-                    writer = _CoalescingWriter(fd, self.on_bytes)
-                    await src.client.get_range_into(src.bucket, key, start, end, writer, if_match=entry.etag)
-                    writer.flush()
+                    await self._in_thread(bulk.download_range, src.bucket, key, start, end, tmp, progress, entry.etag)
 
             async with asyncio.TaskGroup() as group:
                 for start, end in self.ranges(entry.size):
                     group.create_task(fetch(start, end))
-            os.close(fd)
-            fd = -1
             os.utime(tmp, (entry.mtime, entry.mtime))
             os.replace(tmp, path)
         except BaseException as exc:
-            if fd >= 0:
-                os.close(fd)
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                bulk.abort()
             _unlink_quietly(tmp)
             raise _first_error(exc) from None
 
@@ -183,47 +196,14 @@ class Transfers:
             self.on_bytes(len(data))
             return
 
-        async def read_part(start: int, end: int) -> tuple[bytes, str]:
+        async def send(number: int, start: int, end: int, upload_id: str) -> str:
             resp = await src.client.get_object(src.bucket, key, start, end, if_match=entry.etag)
-            return resp.body, await asyncio.to_thread(md5_b64, resp.body)
+            digest = await asyncio.to_thread(md5_b64, resp.body)
+            etag = await dst.client.upload_part(dst.bucket, dst_key, upload_id, number, resp.body, digest)
+            self.on_bytes(end - start)
+            return etag
 
-        await self._multipart(dst.client, dst.bucket, dst_key, entry.size, read_part)
-
-
-class _CoalescingWriter:
-    """Collects streamed chunks (often 64 KiB) and writes them at their offset in a few large pwrites."""
-
-    FLUSH_AT = 4 << 20
-
-    def __init__(self, fd: int, on_bytes: Callable[[int], None]) -> None:
-        self.fd = fd
-        self.on_bytes = on_bytes
-        self.buffer = bytearray()
-        self.offset = 0
-
-    def __call__(self, offset: int, chunk: bytes) -> None:
-        if self.buffer and offset != self.offset + len(self.buffer):
-            self.flush()
-        if not self.buffer:
-            self.offset = offset
-        self.buffer += chunk
-        if len(self.buffer) >= self.FLUSH_AT:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.buffer:
-            written = os.pwrite(self.fd, self.buffer, self.offset)
-            if written != len(self.buffer):
-                raise StorageError(f"short write to disk at offset {self.offset} (disk full?)")
-            self.on_bytes(written)
-            self.offset += written
-            self.buffer = bytearray()
-
-
-def _read_and_hash(fd: int, start: int, end: int) -> tuple[bytes, str]:
-    """In a worker thread: hashlib releases the GIL, so parts are read and hashed in parallel."""
-    data = os.pread(fd, end - start, start)
-    return data, md5_b64(data)
+        await self._multipart(dst.client, dst.bucket, dst_key, entry.size, send)
 
 
 def _read_file(path: str) -> bytes:
