@@ -7,7 +7,8 @@ Contenders, all in this process on the shipped MNIST subset (except `--via cli`)
   keras-tob  a plain loop: model.train_on_batch over a shuffled array, sliced per step
   keras-fit  model.fit over the same shuffled stream (Keras' own compiled loop and data adapter)
 Each runs `--repeats` times, interleaved in rotating order so load on a shared machine hits all alike; the table
-shows the median and the best (the best is the least disturbed by other load). ms/step excludes the first WARMUP steps (tracing/compilation) everywhere.
+shows the median and the best (the best is the least disturbed by other load). ms/step excludes the first
+WARMUP steps (tracing/compilation) everywhere.
 
     .venv/bin/python bench/lenet_overhead.py [--steps 500] [--repeats 3] [--via trainer|cli]
     KERAS_BACKEND=jax .venv/bin/python bench/lenet_overhead.py
@@ -51,8 +52,11 @@ def bench_hparams(steps: int) -> LeNetHyperparameters:
 
 def run_launcher_trainer(steps: int) -> float:
     with tempfile.TemporaryDirectory(prefix="lenet-bench-") as tmp:
-        env = JobEnvironment(job_id="bench", work_dir=Path(tmp), data_dir=DATA, output_dir=Path(tmp) / "out", log_dir=Path(tmp) / "logs")
-        with contextlib.redirect_stdout(io.StringIO()):  # the per-100-step log lines are part of the cost, not the output
+        env = JobEnvironment(
+            job_id="bench", work_dir=Path(tmp), data_dir=DATA, output_dir=Path(tmp) / "out", log_dir=Path(tmp) / "logs"
+        )
+        # The per-100-step log lines are part of the cost, not of this script's output.
+        with contextlib.redirect_stdout(io.StringIO()):
             metrics = train(bench_hparams(steps), env)
     return metrics["ms_per_step"]
 
@@ -60,7 +64,8 @@ def run_launcher_trainer(steps: int) -> float:
 def run_launcher_cli(steps: int) -> float:
     with tempfile.TemporaryDirectory(prefix="lenet-bench-home-") as home:
         cmd = [sys.executable, "-m", "launcher", "submit", str(ROOT / "recipes" / "lenet.yaml"),
-               "--epochs", "1", "--steps", str(steps), "--checkpoint_every", str(steps), "--export", "false"]  # fmt: skip
+               "--epochs", "1", "--steps", str(steps), "--checkpoint_every", str(steps),
+               "--export", "false"]  # fmt: skip
         env = {**os.environ, "LAUNCHER_HOME": home}
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         found = sorted(Path(home).rglob("metrics.json"))
@@ -152,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<26}{median:15.3f}{best:14.3f}{median_base / median:24.3f}{best_base / best:8.3f}")
     plain = results["keras train_on_batch"]
     print(
-        f"\nlauncher overhead vs a plain train_on_batch loop: {100 * (median_base / statistics.median(plain) - 1):+.1f}% "
+        "\nlauncher overhead vs a plain train_on_batch loop: "
+        f"{100 * (median_base / statistics.median(plain) - 1):+.1f}% "
         f"(median), {100 * (best_base / min(plain) - 1):+.1f}% (best); target < 5%"
     )
     return 0

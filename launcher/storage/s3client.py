@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
 from xml.sax.saxutils import escape
@@ -77,8 +78,6 @@ def md5_b64(data: bytes | memoryview) -> str:
 
 
 def parse_http_date(value: str) -> float:
-    from email.utils import parsedate_to_datetime
-
     return parsedate_to_datetime(value).timestamp()
 
 

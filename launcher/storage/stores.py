@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from launcher.storage.errors import NotFound, StorageError
-from launcher.storage.s3client import S3Client, metadata_of
+from launcher.storage.s3client import S3Client, metadata_of, parse_http_date
 from launcher.storage.urls import check_key
 
 PART_MARK = ".launcher-part-"
@@ -344,8 +344,6 @@ class S3Store(Store):
         resp = await self.client.head_object(self.bucket, key)
         if resp is None:
             return None
-        from launcher.storage.s3client import parse_http_date
-
         return Entry(
             key,
             int(resp.headers.get("Content-Length", "0")),

@@ -15,6 +15,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from itertools import islice
 
 from loguru import logger
 
@@ -30,6 +31,7 @@ from launcher.storage.urls import StorageURL, check_key, join_key, parse_url
 
 _MTIME_TOLERANCE_S = 0.01
 _LARGE_FILES_IN_FLIGHT = 4
+_SMALL_BATCH = 8
 
 
 @dataclass(slots=True)
@@ -115,7 +117,13 @@ class SyncEngine:
             deletes = []
             if mirror and self.options.delete:
                 wanted = {e.key for e in src_listing.entries}
-                deletes = [k for k in dst_entries if k not in wanted and selected(k)]
+                for key in dst_entries:
+                    if key in wanted or not selected(key):
+                        continue
+                    try:
+                        deletes.append(check_key(key))
+                    except UnsafeKey as exc:  # a hostile name on the destination is reported, never resolved
+                        report.failures.append(Failure(path=dst_store.url(as_folder(dst_key)) + key, error=str(exc)))
 
         report.skipped = skipped
         if self.options.dry_run:
@@ -164,8 +172,12 @@ class SyncEngine:
 
             async def same(item: Item, existing: Entry) -> bool:
                 async with gate:
-                    src_md5 = await src_store.md5(item.src_key, item.entry, existing.etag or None)
-                    return src_md5 == await dst_store.md5(item.dst_key, existing, src_md5)
+                    try:
+                        src_md5 = await src_store.md5(item.src_key, item.entry, existing.etag or None)
+                        return src_md5 == await dst_store.md5(item.dst_key, existing, src_md5)
+                    except (StorageError, OSError) as exc:  # cannot compare: copy it, and let the copy report
+                        logger.debug("checksum of {} failed ({}): copying it", item.rel, describe_error(exc))
+                        return False
 
             results = await asyncio.gather(*(same(i, e) for i, e in to_hash))
             for (item, _), equal in zip(to_hash, results, strict=True):
@@ -187,6 +199,15 @@ class SyncEngine:
         # Biggest first: their parts keep the pipe full while small files fill the gaps.
         queue = iter(sorted(copies, key=lambda i: i.entry.size, reverse=True))
 
+        def record(item: Item, error: BaseException | None) -> None:
+            if error is None:
+                report.copied += 1
+                report.bytes += item.entry.size
+            else:  # one file's failure must not stop the others
+                report.failures.append(Failure(path=src_store.url(item.src_key), error=describe_error(error)))
+                logger.debug("failed {}: {}", item.src_key, describe_error(error))
+            progress.file_done()
+
         async def copy_one(item: Item) -> None:
             try:
                 if transfers.is_large(item.entry.size):
@@ -194,17 +215,28 @@ class SyncEngine:
                         await transfers.copy(src_store, item.src_key, dst_store, item.dst_key, item.entry)
                 else:
                     await transfers.copy(src_store, item.src_key, dst_store, item.dst_key, item.entry)
-            except (Exception, asyncio.TimeoutError) as exc:  # one file's failure must not stop the others
-                report.failures.append(Failure(path=src_store.url(item.src_key), error=describe_error(exc)))
-                logger.debug("failed {}: {}", item.src_key, describe_error(exc))
+            except (Exception, asyncio.TimeoutError) as exc:
+                record(item, exc)
             else:
-                report.copied += 1
-                report.bytes += item.entry.size
-            progress.file_done()
+                record(item, None)
+
+        # Small files between the disk and a server move in batches, so that their disk work (opening,
+        # reading, creating, renaming: often a real wait) runs on threads in one trip per batch instead of
+        # stalling the event loop file by file.
+        batch_size = _SMALL_BATCH if transfers.batches(src_store, dst_store) else 1
 
         async def worker() -> None:
-            for item in queue:
-                await copy_one(item)
+            while batch := list(islice(queue, batch_size)):
+                small = [i for i in batch if transfers.batchable(i.entry.size)]
+                if batch_size > 1 and small:
+                    outcomes = await transfers.copy_small_batch(
+                        src_store, dst_store, [(i.src_key, i.dst_key, i.entry) for i in small]
+                    )
+                    for item, outcome in zip(small, outcomes, strict=True):
+                        record(item, outcome)
+                    batch = [i for i in batch if not transfers.batchable(i.entry.size)]
+                for item in batch:
+                    await copy_one(item)
 
         try:
             async with asyncio.TaskGroup() as group:

@@ -9,6 +9,7 @@ multipart upload aborted; nothing partial ever appears under the final name.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import math
 import os
@@ -25,7 +26,7 @@ T = TypeVar("T")
 
 MAX_PARTS = 10_000
 MAX_SINGLE_COPY = 5 << 30  # CopyObject limit
-_THREAD_READ_AT = 1 << 20  # read in a worker thread above this size so the event loop keeps moving
+BATCH_MAX = 1 << 20  # files up to this size move in batches (sync.py); bigger ones are read on a thread
 
 
 class Transfers:
@@ -45,7 +46,19 @@ class Transfers:
     def is_large(self, size: int) -> bool:
         return size >= self.config.multipart_threshold
 
+    def batchable(self, size: int) -> bool:
+        return size <= BATCH_MAX
+
     async def copy(self, src: Store, src_key: str, dst: Store, dst_key: str, entry: Entry) -> None:
+        """Copy one file or object."""
+        if BATCH_MAX < entry.size and not self.is_large(entry.size):
+            # Mid-sized files travel whole through memory: bound them like parts.
+            async with self._parts:
+                await self._copy(src, src_key, dst, dst_key, entry)
+        else:
+            await self._copy(src, src_key, dst, dst_key, entry)
+
+    async def _copy(self, src: Store, src_key: str, dst: Store, dst_key: str, entry: Entry) -> None:
         if isinstance(src, LocalStore) and isinstance(dst, LocalStore):
             await asyncio.to_thread(_copy_local, src.path(src_key), dst, dst_key)
             self.on_bytes(entry.size)
@@ -67,7 +80,8 @@ class Transfers:
 
     async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.config.parts_in_flight, thread_name_prefix="launcher-bulk")
+            # Parts are bounded by their own semaphore; the extra threads serve batched small-file reads.
+            self._pool = ThreadPoolExecutor(self.config.parts_in_flight + 8, thread_name_prefix="launcher-io")
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:
@@ -79,11 +93,62 @@ class Transfers:
         loop = asyncio.get_running_loop()
         return lambda n: loop.call_soon_threadsafe(self.on_bytes, n)
 
+    @staticmethod
+    def batches(src: Store, dst: Store) -> bool:
+        """Whether copy_small_batch serves this pair (the disk on one side, a server on the other)."""
+        return (isinstance(src, LocalStore) and isinstance(dst, S3Store)) or (
+            isinstance(src, S3Store) and isinstance(dst, LocalStore)
+        )
+
+    async def copy_small_batch(
+        self, src: Store, dst: Store, items: list[tuple[str, str, Entry]]
+    ) -> list[BaseException | None]:
+        """Copy a few small files; the disk side in one thread trip. One outcome (None: copied) per item."""
+        outcomes: list[BaseException | None] = [None] * len(items)
+        if isinstance(src, LocalStore) and isinstance(dst, S3Store):
+            contents = await self._in_thread(_read_files, [src.path(s) for s, _, _ in items])
+            for n, ((_, dst_key, _), data) in enumerate(zip(items, contents, strict=True)):
+                try:
+                    if isinstance(data, BaseException):
+                        raise data
+                    await self._put_small(dst, dst_key, data)
+                except (Exception, asyncio.TimeoutError) as exc:
+                    outcomes[n] = exc
+            return outcomes
+        if isinstance(src, S3Store) and isinstance(dst, LocalStore):
+            fetched: list[tuple[int, str, bytes, float]] = []
+            for n, (src_key, dst_key, entry) in enumerate(items):
+                try:
+                    fetched.append((n, dst_key, await self._get_small(src, src_key), entry.mtime))
+                except (Exception, asyncio.TimeoutError) as exc:
+                    outcomes[n] = exc
+            written = await self._in_thread(_write_files, dst, [(k, d, m) for _, k, d, m in fetched])
+            for (n, _, data, _), error in zip(fetched, written, strict=True):
+                outcomes[n] = error
+                if error is None:
+                    self.on_bytes(len(data))
+            return outcomes
+        raise StorageError(f"no batched copy from {type(src).__name__} to {type(dst).__name__}")
+
+    async def _put_small(self, dst: S3Store, key: str, data: bytes) -> None:
+        digest = hashlib.md5(data).digest()
+        await dst.client.put_object(
+            dst.bucket, key, data, {"md5": digest.hex()}, content_md5=base64.b64encode(digest).decode()
+        )
+        self.on_bytes(len(data))
+
+    async def _get_small(self, src: S3Store, key: str) -> bytes:
+        """GET a whole object, checked against the MD5 we record at upload when it is there."""
+        resp = await src.client.get_object(src.bucket, key)
+        expected = metadata_of(resp.headers).get("md5")
+        if expected and hashlib.md5(resp.body).hexdigest() != expected:
+            raise StorageError(f"{src.url(key)}: downloaded content does not match its recorded MD5")
+        return resp.body
+
     async def _upload(self, path: str, dst: S3Store, key: str, size: int) -> None:
         if not self.is_large(size):
-            data = await asyncio.to_thread(_read_file, path) if size > _THREAD_READ_AT else _read_file(path)
-            await dst.client.put_object(dst.bucket, key, data, {"md5": hashlib.md5(data).hexdigest()})
-            self.on_bytes(len(data))
+            data = await asyncio.to_thread(_read_file, path)
+            await self._put_small(dst, key, data)
             return
         bulk = dst.client.bulk
 
@@ -126,15 +191,9 @@ class Transfers:
 
     async def _download(self, src: S3Store, key: str, dst: LocalStore, dst_key: str, entry: Entry) -> None:
         if not self.is_large(entry.size):
-            resp = await src.client.get_object(src.bucket, key)
-            expected = metadata_of(resp.headers).get("md5")
-            if expected and hashlib.md5(resp.body).hexdigest() != expected:
-                raise StorageError(f"{src.url(key)}: downloaded content does not match its recorded MD5")
-            if len(resp.body) > _THREAD_READ_AT:
-                await asyncio.to_thread(dst.write_sync, dst_key, resp.body, entry.mtime)
-            else:
-                dst.write_sync(dst_key, resp.body, entry.mtime)
-            self.on_bytes(len(resp.body))
+            data = await self._get_small(src, key)
+            await asyncio.to_thread(dst.write_sync, dst_key, data, entry.mtime)
+            self.on_bytes(len(data))
             return
         path = dst.path(dst_key)
         dst.ensure_parent(path)
@@ -204,6 +263,27 @@ class Transfers:
             return etag
 
         await self._multipart(dst.client, dst.bucket, dst_key, entry.size, send)
+
+
+def _read_files(paths: list[str]) -> list[bytes | BaseException]:
+    found: list[bytes | BaseException] = []
+    for path in paths:
+        try:
+            found.append(_read_file(path))
+        except OSError as exc:
+            found.append(exc)
+    return found
+
+
+def _write_files(dst: LocalStore, files: list[tuple[str, bytes, float]]) -> list[BaseException | None]:
+    errors: list[BaseException | None] = []
+    for key, data, mtime in files:
+        try:
+            dst.write_sync(key, data, mtime)
+            errors.append(None)
+        except (OSError, StorageError) as exc:
+            errors.append(exc)
+    return errors
 
 
 def _read_file(path: str) -> bytes:

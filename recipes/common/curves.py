@@ -22,13 +22,13 @@ def plot_curves(
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     try:
         if loss:
-            steps, values = zip(*loss)
+            steps, values = zip(*loss, strict=True)
             ax.plot(steps, values, color="tab:blue", label="training loss")
         ax.set_xlabel("step")
         ax.set_ylabel("loss", color="tab:blue")
         if accuracy:
             right = ax.twinx()
-            steps, values = zip(*accuracy)
+            steps, values = zip(*accuracy, strict=True)
             right.plot(steps, values, "o-", color="tab:orange", label=accuracy_label)
             right.set_ylabel(accuracy_label, color="tab:orange")
             right.set_ylim(0.0, 1.0)

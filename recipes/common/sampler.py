@@ -34,4 +34,4 @@ class BatchSampler:
         passes, offsets = np.divmod(positions, self.num_examples)
         if passes[0] == passes[-1]:
             return self._perm(int(passes[0]))[offsets]
-        return np.array([self._perm(int(p))[o] for p, o in zip(passes, offsets)])
+        return np.array([self._perm(int(p))[o] for p, o in zip(passes, offsets, strict=True)])

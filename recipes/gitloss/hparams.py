@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class GitLossHyperparameters(BaseModel):
@@ -15,7 +15,9 @@ class GitLossHyperparameters(BaseModel):
 
     steps: int = Field(8000, gt=0, description="Training steps (seed --steps).")
     update_centers: int = Field(
-        1000, gt=0, description="Evaluate, log and plot every this many steps (seed --update_centers; the centers "
+        1000,
+        gt=0,
+        description="Evaluate, log and plot every this many steps (seed --update_centers; the centers "
         "themselves move every step, as in the original code).",
     )
     lambda_c: float = Field(1.0, ge=0, description="Center-loss weight (seed --lambda_c).")
@@ -25,7 +27,8 @@ class GitLossHyperparameters(BaseModel):
     center_alpha: float = Field(0.5, gt=0, le=1, description="Center update rate (CENTER_LOSS_ALPHA).")
     seed: int = Field(0, ge=0, description="Seeds weight init and batch order.")
     validation_from: Literal["train", "test"] = Field(
-        "train", description="'train': the first validation_size train images, as the TF MNIST reader split them; "
+        "train",
+        description="'train': the first validation_size train images, as the TF MNIST reader split them; "
         "'test': the t10k files (for small data sets such as the shipped 4,000/1,000 subset).",
     )
     validation_size: int = Field(5000, gt=0, description="Validation images (all of them when validation_from=test).")
@@ -35,8 +38,8 @@ class GitLossHyperparameters(BaseModel):
     keep_checkpoints: int = Field(5, gt=0, description="Newest checkpoints kept; older ones are deleted.")
     log_every: int = Field(100, gt=0, description="Print a short progress line every this many steps.")
 
-    @model_validator(mode="after")
-    def _default_checkpoint_every(self) -> "GitLossHyperparameters":
-        if self.checkpoint_every is None:
-            self.checkpoint_every = self.update_centers
-        return self
+    @property
+    def checkpoint_interval(self) -> int:
+        # Resolved here, not in a validator: the JSON sent to the job keeps `null`, so a later override of
+        # `update_centers` still moves the default with it.
+        return self.checkpoint_every or self.update_centers

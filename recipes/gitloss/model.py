@@ -25,9 +25,10 @@ from keras import ops
 
 NUM_CLASSES = 10
 FEATURE_DIM = 2
+Tensor = Any  # a backend tensor: tf.Tensor, jax.Array, or a NumPy array
 
 
-def git_loss_terms(features: Any, labels: Any, centers: Any) -> tuple[Any, Any]:
+def git_loss_terms(features: Tensor, labels: Tensor, centers: Tensor) -> tuple[Tensor, Tensor]:
     """(Lc, Lg) for a batch, as the original code computes them."""
     own_centers = ops.take(centers, labels, axis=0)  # c_{y_i}: [B, 2]
     center_loss = ops.mean(ops.square(features - own_centers))
@@ -37,7 +38,7 @@ def git_loss_terms(features: Any, labels: Any, centers: Any) -> tuple[Any, Any]:
     return center_loss, push_loss
 
 
-def updated_centers(features: Any, labels: Any, centers: Any, alpha: float) -> Any:
+def updated_centers(features: Tensor, labels: Tensor, centers: Tensor, alpha: float) -> Tensor:
     """The centers after one step of tf.scatter_sub(centers, labels, alpha * (c_y - f) / (1 + n_y))."""
     one_hot = ops.one_hot(labels, NUM_CLASSES, dtype=features.dtype)  # [B, 10]
     counts = ops.sum(one_hot, axis=0)  # n per class in this batch
@@ -49,9 +50,7 @@ def updated_centers(features: Any, labels: Any, centers: Any, alpha: float) -> A
 class GitLossNet(keras.Model):
     """Outputs (logits, feature); trains with softmax CE + center loss + git loss, moving its centers each step."""
 
-    def __init__(
-        self, lambda_c: float = 1.0, lambda_g: float = 1.0, center_alpha: float = 0.5, **kwargs: Any
-    ) -> None:
+    def __init__(self, lambda_c: float = 1.0, lambda_g: float = 1.0, center_alpha: float = 0.5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lambda_c, self.lambda_g, self.center_alpha = lambda_c, lambda_g, center_alpha
         conv = {"kernel_size": 3, "padding": "same", "activation": "relu", "kernel_initializer": "glorot_uniform"}
@@ -75,7 +74,7 @@ class GitLossNet(keras.Model):
         )
         self.ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    def call(self, images: Any, training: bool = False) -> tuple[Any, Any]:
+    def call(self, images: Tensor, training: bool = False) -> tuple[Tensor, Tensor]:
         x = images
         for layer in self.body:
             x = layer(x)
@@ -83,8 +82,13 @@ class GitLossNet(keras.Model):
         return self.classifier(self.prelu(features)), features
 
     def compute_loss(
-        self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
-    ) -> Any:
+        self,
+        x: Tensor = None,
+        y: Tensor = None,
+        y_pred: Tensor = None,
+        sample_weight: Tensor = None,
+        training: bool = True,
+    ) -> Tensor:
         logits, features = y_pred
         labels = ops.cast(ops.reshape(y, (-1,)), "int32")
         centers = ops.convert_to_tensor(self.centers)  # the values before this step's update

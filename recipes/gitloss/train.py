@@ -6,7 +6,6 @@ Entry point `train(hp, env)` is what the job's boot core calls (recipes/gitloss.
 from __future__ import annotations
 
 import json
-import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,23 +68,29 @@ def build(hp: GitLossHyperparameters) -> GitLossNet:
     return model
 
 
+@dataclass
+class Evaluation:
+    scores: dict[str, float]  # Valid_Loss, Valid_Acc, inter_cls_dist, intra_cls_dist
+    features: np.ndarray  # validation features, for the plot
+    centers: np.ndarray  # metric centers (batch means over the training set)
+
+
 def evaluate(
     model: GitLossNet, train: Split, val: Split, hp: GitLossHyperparameters, inter_so_far: list[float]
-) -> dict[str, float]:
+) -> Evaluation:
     """Valid_Acc/Valid_Loss on all validation images; centers from training batches; distances."""
     _, train_features = model.predict(train.x, batch_size=256, verbose=0)
     logits, features = model.predict(val.x, batch_size=256, verbose=0)
     centers = M.batch_mean_centers(train_features, train.y, hp.batch_size)
     model_centers = keras.ops.convert_to_numpy(model.centers)
     inter_so_far.append(M.inter_class_distance(centers))
-    return {
+    scores = {
         "Valid_Loss": M.total_loss(logits, features, val.y, model_centers, hp.lambda_c, hp.lambda_g),
         "Valid_Acc": M.accuracy(logits, val.y),
         "inter_cls_dist": float(np.mean(inter_so_far)),  # running mean over all evaluations, as the original
         "intra_cls_dist": M.intra_class_distance(features, val.y, centers),
-        "_features": features,  # type: ignore[dict-item]  # for the plot, dropped before reporting
-        "_centers": centers,  # type: ignore[dict-item]
     }
+    return Evaluation(scores, features, centers)
 
 
 def train(hp: GitLossHyperparameters, env: JobEnvironment) -> dict[str, float]:
@@ -120,8 +125,8 @@ def train(hp: GitLossHyperparameters, env: JobEnvironment) -> dict[str, float]:
         prune_checkpoints(env.checkpoint_dir, hp.keep_checkpoints)
 
     def evaluate_and_log(at_step: int) -> dict[str, float]:
-        result = evaluate(model, train_split, val, hp, inter_so_far)
-        features, centers = result.pop("_features"), result.pop("_centers")
+        evaluation = evaluate(model, train_split, val, hp, inter_so_far)
+        result = evaluation.scores
         line = (
             f"Step:\t{at_step}, Train_Loss:\t{train_loss:.4f}, Train_Acc:\t{train_acc:.4f}, "
             f"Valid_Loss:\t{result['Valid_Loss']:.4f}, Valid_Acc:\t{result['Valid_Acc']:.4f}, "
@@ -133,7 +138,8 @@ def train(hp: GitLossHyperparameters, env: JobEnvironment) -> dict[str, float]:
             with (env.output_dir / LOG_FILE).open("a") as log:
                 log.write(line + "\n")
             plot_embedding(
-                env.output_dir / PLOTS_DIR / f"Cluster-Results-{at_step}.png", features, val.y, centers,
+                env.output_dir / PLOTS_DIR / f"Cluster-Results-{at_step}.png", evaluation.features, val.y,
+                evaluation.centers,
                 title=f"GitLoss step {at_step}: validation features, Valid_Acc {result['Valid_Acc']:.3f}",
             )  # fmt: skip
         history.append({"step": at_step, "Train_Loss": train_loss, "Train_Acc": train_acc, **result})
@@ -154,7 +160,7 @@ def train(hp: GitLossHyperparameters, env: JobEnvironment) -> dict[str, float]:
             logits, _ = model.predict_on_batch(train_split.x[idx])
             train_loss, train_acc = recent[-1], M.accuracy(keras.ops.convert_to_numpy(logits), train_split.y[idx])
             report = evaluate_and_log(step)
-        if step % hp.checkpoint_every == 0 or step == hp.steps:
+        if step % hp.checkpoint_interval == 0 or step == hp.steps:
             checkpoint(step)
     if not report:  # resumed at the end: evaluate the restored model
         report = evaluate_and_log(step)

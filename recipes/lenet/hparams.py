@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LeNetHyperparameters(BaseModel):
@@ -20,13 +20,17 @@ class LeNetHyperparameters(BaseModel):
 
     batch_size: int = Field(64, gt=0, description="Images per training step (seed --batch_size).")
     learning_rate: float = Field(
-        0.001, gt=0, description="Adam learning rate (seed --learing_rata; parsed but unused there, Adam's 0.001 ruled)."
+        0.001,
+        gt=0,
+        description="Adam learning rate (seed --learing_rata; parsed but unused there, Adam's 0.001 ruled).",
     )
     steps: int = Field(1000, gt=0, description="Training steps per epoch (seed --steps).")
     epochs: int = Field(5, gt=0, description="Epochs; total steps = epochs * steps (seed --epochs).")
     seed: int = Field(0, ge=0, description="Seeds weight init, batch order and the evaluation sample.")
     checkpoint_every: int | None = Field(
-        None, gt=0, description="Save a checkpoint every this many steps (and at the end); default: `steps`, once per epoch."
+        None,
+        gt=0,
+        description="Save a checkpoint every this many steps (and at the end); default: `steps`, once per epoch.",
     )
     keep_checkpoints: int = Field(
         5, gt=0, description="Newest checkpoints kept in the output dir; older ones are deleted (seed --ckpt_count)."
@@ -39,14 +43,15 @@ class LeNetHyperparameters(BaseModel):
         "float32", description="Keras dtype policy (seed --precision_mode allow_mix_precision -> mixed_float16)."
     )
     export: bool = Field(
-        True, description="At the end, export the inference model (SavedModel + frozen graph on the TensorFlow backend)."
+        True,
+        description="At the end, export the inference model (SavedModel + frozen graph on the TensorFlow backend).",
     )
 
-    @model_validator(mode="after")
-    def _default_checkpoint_every(self) -> "LeNetHyperparameters":
-        if self.checkpoint_every is None:
-            self.checkpoint_every = self.steps
-        return self
+    @property
+    def checkpoint_interval(self) -> int:
+        # Resolved here, not in a validator: the JSON sent to the job keeps `null`, so a later override of
+        # `steps` (e.g. a platform parameter) still moves the default with it.
+        return self.checkpoint_every or self.steps
 
     @property
     def total_steps(self) -> int:

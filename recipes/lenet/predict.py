@@ -77,7 +77,9 @@ def load_predictor(model_path: Path) -> Predictor:
         candidates.append(model_path / KERAS_FILE)
         found = next((c for c in candidates if c.exists()), None)
         if found is None:
-            raise FileNotFoundError(f"no LeNet export in {model_path} (looked for {', '.join(c.name for c in candidates)})")
+            raise FileNotFoundError(
+                f"no LeNet export in {model_path} (looked for {', '.join(c.name for c in candidates)})"
+            )
         model_path = found
     if model_path.is_dir():
         return _saved_model_predictor(model_path)
@@ -106,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("images", type=Path, nargs="+")
     parser.add_argument("--no-invert", action="store_true", help="never invert light-background images")
     args = parser.parse_args(argv)
-    for path, (digit, prob) in zip(args.images, classify(args.model, args.images, False if args.no_invert else None)):
+    results = classify(args.model, args.images, False if args.no_invert else None)
+    for path, (digit, prob) in zip(args.images, results, strict=True):
         print(f"{path}: {digit} (p={prob:.3f})")
     return 0
 

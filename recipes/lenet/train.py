@@ -41,7 +41,7 @@ class History:
         return {"loss": self.loss, "accuracy": self.accuracy}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "History":
+    def from_json(cls, data: dict[str, Any]) -> History:
         return cls([tuple(p) for p in data.get("loss", [])], [tuple(p) for p in data.get("accuracy", [])])
 
 
@@ -126,7 +126,7 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
             window = []
         if step % hp.steps == 0:
             history.accuracy.append((step, accuracy(model, x_test[eval_idx], y_test[eval_idx], hp.batch_size)))
-        if step % hp.checkpoint_every == 0 or step == hp.total_steps:
+        if step % hp.checkpoint_interval == 0 or step == hp.total_steps:
             checkpoint(step)
 
     duration = time.perf_counter() - started

@@ -24,5 +24,9 @@ def mnist_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def job_env(tmp_path: Path, mnist_dir: Path) -> JobEnvironment:
     return JobEnvironment(
-        job_id="test-job", work_dir=tmp_path, data_dir=mnist_dir, output_dir=tmp_path / "output", log_dir=tmp_path / "output" / "logs"
+        job_id="test-job",
+        work_dir=tmp_path,
+        data_dir=mnist_dir,
+        output_dir=tmp_path / "output",
+        log_dir=tmp_path / "output" / "logs",
     )

@@ -34,7 +34,7 @@ def test_hparams_defaults_follow_the_seed() -> None:
     hp = GitLossHyperparameters()
     assert (hp.steps, hp.update_centers, hp.lambda_c, hp.lambda_g, hp.batch_size) == (8000, 1000, 1.0, 1.0, 128)
     assert (hp.learning_rate, hp.center_alpha, hp.validation_size) == (0.001, 0.5, 5000)
-    assert hp.checkpoint_every == 1000
+    assert hp.checkpoint_interval == 1000 and GitLossHyperparameters(update_centers=30).checkpoint_interval == 30
     with pytest.raises(ValidationError):
         GitLossHyperparameters(center_alpha=2.0)
     with pytest.raises(ValidationError):
@@ -42,7 +42,10 @@ def test_hparams_defaults_follow_the_seed() -> None:
 
 
 def test_hparams_do_not_import_keras() -> None:
-    code = "import sys, recipes.gitloss.hparams; print(sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in ('keras', 'tensorflow', 'jax')))"
+    code = (
+        "import sys, recipes.gitloss.hparams; print(sorted(m for m, v in sys.modules.items() "
+        "if v is not None and m.split('.')[0] in ('keras', 'tensorflow', 'jax')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -62,7 +65,7 @@ def _scatter_sub_reference(features: np.ndarray, labels: np.ndarray, centers: np
     """The original code's update, one sample at a time against the old centers (tf.scatter_sub accumulates)."""
     counts = np.bincount(labels, minlength=10)
     new = centers.astype(np.float64).copy()
-    for f, y in zip(features, labels):
+    for f, y in zip(features, labels, strict=True):
         new[y] -= alpha * (centers[y] - f) / (1 + counts[y])
     return new
 
@@ -74,7 +77,11 @@ def test_loss_terms_match_the_original_formulas() -> None:
     from recipes.gitloss.model import git_loss_terms
 
     rng = np.random.default_rng(0)
-    f, y, c = rng.normal(size=(12, 2)).astype(np.float32), rng.integers(0, 10, 12), rng.normal(size=(10, 2)).astype(np.float32)
+    f, y, c = (
+        rng.normal(size=(12, 2)).astype(np.float32),
+        rng.integers(0, 10, 12),
+        rng.normal(size=(10, 2)).astype(np.float32),
+    )
     lc, lg = (float(ops.convert_to_numpy(t)) for t in git_loss_terms(ops.array(f), ops.array(y), ops.array(c)))
     # Direct transcription: Lg over all (i, j, d) with the diagonal zeroed before 1/(1+x^2).
     diff = f[:, None, :] - c[y][None, :, :]

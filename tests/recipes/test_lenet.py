@@ -33,13 +33,23 @@ def small(**overrides: object) -> LeNetHyperparameters:
 def test_hparams_defaults_follow_the_seed() -> None:
     hp = LeNetHyperparameters()
     assert (hp.batch_size, hp.learning_rate, hp.steps, hp.epochs, hp.eval_batches) == (64, 0.001, 1000, 5, 10)
-    assert hp.checkpoint_every == hp.steps and hp.total_steps == 5000
-    assert LeNetHyperparameters(steps=40).checkpoint_every == 40
-    assert LeNetHyperparameters(steps=40, checkpoint_every=7).checkpoint_every == 7
+    assert hp.checkpoint_interval == hp.steps and hp.total_steps == 5000
+    assert LeNetHyperparameters(steps=40).checkpoint_interval == 40
+    assert LeNetHyperparameters(steps=40, checkpoint_every=7).checkpoint_interval == 7
+    assert hp.model_dump()["checkpoint_every"] is None  # the default follows `steps` even after serialisation
 
 
-@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"learning_rate": -1.0}, {"steps": 0}, {"learing_rata": 0.1},
-                                 {"precision": "fp8"}, {"checkpoint_every": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"batch_size": 0},
+        {"learning_rate": -1.0},
+        {"steps": 0},
+        {"learing_rata": 0.1},
+        {"precision": "fp8"},
+        {"checkpoint_every": 0},
+    ],
+)
 def test_hparams_reject_bad_values(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         LeNetHyperparameters(**bad)
@@ -52,7 +62,10 @@ def test_hparams_json_round_trip_keeps_types() -> None:
 
 
 def test_hparams_do_not_import_keras() -> None:
-    code = "import sys, recipes.lenet.hparams; print(sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in ('keras', 'tensorflow', 'jax')))"
+    code = (
+        "import sys, recipes.lenet.hparams; print(sorted(m for m, v in sys.modules.items() "
+        "if v is not None and m.split('.')[0] in ('keras', 'tensorflow', 'jax')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -113,7 +126,7 @@ def test_training_state_round_trip(tmp_path: Path) -> None:
     write_training_state(model, tmp_path)
     other = compile_lenet(hp)
     restore_training_state(other, tmp_path)
-    for a, b in zip(model.weights + model.optimizer.variables, other.weights + other.optimizer.variables):
+    for a, b in zip(model.weights + model.optimizer.variables, other.weights + other.optimizer.variables, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     assert int(keras.ops.convert_to_numpy(other.optimizer.iterations)) == 1
     # Same state -> same next step.
@@ -192,7 +205,9 @@ def test_bad_data_dir_is_a_user_error(tmp_path: Path) -> None:
     from recipes.lenet.train import train
     from recipes.mnist.idx import DataError
 
-    env = JobEnvironment(job_id="x", work_dir=tmp_path, data_dir=tmp_path / "empty", output_dir=tmp_path / "o", log_dir=tmp_path / "l")
+    env = JobEnvironment(
+        job_id="x", work_dir=tmp_path, data_dir=tmp_path / "empty", output_dir=tmp_path / "o", log_dir=tmp_path / "l"
+    )
     with pytest.raises(DataError, match="train-images-idx3-ubyte"):
         train(small(), env)
 

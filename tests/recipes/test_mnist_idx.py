@@ -41,7 +41,7 @@ def test_round_trip(tmp_path: Path, compress: bool) -> None:
     paths = write_mnist(tmp_path, splits, compress=compress)
     assert all(p.name.endswith(".gz") == compress for p in paths)
     loaded = load_mnist(tmp_path)
-    for written, read in zip(splits, loaded):
+    for written, read in zip(splits, loaded, strict=True):
         assert read.dtype == np.uint8
         np.testing.assert_array_equal(read, written)
 

@@ -54,7 +54,7 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]
     try:
         yield server
     finally:
-        server.stop()
+        server.stop(timeout_s=3)  # after heavy use a clean exit can take 15 s+; the data is throwaway
 
 
 @pytest.fixture

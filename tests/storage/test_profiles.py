@@ -65,3 +65,14 @@ def test_bad_profile_is_a_one_line_user_error(storage_env: Path) -> None:
     with pytest.raises(StorageError) as info:
         load_profile(env={})
     assert "\n" not in str(info.value) and "endpoint" in str(info.value) and "bogus" in str(info.value)
+
+
+def test_request_addressing_follows_the_profile() -> None:
+    from launcher.storage.s3client import S3Client
+
+    obs = S3Client(load_profile(env={"S3_ENDPOINT": "https://obs.cn-north-4.myhuaweicloud.com", "ACCESS_KEY_ID": "a", "SECRET_ACCESS_KEY": "bbbb"}))
+    assert obs.location("my-bucket", "a b/ü.txt") == ("my-bucket.obs.cn-north-4.myhuaweicloud.com", "/a%20b/%C3%BC.txt")
+    assert obs.location("dotted.bucket", "k") == ("obs.cn-north-4.myhuaweicloud.com", "/dotted.bucket/k")
+    local = S3Client(load_profile(env={"S3_ENDPOINT": "http://127.0.0.1:8333"}))
+    assert local.location("bucket", "k/") == ("127.0.0.1:8333", "/bucket/k/")
+    assert local.signer is None  # no credentials: anonymous requests, never a half-filled signature

@@ -1,0 +1,353 @@
+"""Benchmark: our sync engine vs s5cmd, aws s3 (awscli) and rclone against one SeaweedFS, in one run.
+
+    python bench/sync/run.py                      # 5,000 x 4 KiB + 1 GiB, 3 rounds, medians
+    python bench/sync/run.py --big-mib 256 --rounds 1 --tools ours,s5cmd
+
+Scenarios: (a) many small files in nested folders, upload and download, then a no-change re-sync of the
+upload; (b) one large file, upload and download. Every tool is run as its command-line program (ours:
+`python -m launcher.storage.cli`, interpreter start-up included), into its own bucket and a fresh prefix per
+round, in an order that rotates between rounds. Downloads are checked (file count and bytes). Missing tools
+are skipped with a note. Results: a table on stdout and JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from launcher.storage.devserver import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
+
+MB = 1_000_000
+
+
+@dataclass
+class Tool:
+    name: str
+    binary: str | None
+    note: str = ""
+
+    def available(self) -> bool:
+        return self.binary is not None
+
+
+def find_tool(name: str) -> str | None:
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.is_file() else shutil.which(name)
+
+
+@dataclass
+class Commands:
+    """The command line of each tool for each operation (folder or single-file copy, sync)."""
+
+    endpoint: str
+    python: str = sys.executable
+
+    def upload_dir(self, tool: Tool, src: Path, bucket: str, prefix: str) -> list[str]:
+        url = f"s3://{bucket}/{prefix}"
+        match tool.name:
+            case "ours":
+                return [self.python, "-m", "launcher.storage.cli", "cp", str(src), url, "--recursive", "--progress=False"]
+            case "s5cmd":
+                return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", f"{src}/*", url + "/"]
+            case "aws":
+                return [tool.binary or "", "s3", "cp", "--recursive", "--only-show-errors", str(src), url, "--endpoint-url", self.endpoint]
+            case "rclone":
+                return [tool.binary or "", "copy", str(src), f"sw:{bucket}/{prefix}"]
+        raise ValueError(tool.name)
+
+    def download_dir(self, tool: Tool, bucket: str, prefix: str, dst: Path) -> list[str]:
+        url = f"s3://{bucket}/{prefix}"
+        match tool.name:
+            case "ours":
+                return [self.python, "-m", "launcher.storage.cli", "cp", url, str(dst), "--recursive", "--progress=False"]
+            case "s5cmd":
+                return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", url + "/*", f"{dst}/"]
+            case "aws":
+                return [tool.binary or "", "s3", "cp", "--recursive", "--only-show-errors", url, str(dst), "--endpoint-url", self.endpoint]
+            case "rclone":
+                return [tool.binary or "", "copy", f"sw:{bucket}/{prefix}", str(dst)]
+        raise ValueError(tool.name)
+
+    def resync(self, tool: Tool, src: Path, bucket: str, prefix: str) -> list[str]:
+        url = f"s3://{bucket}/{prefix}"
+        match tool.name:
+            case "ours":
+                return [self.python, "-m", "launcher.storage.cli", "sync", str(src), url, "--progress=False"]
+            case "s5cmd":
+                return [tool.binary or "", "--endpoint-url", self.endpoint, "sync", f"{src}/", url + "/"]
+            case "aws":
+                return [tool.binary or "", "s3", "sync", "--only-show-errors", str(src), url, "--endpoint-url", self.endpoint]
+            case "rclone":
+                return [tool.binary or "", "sync", str(src), f"sw:{bucket}/{prefix}"]
+        raise ValueError(tool.name)
+
+    def upload_file(self, tool: Tool, src: Path, bucket: str, key: str) -> list[str]:
+        url = f"s3://{bucket}/{key}"
+        match tool.name:
+            case "ours":
+                return [self.python, "-m", "launcher.storage.cli", "cp", str(src), url, "--progress=False"]
+            case "s5cmd":
+                return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", str(src), url]
+            case "aws":
+                return [tool.binary or "", "s3", "cp", "--only-show-errors", str(src), url, "--endpoint-url", self.endpoint]
+            case "rclone":
+                return [tool.binary or "", "copyto", str(src), f"sw:{bucket}/{key}"]
+        raise ValueError(tool.name)
+
+    def download_file(self, tool: Tool, bucket: str, key: str, dst: Path) -> list[str]:
+        url = f"s3://{bucket}/{key}"
+        match tool.name:
+            case "ours":
+                return [self.python, "-m", "launcher.storage.cli", "cp", url, str(dst), "--progress=False"]
+            case "s5cmd":
+                return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", url, str(dst)]
+            case "aws":
+                return [tool.binary or "", "s3", "cp", "--only-show-errors", url, str(dst), "--endpoint-url", self.endpoint]
+            case "rclone":
+                return [tool.binary or "", "copyto", f"sw:{bucket}/{key}", str(dst)]
+        raise ValueError(tool.name)
+
+
+def tool_env(endpoint: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RCLONE_", "S3_"))}
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "LAUNCHER_HOME": str(home),
+            "S3_ENDPOINT": endpoint,
+            "ACCESS_KEY_ID": ACCESS_KEY,
+            "SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(home / "aws-config"),  # none: no user profile leaks into the run
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+            "RCLONE_CONFIG": str(home / "rclone.conf"),
+            "RCLONE_CONFIG_SW_TYPE": "s3",
+            "RCLONE_CONFIG_SW_PROVIDER": "SeaweedFS",
+            "RCLONE_CONFIG_SW_ACCESS_KEY_ID": ACCESS_KEY,
+            "RCLONE_CONFIG_SW_SECRET_ACCESS_KEY": SECRET_KEY,
+            "RCLONE_CONFIG_SW_ENDPOINT": endpoint,
+            "RCLONE_CONFIG_SW_REGION": "us-east-1",
+        }
+    )
+    return env
+
+
+def make_small_tree(root: Path, count: int, size: int) -> None:
+    """`count` files of `size` bytes, 10 x 10 folders deep."""
+    if root.exists() and sum(1 for _ in root.rglob("*.bin")) == count:
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    for i in range(count):
+        folder = root / f"d{i % 10}" / f"e{(i // 10) % 10}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i:06d}.bin").write_bytes(os.urandom(size))
+
+
+def make_big_file(path: Path, size: int) -> None:
+    if path.exists() and path.stat().st_size == size:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        left = size
+        while left:
+            chunk = min(left, 64 << 20)
+            fh.write(os.urandom(chunk))
+            left -= chunk
+
+
+def tree_stats(root: Path) -> tuple[int, int]:
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def edge_digest(path: Path) -> str:
+    """Hash of the first and last MiB and the size: catches truncation and misplaced parts cheaply."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        digest.update(fh.read(1 << 20))
+        fh.seek(max(0, size - (1 << 20)))
+        digest.update(fh.read(1 << 20))
+    return digest.hexdigest()
+
+
+@dataclass
+class Result:
+    tool: str
+    scenario: str
+    seconds: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
+    # Flush dirty pages first: otherwise whoever runs right after a 1 GiB upload pays for its writeback.
+    os.sync()
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    problem = "" if done.returncode == 0 else f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[-300:]}"
+    return elapsed, problem
+
+
+def create_bucket(endpoint: str, bucket: str) -> None:
+    import asyncio
+
+    from launcher.storage.profiles import load_profile
+    from launcher.storage.s3client import S3Client
+
+    async def create() -> None:
+        profile = load_profile(env={"S3_ENDPOINT": endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY})
+        async with S3Client(profile) as client:
+            if not await client.bucket_exists(bucket):
+                await client.create_bucket(bucket)
+
+    asyncio.run(create())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--file-kib", type=int, default=4)
+    parser.add_argument("--big-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tools", default="ours,s5cmd,aws,rclone")
+    parser.add_argument("--workdir", default=None, help="data and server folder (default: a temp dir, removed)")
+    args = parser.parse_args()
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="launcher-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    small, big = workdir / "data" / "small", workdir / "data" / "big" / "one.bin"
+    print(f"generating {args.files} x {args.file_kib} KiB and {args.big_mib} MiB under {workdir} ...", flush=True)
+    make_small_tree(small, args.files, args.file_kib << 10)
+    make_big_file(big, args.big_mib << 20)
+    big_digest = edge_digest(big)
+
+    tools = []
+    for name in args.tools.split(","):
+        binary = sys.executable if name == "ours" else find_tool(name)
+        tool = Tool(name, binary)
+        if not tool.available():
+            print(f"note: {name} not found on PATH or beside python: skipped")
+            continue
+        tools.append(tool)
+
+    # A fresh server every run: `weed mini` reloads saved flags, and old objects would let tools skip work.
+    shutil.rmtree(workdir / "seaweed", ignore_errors=True)
+    server = SeaweedServer(workdir=str(workdir / "seaweed"))
+    server.start()
+    env = tool_env(server.endpoint, workdir / "home")
+    (workdir / "home").mkdir(exist_ok=True)
+    commands = Commands(server.endpoint)
+    results: dict[tuple[str, str], Result] = {}
+    scenarios = ("small up", "small down", "no-change re-sync", "big up", "big down")
+    try:
+        for tool in tools:
+            create_bucket(server.endpoint, f"bench-{tool.name}")
+        for round_no in range(args.rounds):
+            order = tools[round_no % len(tools) :] + tools[: round_no % len(tools)]
+            for scenario in scenarios:
+                for tool in order:
+                    bucket, prefix = f"bench-{tool.name}", f"r{round_no}"
+                    out = workdir / "out" / tool.name
+                    shutil.rmtree(out, ignore_errors=True)
+                    out.mkdir(parents=True)
+                    if scenario == "small up":
+                        cmd = commands.upload_dir(tool, small, bucket, f"{prefix}/small")
+                    elif scenario == "small down":
+                        cmd = commands.download_dir(tool, bucket, f"{prefix}/small", out / "small")
+                    elif scenario == "no-change re-sync":
+                        cmd = commands.resync(tool, small, bucket, f"{prefix}/small")
+                    elif scenario == "big up":
+                        cmd = commands.upload_file(tool, big, bucket, f"{prefix}/big/one.bin")
+                    else:
+                        cmd = commands.download_file(tool, bucket, f"{prefix}/big/one.bin", out / "one.bin")
+                    seconds, problem = timed(cmd, env, workdir)
+                    if not problem and scenario == "small down":
+                        count, size = tree_stats(out / "small")
+                        if (count, size) != (args.files, args.files * (args.file_kib << 10)):
+                            problem = f"downloaded {count} files / {size} bytes"
+                    if not problem and scenario == "big down" and edge_digest(out / "one.bin") != big_digest:
+                        problem = "downloaded file differs"
+                    result = results.setdefault((tool.name, scenario), Result(tool.name, scenario))
+                    if problem:
+                        result.errors.append(problem)
+                    else:
+                        result.seconds.append(seconds)
+                    print(f"round {round_no + 1} {scenario:18} {tool.name:7} {seconds:7.2f}s {problem}", flush=True)
+                    shutil.rmtree(out, ignore_errors=True)
+    finally:
+        server.stop(timeout_s=5)
+        shutil.rmtree(workdir / "seaweed", ignore_errors=True)
+
+    report(results, tools, args, workdir)
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argparse.Namespace, workdir: Path) -> None:
+    big_mb = (args.big_mib << 20) / MB
+    rate_of = {
+        "small up": ("files/s", lambda s: args.files / s),
+        "small down": ("files/s", lambda s: args.files / s),
+        "no-change re-sync": ("s", lambda s: s),
+        "big up": ("MB/s", lambda s: big_mb / s),
+        "big down": ("MB/s", lambda s: big_mb / s),
+    }
+    names = [t.name for t in tools]
+    print()
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"median of {args.rounds} round(s); SeaweedFS on loopback; ours = CLI incl. interpreter start-up")
+    print(f"{'scenario':20}" + "".join(f"{n:>22}" for n in names))
+    rows = []
+    for scenario, (unit, rate) in rate_of.items():
+        line = f"{scenario:20}"
+        base = results.get(("s5cmd", scenario))
+        for name in names:
+            result = results.get((name, scenario))
+            if result is None or not result.seconds:
+                line += f"{'failed' if result and result.errors else '-':>22}"
+                continue
+            value = rate(result.median)
+            if base is not None and base.seconds:
+                # For a time (re-sync) the ratio is s5cmd's time over ours: above 1 means faster, as for rates.
+                ratio = base.median / result.median if unit == "s" else value / rate(base.median)
+                cell = f"{value:,.2f} {unit} ({ratio:.2f}x)" if unit == "s" else f"{value:,.0f} {unit} ({ratio:.2f}x)"
+            else:
+                cell = f"{value:,.2f} {unit}"
+            line += f"{cell:>22}"
+            rows.append({"tool": name, "scenario": scenario, "seconds": result.seconds, "errors": result.errors})
+        print(line)
+    failures = [(k, r.errors) for k, r in results.items() if r.errors]
+    for (name, scenario), errors in failures:
+        print(f"errors: {name} {scenario}: {errors[0]}")
+    out_dir = REPO / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (out_dir / f"sync-{stamp}.json").write_text(
+        json.dumps({"args": vars(args) | {"workdir": str(workdir)}, "machine": platform.platform(), "rows": rows}, indent=2)
+    )
+    print(f"(ratios against s5cmd; raw timings in bench/results/sync-{stamp}.json)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,632 @@
+"""Docker backend: the entry boot script in a container, on the Docker SDK for Python.
+
+`render` returns the full container spec (and `command_line()` the equivalent `docker run`, secrets masked);
+`send` checks the host (device files, driver folders, image), creates and starts exactly that container. The
+container sees the same contract as a local process (shared/DESIGN.md): the project and the code dir mounted
+read-only (or baked into the image, `--code image`), the job folder (data cache, output dir) and the embedded
+object store mounted read-write, LAUNCHER_* / RANK_* / DEVICE_ID variables, and it runs as the caller's uid:gid
+so that every file it leaves in a mounted folder is the caller's.
+
+There is no supervisor process: the daemon keeps the container's state, exit code and OOM flag, so `status`
+reconciles the job record with the container whenever anyone asks (`launcher status/list/logs -f`, even long
+after the CLI that submitted it died) and records the end once: the log saved beside the job, the container
+removed. `stop` is `docker stop`: SIGTERM, the grace period, SIGKILL; the entry pushes its outputs on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+import shlex
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from entry.failure import FAILURE_FILE, describe_exit
+from launcher.backends.base import Backend
+from launcher.backends.devices import DeviceRequest
+from launcher.backends.docker_client import DaemonUnreachable, api_message, connect, daemon_url
+from launcher.backends.docker_devices import (
+    BindMount,
+    DeviceNode,
+    GpuRequest,
+    check_host,
+    container_devices,
+    rank_env,
+)
+from launcher.backends.docker_images import (
+    CODE_IN_CONTAINER,
+    PROJECT_IN_CONTAINER,
+    PROJECT_ROOT,
+    PullPolicy,
+    code_plan,
+    dependencies_plan,
+    ensure_image,
+    flavor_of,
+)
+from launcher.backends.docker_ranks import RESULT_FILE, RankSpec, RanksSpec
+from launcher.backends.local import distributed_env, entry_script, hyperparameters_json
+from launcher.errors import UserError
+from launcher.jobs import JobRecord, JobState
+from launcher.jobspec import JobSpec
+from launcher.paths import jobs_root, launcher_home, objects_root
+from launcher.redact import redact_mapping
+
+if TYPE_CHECKING:
+    import docker
+
+REQUEST_FILE = "request.json"
+JOB_LOG = "job.log"  # rank 0's output, saved from the container when the job ends
+RANKS_FILE = "ranks.json"
+# Where things are inside the container.
+JOB_IN_CONTAINER = "/job"  # the job folder: work/ (data cache, output dir), rank logs, rank table
+HOME_IN_CONTAINER = "/launcher"  # LAUNCHER_HOME: objects/ (the embedded store) and profiles.toml
+RECIPE_IN_CONTAINER = "/recipe"  # a recipe file that lives outside its code dir
+LABEL_JOB = "launcher.job"
+# What a job may need to reach its object store: passed through from the caller's environment.
+STORAGE_ENV = (
+    "S3_ENDPOINT", "S3_USE_HTTPS", "S3_VERIFY_SSL", "S3_REGION", "S3_ADDRESSING_STYLE",
+    "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN",
+    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "LAUNCHER_STORAGE_PROFILE", "LAUNCHER_S3_MAX_ATTEMPTS",
+)  # fmt: skip
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+CREATING_GRACE = 120.0  # a PENDING job without a container yet may still be in `send`
+
+
+def parse_size(text: str) -> int:
+    """Docker's sizes: 512m, 4g, 1.5g, 1048576 (bytes)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"expected a size like 512m or 4g, got {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def human_size(size: int) -> str:
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} B"
+
+
+class DockerOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    docker_host: str | None = Field(None, description="daemon URL (unix:///path/docker.sock, tcp://...); default DOCKER_HOST or the local socket")
+    grace_seconds: float = Field(30.0, ge=0, description="after SIGTERM, how long the job may take to push and exit")
+    python: str = Field("python", description="interpreter in the image that runs the entry script")
+    user: str | None = Field(None, description="uid:gid the job runs as; default the caller's, so files in mounted folders are the caller's")
+    memory: str | None = Field(None, description="memory limit, e.g. 8g (no swap beyond it); exceeding it is reported as out of memory")
+    shm_size: str | None = Field(None, description="size of /dev/shm, e.g. 2g")
+    ulimits: list[str] = Field(default_factory=list, description="e.g. memlock=-1 or nofile=65536:65536 (some hosts refuse them)")
+    cap_add: list[str] = Field(default_factory=list, description="extra capabilities, e.g. SYS_PTRACE")
+    privileged: bool = Field(False, description="run privileged (many hosts refuse it; devices are passed without it)")
+    group_add: list[str] = Field(default_factory=list, description="extra groups, e.g. the gid that owns /dev/davinci*")
+    network: str = Field("host", description="network mode: host (reaches what this machine reaches), bridge, none or a network name")
+    init: bool = Field(True, description="run an init (docker-init) as PID 1: forwards signals, reaps orphans")
+    volumes: list[str] = Field(default_factory=list, description="extra mounts, /host[:/container][:ro]")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
+    code: Literal["mount", "image"] = Field("mount", description="mount the code dir, or use the copy in the image (`launcher build --with_code`)")
+    pull: PullPolicy = Field("missing", description="pull the image when it is missing, never, or always")
+    host_root: Path = Field(Path("/"), description="where device files and driver folders are looked up on the host")
+    ascend_mounts: list[str] | None = Field(None, description="Ascend driver paths mounted read-only (default: driver, dcmi, npu-smi, install info)")
+    ascend_runtime: bool = Field(False, description="let Ascend Docker Runtime add the cards (ASCEND_VISIBLE_DEVICES)")
+    keep_container: bool = Field(False, description="keep the container after its end is recorded (for docker inspect)")
+
+    @field_validator("ulimits", "cap_add", "group_add", "volumes", "ascend_mounts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # From the command line a single value arrives as a string: `--cap_add SYS_PTRACE,NET_ADMIN`.
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    @field_validator("memory", "shm_size")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_size(str(value))
+        return value
+
+    @field_validator("ulimits")
+    @classmethod
+    def _ulimits(cls, value: list[str]) -> list[str]:
+        for item in value:
+            Ulimit.parse(item)
+        return value
+
+
+class Ulimit(BaseModel):
+    name: str
+    soft: int
+    hard: int
+
+    @classmethod
+    def parse(cls, text: str) -> Ulimit:
+        name, _, limits = text.partition("=")
+        soft, _, hard = limits.partition(":")
+        try:
+            return cls(name=name.strip(), soft=int(soft), hard=int(hard or soft))
+        except ValueError:
+            raise ValueError(f"ulimit {text!r}: expected name=soft[:hard], e.g. memlock=-1") from None
+
+    def flag(self) -> str:
+        return f"{self.name}={self.soft}:{self.hard}"
+
+
+class DockerRequest(BaseModel):
+    """Exactly the container `send` creates, and what the launcher prepares on the host for it."""
+
+    job_id: str
+    docker_host: str
+    image: str
+    pull: PullPolicy
+    name: str
+    command: list[str]
+    working_dir: str
+    user: str
+    environment: dict[str, str]
+    mounts: list[BindMount]
+    devices: list[DeviceNode] = Field(default_factory=list)
+    gpus: GpuRequest | None = None
+    runtime: str | None = None
+    network_mode: str
+    init: bool
+    memory_bytes: int | None = None
+    shm_size: str | None = None
+    ulimits: list[Ulimit] = Field(default_factory=list)
+    cap_add: list[str] = Field(default_factory=list)
+    privileged: bool = False
+    group_add: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    # On the host:
+    job_dir: Path
+    files: dict[str, str] = Field(default_factory=dict, description="written into job_dir first (rank table, ranks)")
+    log_paths: list[Path] = Field(description="rank 0: saved from the container at the end; others: written by it")
+    required_host_paths: list[str] = Field(default_factory=list, description="device files, driver and volume sources")
+    grace_seconds: float = 30.0
+    keep_container: bool = False
+
+    def command_line(self) -> str:
+        """The equivalent `docker run` (secrets masked)."""
+        args = ["docker", "-H", self.docker_host, "run", "--detach", "--name", self.name, "--user", self.user, "--network", self.network_mode]
+        args += ["--workdir", self.working_dir] + (["--init"] if self.init else [])
+        if self.memory_bytes is not None:
+            args += ["--memory", f"{self.memory_bytes}b", "--memory-swap", f"{self.memory_bytes}b"]
+        if self.shm_size:
+            args += ["--shm-size", self.shm_size]
+        args += [a for u in self.ulimits for a in ("--ulimit", u.flag())]
+        args += [a for c in self.cap_add for a in ("--cap-add", c)] + (["--privileged"] if self.privileged else [])
+        args += [a for g in self.group_add for a in ("--group-add", g)]
+        args += (["--runtime", self.runtime] if self.runtime else []) + (["--gpus", self.gpus.flag()] if self.gpus else [])
+        args += [a for d in self.devices for a in ("--device", d.spec())]
+        args += [a for m in self.mounts for a in ("--volume", m.spec())]
+        args += [a for k, v in redact_mapping(self.environment).items() for a in ("--env", f"{k}={v}")]
+        args += [a for k, v in self.labels.items() for a in ("--label", f"{k}={v}")]
+        return shlex.join([*args, self.image, *self.command])
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """Arguments of `client.containers.create` for this request."""
+        from docker.types import DeviceRequest as SdkDeviceRequest
+        from docker.types import Mount
+        from docker.types import Ulimit as SdkUlimit
+
+        kwargs: dict[str, Any] = {
+            "image": self.image,
+            "command": self.command,
+            "name": self.name,
+            "working_dir": self.working_dir,
+            "user": self.user,
+            "environment": self.environment,
+            "labels": self.labels,
+            "mounts": [Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in self.mounts],
+            "devices": [d.spec() for d in self.devices],
+            "network_mode": self.network_mode,
+            "init": self.init,
+            "privileged": self.privileged,
+            "cap_add": self.cap_add or None,
+            "group_add": self.group_add or None,
+            "ulimits": [SdkUlimit(name=u.name, soft=u.soft, hard=u.hard) for u in self.ulimits] or None,
+            "shm_size": self.shm_size,
+            "runtime": self.runtime,
+        }
+        if self.memory_bytes is not None:
+            kwargs["mem_limit"] = kwargs["memswap_limit"] = self.memory_bytes  # no swap: the limit is the limit
+        if self.gpus is not None:
+            kwargs["device_requests"] = [
+                SdkDeviceRequest(driver="nvidia", count=self.gpus.count, device_ids=self.gpus.device_ids or None, capabilities=[["gpu"]])
+            ]
+        return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def caller_user() -> str:
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+def _storage_env() -> dict[str, str]:
+    return {name: os.environ[name] for name in STORAGE_ENV if os.environ.get(name)}
+
+
+def _timestamp(text: str | None) -> float | None:
+    """Docker's RFC 3339 times (nanoseconds, 'Z'); None for its zero time."""
+    if not text or text.startswith("0001-"):
+        return None
+    main, _, fraction = text.rstrip("Z").partition(".")
+    stamp = datetime.fromisoformat(main + "+00:00").timestamp()
+    return stamp + (float("0." + fraction) if fraction else 0.0)
+
+
+class DockerBackend(Backend):
+    name: ClassVar[str] = "docker"
+    Options: ClassVar[type[BaseModel]] = DockerOptions
+    options: DockerOptions
+
+    # --- render --------------------------------------------------------------------------------------------------
+
+    def render(self, job: JobSpec) -> DockerRequest:
+        o = self.options
+        resources = job.recipe.resources
+        if resources.nodes != 1:
+            raise UserError("the docker backend runs on one machine: nodes must be 1 (use volcano or modelarts)")
+        device = DeviceRequest.parse(resources.device)
+        cards = device.per_rank(resources.count)
+        devices = container_devices(device, cards, o.host_root, o.ascend_mounts, o.ascend_runtime)
+        job_dir = jobs_root() / job.id
+        image = resources.image or self._default_image(job)
+        mounts, recipe_arg = self._code_mounts(job)
+        mounts += [
+            BindMount(source=str(objects_root()), target=f"{HOME_IN_CONTAINER}/objects"),
+            BindMount(source=str(job_dir), target=JOB_IN_CONTAINER),
+        ]
+        profiles = launcher_home() / "profiles.toml"
+        if profiles.is_file():
+            mounts.append(BindMount(source=str(profiles), target=f"{HOME_IN_CONTAINER}/profiles.toml", read_only=True))
+        mounts += devices.mounts + [BindMount.parse(v) for v in o.volumes]
+        common, per_rank, files = distributed_env(device.kind, cards, Path(JOB_IN_CONTAINER))
+        environment = {
+            **_storage_env(),
+            **o.env,
+            "LAUNCHER_JOB_ID": job.id,
+            "JOB_ID": job.id,
+            "LAUNCHER_HOME": HOME_IN_CONTAINER,
+            "LAUNCHER_WORK_DIR": f"{JOB_IN_CONTAINER}/work",
+            "PYTHONPATH": f"{CODE_IN_CONTAINER}:{PROJECT_IN_CONTAINER}",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",  # the code dir is read-only, and not this interpreter's to fill
+            "HOME": "/tmp",  # the caller's uid has no home in the image; Keras and matplotlib want one
+            "RANK_SIZE": str(len(cards)),
+            "LAUNCHER_LOCAL_SIZE": str(len(cards)),
+            **devices.env,
+            **common,
+        }
+        argv = [
+            o.python,
+            f"{PROJECT_IN_CONTAINER}/entry/{entry_script(job.entry).name}",
+            f"--data_url={job.data_url}",
+            f"--train_url={job.train_url}",
+            f"--recipe={recipe_arg}",
+            f"--hyperparameters={hyperparameters_json(job)}",
+        ]
+        log_paths = [job_dir / JOB_LOG] + [job_dir / f"job-rank-{r}.log" for r in range(1, len(cards))]
+
+        def rank_vars(r: int) -> dict[str, str]:
+            return {"RANK_ID": str(r), "LAUNCHER_LOCAL_RANK": str(r), **rank_env(device, cards, r), **per_rank[r]}
+
+        if len(cards) == 1:
+            environment.update(rank_vars(0))
+            command = argv
+        else:
+            ranks = RanksSpec(
+                argv=argv,
+                ranks=[
+                    RankSpec(rank=r, env=rank_vars(r), log_path=None if r == 0 else f"{JOB_IN_CONTAINER}/{log_paths[r].name}")
+                    for r in range(len(cards))
+                ],
+                result_file=f"{JOB_IN_CONTAINER}/{RESULT_FILE}",
+            )
+            files[RANKS_FILE] = ranks.model_dump_json(indent=2)
+            command = [o.python, "-m", "launcher.backends.docker_ranks", f"{JOB_IN_CONTAINER}/{RANKS_FILE}"]
+        required = devices.required + [m.source for m in mounts if m.source not in (str(job_dir), str(objects_root()))]
+        return DockerRequest(
+            job_id=job.id,
+            docker_host=daemon_url(o.docker_host),
+            image=image,
+            pull=o.pull,
+            name=f"launcher-{job.id}",
+            command=command,
+            working_dir=CODE_IN_CONTAINER,
+            user=o.user or caller_user(),
+            environment=environment,
+            mounts=mounts,
+            devices=devices.devices,
+            gpus=devices.gpus,
+            runtime=devices.runtime,
+            network_mode=o.network,
+            init=o.init,
+            memory_bytes=parse_size(o.memory) if o.memory else None,
+            shm_size=o.shm_size,
+            ulimits=[Ulimit.parse(u) for u in o.ulimits],
+            cap_add=o.cap_add,
+            privileged=o.privileged,
+            group_add=o.group_add,
+            labels={LABEL_JOB: job.id, "launcher.recipe": job.recipe.name},
+            job_dir=job_dir,
+            files=files,
+            log_paths=log_paths,
+            required_host_paths=required,
+            grace_seconds=o.grace_seconds,
+            keep_container=o.keep_container,
+        )
+
+    def _default_image(self, job: JobSpec) -> str:
+        """The tag `launcher build` gives this recipe's image (so build, then submit, just works)."""
+        flavor = flavor_of(job.recipe.resources.device)
+        try:
+            dependencies = dependencies_plan(flavor)
+        except UserError as error:
+            raise UserError(f"the docker backend needs an image: {error}; or pass --image") from None
+        if self.options.code == "image":
+            return code_plan(dependencies.tag, job.recipe.name, job.code_dir).tag
+        return dependencies.tag
+
+    def _code_mounts(self, job: JobSpec) -> tuple[list[BindMount], str]:
+        """The project and code dir mounts (none when the image holds them), and the --recipe the entry gets."""
+        relative = job.recipe_relpath
+        inside = not Path(relative).is_absolute()
+        if self.options.code == "image":
+            if not inside:
+                raise UserError(f"with --code image the recipe must be inside its code dir {job.code_dir}")
+            return [], relative
+        mounts = [
+            BindMount(source=str(PROJECT_ROOT), target=PROJECT_IN_CONTAINER, read_only=True),
+            BindMount(source=str(job.code_dir), target=CODE_IN_CONTAINER, read_only=True),
+        ]
+        if inside:
+            return mounts, relative
+        target = f"{RECIPE_IN_CONTAINER}/{job.recipe_path.name}"
+        mounts.append(BindMount(source=str(job.recipe_path), target=target, read_only=True))
+        return mounts, target
+
+    # --- send ----------------------------------------------------------------------------------------------------
+
+    def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
+        assert isinstance(request, DockerRequest)
+        check_host(request.required_host_paths, DeviceRequest.parse(job.recipe.resources.device).kind, self.options.host_root)
+        client = connect(request.docker_host, timeout=request.grace_seconds + 60)
+        ensure_image(client, request.image, request.pull)
+        self._prepare_job_dir(request)
+        record = self.store.create(
+            JobRecord(
+                id=job.id,
+                name=job.recipe.name,
+                recipe=str(job.recipe_path),
+                backend=self.name,
+                data_url=job.data_url,
+                train_url=job.train_url,
+                hyperparameters=job.hyperparameters,
+                handle={
+                    "container": request.name,
+                    "docker_host": request.docker_host,
+                    "job_dir": str(request.job_dir),
+                    "logs": [str(p) for p in request.log_paths],
+                    "grace_seconds": request.grace_seconds,
+                    "memory_bytes": request.memory_bytes,
+                    "keep_container": request.keep_container,
+                },
+            )
+        )
+        import docker
+
+        try:
+            container = client.containers.create(**request.create_kwargs())
+        except docker.errors.APIError as error:
+            self.store.transition(job.id, JobState.FAILED, reason=f"cannot create the container: {api_message(error)}")
+            raise UserError(f"cannot create the container for {job.id}: {api_message(error)}") from None
+        self.store.update(job.id, handle={**record.handle, "container_id": container.id})
+        try:
+            container.start()
+        except docker.errors.APIError as error:
+            container.remove(force=True)
+            message = _start_hint(api_message(error))
+            self.store.transition(job.id, JobState.FAILED, reason=f"cannot start the container: {message}")
+            raise UserError(f"cannot start the container for {job.id}: {message}") from None
+        if not self.store.transition(job.id, JobState.RUNNING):
+            container.stop(timeout=int(request.grace_seconds))  # stopped while it was being created
+        return self.status(job.id)
+
+    def _prepare_job_dir(self, request: DockerRequest) -> None:
+        """The folders the container mounts exist before it starts (Docker would make them root's), and belong to
+        the user it runs as."""
+        objects_root().mkdir(parents=True, exist_ok=True)
+        request.job_dir.mkdir(parents=True, exist_ok=True)
+        made = [request.job_dir]
+        for name, content in request.files.items():
+            (request.job_dir / name).write_text(content)
+            made.append(request.job_dir / name)
+        for path in request.log_paths[1:]:
+            path.touch()
+            made.append(path)
+        shown = request.model_copy(update={"environment": redact_mapping(request.environment)})
+        (request.job_dir / REQUEST_FILE).write_text(shown.model_dump_json(indent=2))
+        uid, _, gid = request.user.partition(":")
+        # A launcher run by root for another user hands that user the job folder, or the job could not write it.
+        if os.geteuid() == 0 and uid.isdigit() and int(uid) != 0:
+            for path in made:
+                os.chown(path, int(uid), int(gid) if gid.isdigit() else -1)
+
+    # --- status --------------------------------------------------------------------------------------------------
+
+    def status(self, job_id: str) -> JobRecord:
+        record = self.store.get(job_id)
+        if record.state.terminal:
+            return record
+        client = connect(record.handle.get("docker_host"), timeout=float(record.handle.get("grace_seconds", 30)) + 60)
+        container = self._container(client, record)
+        if container is None:
+            return self._lost(record)
+        state = container.attrs["State"]
+        if state["Status"] == "created":
+            return record
+        if record.state is JobState.PENDING:
+            self.store.transition(record.id, JobState.RUNNING, started_at=_timestamp(state.get("StartedAt")) or time.time())
+        if state["Status"] in ("exited", "dead"):
+            self._record_end(self.store.get(record.id), container, state)
+        return self.store.get(record.id)
+
+    def _container(self, client: docker.DockerClient, record: JobRecord) -> Any | None:
+        import docker
+
+        try:
+            return client.containers.get(record.handle.get("container_id") or record.handle["container"])
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as error:
+            raise DaemonUnreachable(f"docker: {api_message(error)}") from None
+
+    def _lost(self, record: JobRecord) -> JobRecord:
+        if record.state is JobState.PENDING and "container_id" not in record.handle:
+            if time.time() - record.created_at < CREATING_GRACE:
+                return record  # `send` is still making it
+        if record.stop_requested:
+            self.store.transition(record.id, JobState.STOPPED, reason="stopped (its container is gone)")
+        else:
+            name = record.handle.get("container")
+            self.store.transition(record.id, JobState.FAILED, reason=f"lost: container {name} was removed before the job's end was recorded")
+        return self.store.get(record.id)
+
+    def _record_end(self, record: JobRecord, container: Any, state: dict[str, Any]) -> None:
+        """Save rank 0's log, record the outcome once (a compare-and-set: concurrent callers agree), then remove."""
+        import docker
+
+        log_path = Path(record.handle["logs"][0])
+        partial = log_path.with_name(f"{log_path.name}.{os.getpid()}.partial")  # one a process: callers may race
+        try:
+            partial.write_bytes(container.logs(stdout=True, stderr=True))
+            partial.replace(log_path)
+        except docker.errors.NotFound:
+            partial.unlink(missing_ok=True)  # another caller saved it and removed the container
+        exit_code = int(state.get("ExitCode", -1))
+        ended = {"exit_code": exit_code, "ended_at": _timestamp(state.get("FinishedAt")) or time.time()}
+        if exit_code == 0:
+            self.store.transition(record.id, JobState.SUCCEEDED, **ended)
+        elif record.stop_requested:
+            self.store.transition(record.id, JobState.STOPPED, reason="stopped", **ended)
+        else:
+            reason = self._failure_reason(record, exit_code, bool(state.get("OOMKilled")))
+            self.store.transition(record.id, JobState.FAILED, reason=reason, **ended)
+        if not record.handle.get("keep_container"):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass  # another caller recorded the end at the same time
+
+    def _failure_reason(self, record: JobRecord, exit_code: int, oom_killed: bool) -> str:
+        job_dir = Path(record.handle["job_dir"])
+        entry_reason = _read_json(job_dir / "work" / "output" / "logs" / FAILURE_FILE).get("reason")
+        ranks = _read_json(job_dir / RESULT_FILE)
+        where = f"rank {ranks['rank']}: " if len(record.handle.get("logs", [])) > 1 and "rank" in ranks else ""
+        if exit_code == 137 and (oom_killed or "out of memory (137)" in str(entry_reason)):
+            memory = record.handle.get("memory_bytes")
+            limit = f"over the container's memory limit of {human_size(memory)} (--memory)" if memory else "no memory limit was set: the host ran out"
+            return f"{where}killed: out of memory (137), {limit}"
+        if entry_reason:
+            return where + str(entry_reason)
+        return where + describe_exit(128 - exit_code if exit_code > 128 else exit_code)
+
+    # --- logs ----------------------------------------------------------------------------------------------------
+
+    def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> Iterator[str]:
+        record = self.store.get(job_id)
+        paths = record.handle.get("logs", [])
+        if not 0 <= rank < len(paths):
+            raise UserError(f"job {record.id} has ranks 0..{len(paths) - 1}, not {rank}")
+        if rank == 0 and not record.state.terminal:
+            client = connect(record.handle.get("docker_host"))
+            container = self._container(client, record)
+            if container is not None:
+                yield from _lines(container.logs(stdout=True, stderr=True, stream=True, follow=follow))
+                if follow:
+                    self.status(record.id)  # the container ended: record it now
+                return
+            record = self.status(record.id)
+        yield from self._file_lines(record, Path(paths[rank]), follow)
+
+    def _file_lines(self, record: JobRecord, path: Path, follow: bool) -> Iterator[str]:
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8", errors="replace") as log:
+            while True:
+                line = log.readline()
+                if line:
+                    yield line
+                    continue
+                if not follow or self.status(record.id).state.terminal:
+                    rest = log.read()
+                    if rest:
+                        yield rest
+                    return
+                time.sleep(0.2)
+
+    # --- stop and list -------------------------------------------------------------------------------------------
+
+    def stop(self, job_id: str) -> JobRecord:
+        record = self.store.get(job_id)
+        if record.state.terminal:
+            return record
+        self.store.update(record.id, stop_requested=True)
+        grace = float(record.handle.get("grace_seconds", self.options.grace_seconds))
+        client = connect(record.handle.get("docker_host"), timeout=grace + 60)
+        container = self._container(client, record)
+        if container is None:
+            if record.state is JobState.PENDING:
+                self.store.transition(record.id, JobState.STOPPED, reason="stopped before it started")
+            return self.status(record.id)
+        # SIGTERM (the entry pushes and exits 143), SIGKILL after the grace period; the daemon does the waiting.
+        container.stop(timeout=int(round(grace)))
+        return self.status(record.id)
+
+    def list(self, limit: int = 50) -> list[JobRecord]:
+        records = []
+        for record in self.store.list(self.name, limit):
+            try:
+                records.append(record if record.state.terminal else self.status(record.id))
+            except DaemonUnreachable:
+                records.append(record)  # the daemon is down: show what was last known
+        return records
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    """Whole lines from a byte stream whose chunks may split lines and UTF-8 characters."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    for chunk in chunks:
+        pending += decoder.decode(chunk)
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield line + "\n"
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _start_hint(message: str) -> str:
+    if 'device driver "nvidia"' in message or "unknown or invalid runtime name" in message:
+        return message + " (install the NVIDIA Container Toolkit / Ascend Docker Runtime on the Docker host)"
+    return message

@@ -1,0 +1,234 @@
+"""Container images: the Dockerfiles in docker/, build contexts, content-hash tags, building and pulling.
+
+Two layers. A dependencies image per device flavour (`launcher-cpu:<hash>`): docker/<flavour>.Dockerfile plus the
+project's dependencies; its tag is a hash of exactly what goes into it, so it is rebuilt only when the Dockerfile,
+the dependencies or the base image change. A code image (`launcher-<recipe>:<hash>`) adds the project packages and
+the recipe's code dir on top, for daemons and platforms that cannot mount them; its tag hashes that code.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import re
+import tarfile
+import tomllib
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+import entry
+from launcher.backends.docker_client import api_message
+from launcher.errors import UserError
+
+if TYPE_CHECKING:
+    import docker
+
+Flavor = Literal["cpu", "gpu", "ascend"]
+PullPolicy = Literal["missing", "never", "always"]
+
+PROJECT_ROOT = Path(entry.__file__).resolve().parent.parent  # holds entry/ and launcher/
+DOCKER_DIR = PROJECT_ROOT / "docker"
+PROJECT_PACKAGES = ("launcher", "entry")
+CODE_DOCKERFILE = "code.Dockerfile"
+CONTEXT_RULES = "context.dockerignore"  # what never goes into a code image
+# In the container: the project packages, and the code dir the job runs in.
+PROJECT_IN_CONTAINER = "/opt/launcher"
+CODE_IN_CONTAINER = "/code"
+TAG_PREFIX = "launcher-"  # our tags live only on the daemon that built them: never pulled
+_HASH_LENGTH = 16
+
+
+class BuildPlan(BaseModel):
+    """One `docker build`: its context files (archive name -> bytes or a file on disk), args and tag."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    tag: str
+    files: dict[str, bytes | Path]
+    buildargs: dict[str, str] = {}
+
+    def context_tar(self) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name, content in sorted(self.files.items()):
+                if isinstance(content, Path):
+                    info = tar.gettarinfo(str(content), arcname=name)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    with open(content, "rb") as handle:
+                        tar.addfile(info, handle)
+                else:
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode = len(content), 0o644
+                    tar.addfile(info, io.BytesIO(content))
+        return buffer.getvalue()
+
+
+def flavor_of(device: str) -> Flavor:
+    kind = device.strip().partition(":")[0]
+    if kind not in ("cpu", "gpu", "ascend"):
+        raise UserError(f"unknown device {device!r}; use cpu, gpu[:ids|all] or ascend[:ids]")
+    return kind  # type: ignore[return-value]
+
+
+def dependencies() -> list[str]:
+    """The project's runtime requirements: from pyproject.toml in a checkout, else the installed metadata."""
+    pyproject = PROJECT_ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
+    return [r for r in metadata.requires("launcher") or [] if "extra ==" not in r]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()
+
+
+def requirements(flavor: Flavor) -> str:
+    """requirements.txt for a flavour. GPU images train with JAX (no TensorFlow); Ascend images keep the
+    TensorFlow of their CANN base image (TF-Ascend), so pip must not replace it."""
+    wanted = [r for r in dependencies() if flavor == "cpu" or not _name(r).startswith("tensorflow")]
+    if flavor == "gpu":
+        wanted.append("jax[cuda12]>=0.4.30")
+    return "\n".join(wanted) + "\n"
+
+
+def _digest(parts: Iterator[tuple[str, bytes | Path]]) -> str:
+    total = hashlib.sha256()
+    for name, content in parts:
+        data = content.read_bytes() if isinstance(content, Path) else content
+        total.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return total.hexdigest()[:_HASH_LENGTH]
+
+
+def _hashed_tag(repository: str, files: dict[str, bytes | Path], buildargs: dict[str, str]) -> str:
+    args = sorted((f"arg:{k}", v.encode()) for k, v in buildargs.items())
+    return f"{repository}:{_digest(iter([*sorted(files.items()), *args]))}"
+
+
+def read_dockerfile(path: Path) -> bytes:
+    if not path.is_file():
+        raise UserError(f"Dockerfile not found: {path} (the docker/ folder comes with a source checkout)")
+    return path.read_bytes()
+
+
+def dependencies_plan(flavor: Flavor, base_image: str | None = None, dockerfile: str | Path | None = None) -> BuildPlan:
+    """docker/<flavor>.Dockerfile (or `dockerfile`) with the flavour's requirements.txt, tagged by their hash."""
+    path = Path(dockerfile) if dockerfile else DOCKER_DIR / f"{flavor}.Dockerfile"
+    text = read_dockerfile(path)
+    if base_image is None and re.search(rb"^ARG BASE_IMAGE\s*$", text, re.M):
+        raise UserError(f"{path} has no default base image: give one with --base_image (e.g. a CANN/TF-Ascend image)")
+    files: dict[str, bytes | Path] = {"Dockerfile": text, "requirements.txt": requirements(flavor).encode()}
+    buildargs = {"BASE_IMAGE": base_image} if base_image else {}
+    return BuildPlan(tag=_hashed_tag(f"{TAG_PREFIX}{flavor}", files, buildargs), files=files, buildargs=buildargs)
+
+
+def _rules(*files: Path) -> list[str]:
+    patterns: list[str] = []
+    for file in files:
+        if file.is_file():
+            lines = (line.strip() for line in file.read_text().splitlines())
+            patterns += [line.rstrip("/") for line in lines if line and not line.startswith("#")]
+    return patterns
+
+
+def ignored(relative: str, patterns: list[str]) -> bool:
+    """.dockerignore-style: a pattern with a slash matches the path from the context root, one without matches
+    any single folder or file name on the way."""
+    parts = relative.split("/")
+    for pattern in patterns:
+        if "/" in pattern.strip("/"):
+            prefixes = ("/".join(parts[: i + 1]) for i in range(len(parts)))
+            if any(fnmatch.fnmatchcase(p, pattern.strip("/")) for p in prefixes):
+                return True
+        elif any(fnmatch.fnmatchcase(p, pattern) for p in parts):
+            return True
+    return False
+
+
+def _tree(root: Path, prefix: str, patterns: list[str]) -> dict[str, bytes | Path]:
+    files: dict[str, bytes | Path] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not path.is_symlink() and not ignored(relative, patterns):
+            files[f"{prefix}/{relative}"] = path
+    return files
+
+
+def code_plan(base_tag: str, recipe_name: str, code_dir: Path) -> BuildPlan:
+    """The project packages and the code dir over a dependencies image; the code dir's own .dockerignore counts."""
+    patterns = _rules(DOCKER_DIR / CONTEXT_RULES, code_dir / ".dockerignore")
+    files: dict[str, bytes | Path] = {"Dockerfile": read_dockerfile(DOCKER_DIR / CODE_DOCKERFILE)}
+    for package in PROJECT_PACKAGES:
+        files.update(_tree(PROJECT_ROOT / package, f"project/{package}", patterns))
+    code = _tree(code_dir, "code", patterns)
+    if not code:
+        raise UserError(f"code dir {code_dir} has no files to put in an image (all ignored by {CONTEXT_RULES}?)")
+    files.update(code)
+    buildargs = {"BASE_IMAGE": base_tag}
+    return BuildPlan(tag=_hashed_tag(f"{TAG_PREFIX}{recipe_name}", files, buildargs), files=files, buildargs=buildargs)
+
+
+def image_present(client: docker.DockerClient, tag: str) -> bool:
+    import docker
+
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def build(client: docker.DockerClient, plan: BuildPlan, echo: Callable[[str], None] = print) -> str:
+    """Build and tag `plan`; the daemon's log lines go to `echo`. A failed step is a UserError with its message."""
+    import docker
+
+    try:
+        stream = client.api.build(
+            fileobj=io.BytesIO(plan.context_tar()),
+            custom_context=True,
+            tag=plan.tag,
+            buildargs=plan.buildargs,
+            rm=True,
+            forcerm=True,  # no half-built containers left behind on failure
+            decode=True,
+        )
+        for chunk in stream:
+            if "error" in chunk:
+                raise UserError(f"building {plan.tag} failed: {chunk['error'].strip()}")
+            text = chunk.get("stream", "").rstrip("\n")
+            if text.strip():
+                echo(text)
+    except docker.errors.APIError as error:
+        raise UserError(f"building {plan.tag} failed: {api_message(error)}") from None
+    return plan.tag
+
+
+def ensure_image(client: docker.DockerClient, image: str, pull: PullPolicy = "missing") -> None:
+    """The image is on the daemon when this returns; otherwise a UserError says how to get it there."""
+    import docker
+
+    present = image_present(client, image)
+    if present and pull != "always":
+        return
+    if image.startswith(TAG_PREFIX):
+        if present:
+            return
+        raise UserError(
+            f"image {image} is not on this Docker host: build it with `launcher build RECIPE` (or pass --image)"
+        )
+    if pull == "never":
+        raise UserError(f"image {image} is not on this Docker host and pull is 'never': docker load or build it")
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as error:
+        if present:
+            return  # 'always' keeps the copy it has when the registry cannot be reached
+        raise UserError(
+            f"image {image} is not on this Docker host and cannot be pulled: {api_message(error)}. "
+            "Build it with `launcher build RECIPE`, or docker load it"
+        ) from None

@@ -1,0 +1,328 @@
+"""Volcano backend: a `batch.volcano.sh/v1alpha1` Job on a Kubernetes cluster (Ascend device plugin or GPUs).
+
+One pod per node (task `worker`, replicas = nodes, gang-scheduled with minAvailable = nodes); in each pod
+`launcher.backends.volcano_ranks` starts one entry process per card. For Ascend the Job and its pods carry the
+`ring-controller.atlas` label and mount the `rings-config-<job>` ConfigMap, which the device plugin fills with the
+rank table. Storage credentials reach the pods from a Secret, by reference; `render` shows which Secret and
+which keys, never their values. When Volcano restarts the job (eviction, a failed pod, up to maxRetry), every
+entry restores the newest checkpoint it pushed to train_url and goes on from there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, ClassVar
+
+import yaml
+from loguru import logger
+from pydantic import BaseModel
+
+from launcher import storage
+from launcher.backends.base import Backend
+from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
+from launcher.backends.remote_records import RemoteStatus, reconcile
+from launcher.backends.remote_retry import RetryPolicy
+from launcher.backends.volcano_api import KubeAPI, KubeError
+from launcher.backends.volcano_manifests import (
+    ANNOTATION_JOB_ID,
+    CONTAINER,
+    LABEL_JOB,
+    MANAGED_BY,
+    STORAGE_KEYS,
+    TASK,
+    SecretPlan,
+    StorageAccess,
+    device_kind,
+    from_wire,
+    k8s_name,
+    pod_template,
+    rank_table_configmap,
+    to_wire,
+    volcano_job,
+)
+from launcher.backends.volcano_options import VolcanoOptions
+from launcher.backends.volcano_schema import job_schema_errors
+from launcher.errors import UserError
+from launcher.jobs import JobRecord, JobState
+from launcher.jobspec import JobSpec
+
+PHASES: dict[str, JobState] = {
+    "Pending": JobState.PENDING,
+    "Running": JobState.RUNNING,
+    "Restarting": JobState.RUNNING,
+    "Completing": JobState.RUNNING,
+    "Terminating": JobState.RUNNING,
+    "Aborting": JobState.RUNNING,
+    "Completed": JobState.SUCCEEDED,
+    "Failed": JobState.FAILED,
+    "Terminated": JobState.STOPPED,  # by us (a stop) or by a policy: told apart by stop_requested
+    "Aborted": JobState.STOPPED,
+}
+
+
+class VolcanoRequest(BaseModel):
+    """What `send` does, in order: upload the code, write the storage Secret, create the manifests."""
+
+    namespace: str
+    code: CodePlan | None
+    secret: SecretPlan | None
+    manifests: list[dict[str, Any]]  # the rank-table ConfigMap (Ascend), then the Job
+
+    def command_line(self) -> str:
+        """The same as shell commands: what `launcher render` prints after the JSON."""
+        lines = [f"launcher data sync {u.source} {u.destination}" for u in (self.code.uploads if self.code else [])]
+        if self.secret is not None:
+            lines.append(
+                f"kubectl -n {self.namespace} create secret generic {self.secret.name} "
+                + " ".join(f"--from-literal={k}=***" for k in self.secret.keys)
+                + f"  # values from {self.secret.source}"
+            )
+        documents = yaml.safe_dump_all(self.manifests, sort_keys=False)
+        lines.append(f"kubectl -n {self.namespace} create -f - <<'EOF'\n{documents}EOF")
+        return "\n".join(lines)
+
+
+def _time(text: str | None) -> float | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else None
+
+
+def _pod_failure(pods: list[Any]) -> tuple[int | None, str]:
+    """Exit code and reason of the first trainer container that ended badly."""
+    for pod in sorted(pods, key=lambda p: p.metadata.name):
+        for status in (pod.status.container_statuses or []) if pod.status else []:
+            ended = status.state.terminated if status.state else None
+            if status.name == CONTAINER and ended is not None and ended.exit_code:
+                detail = ended.message or ended.reason or "exited"
+                return ended.exit_code, f"{pod.metadata.name}: {detail} (exit {ended.exit_code})"
+    return None, ""
+
+
+def remote_status(job: dict[str, Any], pods: list[Any], stop_requested: bool) -> RemoteStatus | None:
+    state_of = job.get("status", {}).get("state", {})
+    phase = state_of.get("phase") or "Pending"
+    state = PHASES.get(phase)
+    if state is None:
+        logger.debug("Volcano phase {!r} not mapped", phase)
+        return None
+    exit_code, reason = _pod_failure(pods)
+    status = job.get("status", {})
+    if state is JobState.STOPPED and not stop_requested:
+        state = JobState.FAILED  # ended by a policy (e.g. AbortJob on bad input), not by us
+        reason = reason or f"Volcano {phase.lower()} the job"
+    if state is JobState.STOPPED:
+        reason = "stopped"
+    if state is JobState.FAILED:
+        message = state_of.get("message") or state_of.get("reason") or ""
+        reason = "; ".join(filter(None, [reason, message])) or f"Volcano job {phase}"
+        if status.get("retryCount"):
+            reason += f" (after {status['retryCount']} restarts)"
+    if state is JobState.SUCCEEDED:
+        exit_code = 0
+    running = [c for c in status.get("conditions") or [] if c.get("status") == "Running"]
+    started = _time(running[0].get("lastTransitionTime")) if running else None
+    ended = _time(state_of.get("lastTransitionTime")) if state.terminal else None
+    return RemoteStatus(state=state, phase=phase, exit_code=exit_code, reason=reason, started_at=started, ended_at=ended)
+
+
+class VolcanoBackend(Backend):
+    name: ClassVar[str] = "volcano"
+    Options: ClassVar[type[BaseModel]] = VolcanoOptions
+    options: VolcanoOptions
+
+    def _api(self, namespace: str | None = None, kubeconfig: str | None = None, context: str | None = None) -> KubeAPI:
+        retry = RetryPolicy(retries=self.options.api_retries, base_delay_s=self.options.api_retry_delay_s)
+        return KubeAPI(
+            kubeconfig or self.options.kubeconfig,
+            context or self.options.context,
+            namespace or self.options.namespace,
+            retry,
+            self.options.api_timeout_s,
+        )
+
+    def _api_for(self, record: JobRecord) -> KubeAPI:
+        handle = record.handle
+        return self._api(handle.get("namespace"), handle.get("kubeconfig"), handle.get("context"))
+
+    def _storage(self) -> tuple[StorageAccess, SecretPlan | None]:
+        profile = storage.load_profile()
+        endpoint = self.options.storage_endpoint or profile.endpoint
+        if not endpoint:
+            raise UserError(
+                "pods cannot reach the embedded object store under LAUNCHER_HOME: configure a storage endpoint "
+                "(S3_ENDPOINT or a profile) or give --storage_endpoint"
+            )
+        has_keys = bool(profile.access_key_id and profile.secret_access_key)
+        secret = None
+        if has_keys and self.options.write_storage_secret:
+            source = f"storage profile {profile.name!r}"
+            secret = SecretPlan(name=self.options.storage_secret, namespace=self.options.namespace, keys=list(STORAGE_KEYS), source=source)
+        access = StorageAccess(
+            endpoint=endpoint,
+            region=profile.region,
+            secret=self.options.storage_secret,
+            keys_in_secret=has_keys or not self.options.write_storage_secret,
+        )
+        return access, secret
+
+    def render(self, job: JobSpec) -> VolcanoRequest:
+        name = k8s_name(job.id)
+        access, secret = self._storage()
+        if self.options.code_in_image:
+            code, code_url, recipe = None, None, job.recipe_relpath
+        else:
+            code = plan_code_upload(job, self.options.code_url)
+            code_url, recipe = code.url, code.recipe
+        template = pod_template(job, name, self.options, access, code_url, recipe)
+        manifests: list[dict[str, Any]] = []
+        if device_kind(job) == "ascend":
+            manifests.append(to_wire(rank_table_configmap(name, self.options.namespace, self.options)))
+        document = volcano_job(job, name, self.options, template)
+        problems = job_schema_errors(document)
+        if problems:  # a bug or a bad option: say it before the cluster does
+            raise UserError(f"the Volcano Job for {job.id} is not valid: {'; '.join(problems)}")
+        manifests.append(document)
+        return VolcanoRequest(namespace=self.options.namespace, code=code, secret=secret, manifests=manifests)
+
+    def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
+        assert isinstance(request, VolcanoRequest)
+        api = self._api(request.namespace)
+        if request.code is not None:
+            upload_code(request.code)
+        if request.secret is not None:
+            profile = storage.load_profile()
+            assert profile.access_key_id and profile.secret_access_key
+            values = {"ACCESS_KEY_ID": profile.access_key_id, "SECRET_ACCESS_KEY": profile.secret_access_key.get_secret_value()}
+            api.apply_secret(request.secret.name, values, dict(MANAGED_BY))
+        *config_maps, body = request.manifests
+        for config_map in config_maps:
+            api.apply_config_map(from_wire(config_map, "V1ConfigMap"))
+        created = api.create_job(body, adopt=lambda found: found["metadata"].get("annotations", {}).get(ANNOTATION_JOB_ID) == job.id)
+        name = created["metadata"]["name"]
+        for config_map in config_maps:
+            api.own_config_map(config_map["metadata"]["name"], created)
+        logger.info("Volcano job {}/{} created", request.namespace, name)
+        resources = job.recipe.resources
+        return self.store.create(
+            JobRecord(
+                id=job.id,
+                name=job.recipe.name,
+                recipe=str(job.recipe_path),
+                backend=self.name,
+                data_url=job.data_url,
+                train_url=job.train_url,
+                hyperparameters=job.hyperparameters,
+                handle={
+                    "name": name,
+                    "namespace": request.namespace,
+                    "kubeconfig": self.options.kubeconfig,
+                    "context": self.options.context,
+                    "config_maps": [c["metadata"]["name"] for c in config_maps],
+                    "nodes": resources.nodes,
+                    "ranks_per_node": resources.count,
+                    "uid": created["metadata"].get("uid"),
+                },
+            )
+        )
+
+    def _refresh(self, api: KubeAPI, record: JobRecord, job: dict[str, Any] | None) -> JobRecord:
+        if job is None:  # deleted: by our stop, or by someone else
+            if record.stop_requested:
+                seen = RemoteStatus(state=JobState.STOPPED, phase="Deleted", reason="stopped")
+            else:
+                seen = RemoteStatus(state=JobState.FAILED, phase="Deleted", reason="the Volcano job was deleted outside the launcher")
+            return reconcile(self.store, record, seen)
+        pods = api.pods(f"{LABEL_JOB}={record.handle['name']}")
+        seen = remote_status(job, pods, record.stop_requested)
+        return reconcile(self.store, record, seen) if seen else record
+
+    def status(self, job_id: str) -> JobRecord:
+        record = self.store.get(job_id)
+        if record.state.terminal:
+            return record
+        api = self._api_for(record)
+        return self._refresh(api, record, api.get_job(record.handle["name"]))
+
+    def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> Iterator[str]:
+        record = self.store.get(job_id)
+        nodes, per_node = int(record.handle.get("nodes", 1)), int(record.handle.get("ranks_per_node", 1))
+        if not 0 <= rank < nodes * per_node:
+            raise UserError(f"job {record.id} has ranks 0..{nodes * per_node - 1}, not {rank}")
+        pod = f"{record.handle['name']}-{TASK}-{rank // per_node}"  # a pod is a node; its log holds all its ranks
+        api = self._api_for(record)
+        if not follow:
+            if self._started(api, record.handle["name"], pod):
+                yield from api.pod_log(pod, CONTAINER).splitlines(keepends=True)
+            return
+        shown: dict[str, int] = {}  # lines already yielded per pod uid: a broken stream is resumed, not repeated
+        while True:
+            uid = self._started(api, record.handle["name"], pod)
+            if uid is not None:
+                skip = shown.get(uid, 0)
+                for line in _lines(api.follow_pod_log(pod, CONTAINER)):
+                    if skip:
+                        skip -= 1
+                        continue
+                    shown[uid] = shown.get(uid, 0) + 1
+                    yield line
+            if self.status(record.id).state.terminal:
+                return
+            time.sleep(self.options.poll_interval_s)
+
+    @staticmethod
+    def _started(api: KubeAPI, name: str, pod: str) -> str | None:
+        """The pod's uid once its trainer container has started (a log exists), else None."""
+        for found in api.pods(f"{LABEL_JOB}={name}"):
+            if found.metadata.name != pod or not found.status:
+                continue
+            for status in found.status.container_statuses or []:
+                if status.name == CONTAINER and status.state and (status.state.running or status.state.terminated):
+                    return found.metadata.uid
+        return None
+
+    def stop(self, job_id: str) -> JobRecord:
+        record = self.store.get(job_id)
+        if record.state.terminal:
+            return record
+        self.store.update(record.id, stop_requested=True)
+        api = self._api_for(record)
+        name = record.handle["name"]
+        api.delete_job(name)
+        for config_map in record.handle.get("config_maps", []):
+            api.delete_config_map(config_map)  # owned by the Job too; deleting it here covers clusters without GC lag
+        deadline = time.monotonic() + self.options.stop_timeout_s
+        while api.get_job(name) is not None and time.monotonic() < deadline:
+            time.sleep(self.options.poll_interval_s)  # foreground deletion: the Job goes once its pods have
+        return self.status(record.id)
+
+    def list(self, limit: int = 50) -> list[JobRecord]:
+        """One label-selected list per namespace for the unfinished jobs, instead of one get each."""
+        records = self.store.list(self.name, limit)
+        groups: dict[tuple[str, str, str], list[JobRecord]] = {}
+        for r in records:
+            if not r.state.terminal:
+                key = (r.handle.get("namespace") or "", r.handle.get("kubeconfig") or "", r.handle.get("context") or "")
+                groups.setdefault(key, []).append(r)
+        fresh: dict[str, JobRecord] = {}
+        for (namespace, kubeconfig, context), group in groups.items():
+            api = self._api(namespace or None, kubeconfig or None, context or None)
+            selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+            found = {j["metadata"]["name"]: j for j in api.list_jobs(selector)}
+            for r in group:
+                fresh[r.id] = self._refresh(api, r, found.get(r.handle["name"]))
+        return [fresh.get(r.id, r) for r in records]
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    partial = b""
+    for chunk in chunks:
+        partial += chunk
+        *complete, partial = partial.split(b"\n")
+        for line in complete:
+            yield line.decode("utf-8", errors="replace") + "\n"
+    if partial:
+        yield partial.decode("utf-8", errors="replace")
+
+
+__all__ = ["KubeError", "VolcanoBackend", "VolcanoOptions", "VolcanoRequest"]

@@ -1,0 +1,158 @@
+"""submit -> status -> logs -> stop through the real `kubernetes` client against a local API server with a toy
+Volcano controller: bearer auth, schema-checked Jobs, ConfigMap ownership, the storage Secret, retries on
+429/5xx (Retry-After honoured), one-line errors on 4xx."""
+
+from __future__ import annotations
+
+import pytest
+
+from launcher.backends import get_backend
+from launcher.backends.volcano import VolcanoBackend
+from launcher.backends.volcano_manifests import k8s_name
+from launcher.errors import UserError
+from launcher.jobs import JobState, JobStore
+from launcher.paths import objects_root
+from tests.backends.fake_kube import FakeKube
+
+IMAGE = "registry.local/launcher:1.0"
+SECRET = "Obs-Secret-Key-Cycle-77"
+
+
+@pytest.fixture(autouse=True)
+def storage_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCESS_KEY_ID", "obs-ak")
+    monkeypatch.setenv("SECRET_ACCESS_KEY", SECRET)
+
+
+def backend(**options) -> VolcanoBackend:  # noqa: ANN003
+    values = {
+        "storage_endpoint": "http://minio.storage.svc:9000",
+        "api_retry_delay_s": 0.01,
+        "poll_interval_s": 0.01,
+        "stop_timeout_s": 5,
+        **options,
+    }
+    found = get_backend("volcano", JobStore(), values)
+    assert isinstance(found, VolcanoBackend)
+    return found
+
+
+def test_ascend_submit_status_logs_to_the_end(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    runner = backend(namespace="train")
+    job = make_job("volcano", device="ascend", count=2, nodes=2, image=IMAGE)
+    record = runner.submit(job)
+    name = k8s_name(job.id)
+    assert record.state is JobState.PENDING and record.handle["name"] == name and record.handle["namespace"] == "train"
+    # Sent in order: the Secret (from the profile), the ConfigMap, the Job; then the ConfigMap is owned by the Job.
+    secret = kube.objects[("secrets", "train", "launcher-storage")]
+    assert secret["stringData"] == {"ACCESS_KEY_ID": "obs-ak", "SECRET_ACCESS_KEY": SECRET}
+    config_map = kube.objects[("configmaps", "train", f"rings-config-{name}")]
+    owner = kube.jobs[("train", name)].body["metadata"]
+    assert config_map["metadata"]["ownerReferences"] == [
+        {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": name, "uid": owner["uid"]}
+    ]
+    posted = kube.calls("POST", "/apis/batch.volcano.sh/v1alpha1/namespaces/train/jobs$")
+    assert [p.status for p in posted] == [201] and posted[0].body == runner.render(job).manifests[-1]
+    code = objects_root() / "toy-bucket" / "launcher-code" / job.id / "code"
+    assert (code / "entry" / "modelarts_entry_acc.py").is_file() and (code / "toyjobs" / "hparams.py").is_file()
+
+    lines = list(runner.logs(job.id, follow=True, rank=3))
+    assert "".join(lines) == "".join(kube.log_lines)  # the stream was followed again, nothing shown twice
+    assert kube.calls("GET", f"/pods/{name}-worker-1/log$")
+    final = runner.status(job.id)
+    assert final.state is JobState.SUCCEEDED and final.exit_code == 0 and final.started_at is not None
+
+
+def test_failed_pod_gives_exit_code_and_reason(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    kube.exit_code = 1
+    runner = backend()
+    job = make_job("volcano", image=IMAGE)
+    runner.submit(job)
+    for _ in range(5):
+        record = runner.status(job.id)
+    assert record.state is JobState.FAILED and record.exit_code == 1
+    assert f"{k8s_name(job.id)}-worker-0: Error (exit 1)" in record.reason and "non-zero code" in record.reason
+    assert "".join(runner.logs(job.id)) == "".join(kube.log_lines)
+
+
+def test_stop_deletes_in_the_foreground(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    runner = backend()
+    job = make_job("volcano", device="ascend", image=IMAGE)
+    runner.submit(job)
+    assert runner.status(job.id).state is JobState.RUNNING
+    final = runner.stop(job.id)
+    assert final.state is JobState.STOPPED and final.reason == "stopped"
+    name = k8s_name(job.id)
+    deletes = kube.calls("DELETE", f"/jobs/{name}$")
+    assert len(deletes) == 1 and deletes[0].query["propagationPolicy"] == ["Foreground"]
+    assert ("default", name) not in kube.jobs and ("configmaps", "default", f"rings-config-{name}") not in kube.objects
+    assert runner.stop(job.id).state is JobState.STOPPED and len(kube.calls("DELETE", "/jobs/")) == 1
+
+
+def test_list_reconciles_by_label_and_sees_deleted_jobs(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    kube.default_phases = ["Running"]
+    runner = backend()
+    first, second = make_job("volcano", image=IMAGE), make_job("volcano", image=IMAGE)
+    runner.submit(first)
+    runner.submit(second)
+    del kube.jobs[("default", k8s_name(second.id))]  # someone ran kubectl delete
+    states = {r.id: r for r in get_backend("volcano", JobStore()).list()}
+    assert states[first.id].state is JobState.RUNNING
+    assert states[second.id].state is JobState.FAILED and "deleted outside the launcher" in states[second.id].reason
+    (listing,) = kube.calls("GET", "/namespaces/default/jobs$")
+    assert listing.query["labelSelector"] == ["app.kubernetes.io/managed-by=launcher"]
+    assert not kube.calls("GET", "/namespaces/default/jobs/.")  # one list, no get per job
+
+
+def test_429_with_retry_after_and_5xx_are_retried(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    kube.fail_next("POST", "/jobs$", 429, times=1, retry_after="0.05")
+    kube.fail_next("GET", "/pods$", 503, times=2)
+    runner = backend()
+    job = make_job("volcano", image=IMAGE)
+    runner.submit(job)
+    assert runner.status(job.id).state is JobState.RUNNING
+    assert [c.status for c in kube.calls("POST", "/jobs$")] == [429, 201]
+    assert [c.status for c in kube.calls("GET", "/pods$")] == [503, 503, 200]
+
+
+def test_retries_are_bounded(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    kube.fail_next("POST", "/jobs$", 500, times=10)
+    with pytest.raises(UserError, match=r"Kubernetes create Job .* failed after 2 retries \(500\): injected 500"):
+        backend(api_retries=2).submit(make_job("volcano", image=IMAGE))
+    assert len(kube.calls("POST", "/jobs$")) == 3
+
+
+def test_a_create_that_went_through_is_adopted(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    runner = backend()
+    job = make_job("volcano", image=IMAGE)
+    request = runner.render(job)
+    runner._api().create_job(request.manifests[-1], adopt=lambda _found: False)  # the first try, whose answer was lost
+    record = runner.send(job, request)
+    assert record.handle["uid"] == kube.jobs[("default", k8s_name(job.id))].body["metadata"]["uid"]
+    assert [c.status for c in kube.calls("POST", "/jobs$")] == [201, 409]
+
+
+def test_wrong_token_is_credentials_rejected(kube: FakeKube, make_job, tmp_path) -> None:  # noqa: ANN001
+    config = tmp_path / "other-kubeconfig"
+    config.write_text(kube.kubeconfig().replace(kube.token, "wrong-token-1234"))
+    with pytest.raises(UserError, match=r"Kubernetes credentials rejected \(.*401 Unauthorized\)") as caught:
+        backend(kubeconfig=str(config)).submit(make_job("volcano", image=IMAGE))
+    assert "wrong-token-1234" not in str(caught.value)
+    assert len(kube.requests) == 1  # not retried
+
+
+def test_forbidden_namespace_says_who_and_what(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    kube.forbidden_namespaces.add("prod")
+    with pytest.raises(UserError, match=r'refused create Job .* in namespace prod \(403\): .*cannot post resource "jobs"'):
+        backend(namespace="prod").submit(make_job("volcano", image=IMAGE))
+
+
+def test_cluster_without_volcano(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    kube.fail_next("POST", "/jobs$", 404)
+    with pytest.raises(UserError, match=r"has no batch.volcano.sh/v1alpha1 jobs: is Volcano installed\?"):
+        backend().submit(make_job("volcano", image=IMAGE))
+
+
+def test_missing_kubeconfig(make_job, tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(UserError, match="no usable Kubernetes configuration"):
+        backend(kubeconfig=str(tmp_path / "nope")).submit(make_job("volcano", image=IMAGE))
