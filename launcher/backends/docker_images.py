@@ -51,6 +51,7 @@ class BuildPlan(BaseModel):
     tag: str
     files: dict[str, bytes | Path]
     buildargs: dict[str, str] = {}
+    base_image: str | None = None  # the FROM image, fetched (or refused) before the build starts
 
     def context_tar(self) -> bytes:
         buffer = io.BytesIO()
@@ -124,7 +125,13 @@ def dependencies_plan(flavor: Flavor, base_image: str | None = None, dockerfile:
         raise UserError(f"{path} has no default base image: give one with --base_image (e.g. a CANN/TF-Ascend image)")
     files: dict[str, bytes | Path] = {"Dockerfile": text, "requirements.txt": requirements(flavor).encode()}
     buildargs = {"BASE_IMAGE": base_image} if base_image else {}
-    return BuildPlan(tag=_hashed_tag(f"{TAG_PREFIX}{flavor}", files, buildargs), files=files, buildargs=buildargs)
+    default = re.search(rb"^ARG BASE_IMAGE=(\S+)", text, re.M)
+    return BuildPlan(
+        tag=_hashed_tag(f"{TAG_PREFIX}{flavor}", files, buildargs),
+        files=files,
+        buildargs=buildargs,
+        base_image=base_image or (default.group(1).decode() if default else None),
+    )
 
 
 def _rules(*files: Path) -> list[str]:
@@ -170,7 +177,8 @@ def code_plan(base_tag: str, recipe_name: str, code_dir: Path) -> BuildPlan:
         raise UserError(f"code dir {code_dir} has no files to put in an image (all ignored by {CONTEXT_RULES}?)")
     files.update(code)
     buildargs = {"BASE_IMAGE": base_tag}
-    return BuildPlan(tag=_hashed_tag(f"{TAG_PREFIX}{recipe_name}", files, buildargs), files=files, buildargs=buildargs)
+    tag = _hashed_tag(f"{TAG_PREFIX}{recipe_name}", files, buildargs)
+    return BuildPlan(tag=tag, files=files, buildargs=buildargs, base_image=base_tag)
 
 
 def image_present(client: docker.DockerClient, tag: str) -> bool:
@@ -187,6 +195,12 @@ def build(client: docker.DockerClient, plan: BuildPlan, echo: Callable[[str], No
     """Build and tag `plan`; the daemon's log lines go to `echo`. A failed step is a UserError with its message."""
     import docker
 
+    if plan.base_image is not None:
+        hint = "Give --base_image an image this host has, or docker load it"
+        try:
+            ensure_image(client, plan.base_image, hint=hint)
+        except UserError as error:
+            raise UserError(f"cannot build {plan.tag}: base {error}") from None
     try:
         stream = client.api.build(
             fileobj=io.BytesIO(plan.context_tar()),
@@ -208,7 +222,10 @@ def build(client: docker.DockerClient, plan: BuildPlan, echo: Callable[[str], No
     return plan.tag
 
 
-def ensure_image(client: docker.DockerClient, image: str, pull: PullPolicy = "missing") -> None:
+BUILD_HINT = "Build it with `launcher build RECIPE`, or docker load it"
+
+
+def ensure_image(client: docker.DockerClient, image: str, pull: PullPolicy = "missing", hint: str = BUILD_HINT) -> None:
     """The image is on the daemon when this returns; otherwise a UserError says how to get it there."""
     import docker
 
@@ -222,13 +239,12 @@ def ensure_image(client: docker.DockerClient, image: str, pull: PullPolicy = "mi
             f"image {image} is not on this Docker host: build it with `launcher build RECIPE` (or pass --image)"
         )
     if pull == "never":
-        raise UserError(f"image {image} is not on this Docker host and pull is 'never': docker load or build it")
+        raise UserError(f"image {image} is not on this Docker host and pull is 'never'. {hint}")
     try:
         client.images.pull(image)
     except docker.errors.APIError as error:
         if present:
             return  # 'always' keeps the copy it has when the registry cannot be reached
         raise UserError(
-            f"image {image} is not on this Docker host and cannot be pulled: {api_message(error)}. "
-            "Build it with `launcher build RECIPE`, or docker load it"
+            f"image {image} is not on this Docker host and cannot be pulled: {api_message(error)}. {hint}"
         ) from None
