@@ -5,8 +5,9 @@
 
 Scenarios: (a) many small files in nested folders, upload and download, then a no-change re-sync of the
 upload; (b) one large file, upload and download. Every tool is run as its command-line program (ours:
-`python -m launcher.storage.cli`, interpreter start-up included), into its own bucket and a fresh prefix per
-round, in an order that rotates between rounds. Downloads are checked (file count and bytes). Missing tools
+`python -m launcher.storage.cli`, interpreter start-up included, ~0.3 s of imports), into its own bucket and
+a fresh prefix per round, in an order that rotates between rounds. `ours-engine` runs the same engine and
+reports the time inside Python, as the job runner sees it. Downloads are checked (file count and bytes). Missing tools
 are skipped with a note. Results: a table on stdout and JSON under bench/results/.
 """
 
@@ -56,9 +57,14 @@ class Commands:
     endpoint: str
     python: str = sys.executable
 
+    def engine(self, op: str, src: str, dst: str) -> list[str]:
+        return [self.python, str(Path(__file__).with_name("engine_timer.py")), op, src, dst]
+
     def upload_dir(self, tool: Tool, src: Path, bucket: str, prefix: str) -> list[str]:
         url = f"s3://{bucket}/{prefix}"
         match tool.name:
+            case "ours-engine":
+                return self.engine("cp", str(src), url)
             case "ours":
                 return [self.python, "-m", "launcher.storage.cli", "cp", str(src), url, "--recursive", "--progress=False"]
             case "s5cmd":
@@ -72,6 +78,8 @@ class Commands:
     def download_dir(self, tool: Tool, bucket: str, prefix: str, dst: Path) -> list[str]:
         url = f"s3://{bucket}/{prefix}"
         match tool.name:
+            case "ours-engine":
+                return self.engine("cp", url, str(dst))
             case "ours":
                 return [self.python, "-m", "launcher.storage.cli", "cp", url, str(dst), "--recursive", "--progress=False"]
             case "s5cmd":
@@ -85,6 +93,8 @@ class Commands:
     def resync(self, tool: Tool, src: Path, bucket: str, prefix: str) -> list[str]:
         url = f"s3://{bucket}/{prefix}"
         match tool.name:
+            case "ours-engine":
+                return self.engine("sync", str(src), url)
             case "ours":
                 return [self.python, "-m", "launcher.storage.cli", "sync", str(src), url, "--progress=False"]
             case "s5cmd":
@@ -98,6 +108,8 @@ class Commands:
     def upload_file(self, tool: Tool, src: Path, bucket: str, key: str) -> list[str]:
         url = f"s3://{bucket}/{key}"
         match tool.name:
+            case "ours-engine":
+                return self.engine("cp", str(src), url)
             case "ours":
                 return [self.python, "-m", "launcher.storage.cli", "cp", str(src), url, "--progress=False"]
             case "s5cmd":
@@ -111,6 +123,8 @@ class Commands:
     def download_file(self, tool: Tool, bucket: str, key: str, dst: Path) -> list[str]:
         url = f"s3://{bucket}/{key}"
         match tool.name:
+            case "ours-engine":
+                return self.engine("cp", url, str(dst))
             case "ours":
                 return [self.python, "-m", "launcher.storage.cli", "cp", url, str(dst), "--progress=False"]
             case "s5cmd":
@@ -206,6 +220,9 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     problem = "" if done.returncode == 0 else f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[-300:]}"
+    for line in done.stdout.splitlines():  # ours-engine reports its own time, without interpreter start-up
+        if line.startswith("ENGINE_SECONDS="):
+            elapsed = float(line.split("=", 1)[1])
     return elapsed, problem
 
 
@@ -230,7 +247,11 @@ def main() -> None:
     parser.add_argument("--file-kib", type=int, default=4)
     parser.add_argument("--big-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--tools", default="ours,s5cmd,aws,rclone")
+    parser.add_argument(
+        "--tools",
+        default="ours,ours-engine,s5cmd,aws,rclone",
+        help="ours = the CLI (with interpreter start-up); ours-engine = the same engine timed inside Python",
+    )
     parser.add_argument("--workdir", default=None, help="data and server folder (default: a temp dir, removed)")
     args = parser.parse_args()
 
@@ -244,7 +265,7 @@ def main() -> None:
 
     tools = []
     for name in args.tools.split(","):
-        binary = sys.executable if name == "ours" else find_tool(name)
+        binary = sys.executable if name in ("ours", "ours-engine") else find_tool(name)
         tool = Tool(name, binary)
         if not tool.available():
             print(f"note: {name} not found on PATH or beside python: skipped")
@@ -316,8 +337,9 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
     names = [t.name for t in tools]
     print()
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-          f"median of {args.rounds} round(s); SeaweedFS on loopback; ours = CLI incl. interpreter start-up")
-    print(f"{'scenario':20}" + "".join(f"{n:>22}" for n in names))
+          f"median of {args.rounds} round(s); SeaweedFS on loopback; ours = CLI incl. interpreter start-up, "
+          "ours-engine = in-process engine time")
+    print(f"{'scenario':20}" + "".join(f"{n:>23}" for n in names))
     rows = []
     for scenario, (unit, rate) in rate_of.items():
         line = f"{scenario:20}"
@@ -325,7 +347,7 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
         for name in names:
             result = results.get((name, scenario))
             if result is None or not result.seconds:
-                line += f"{'failed' if result and result.errors else '-':>22}"
+                line += f"{'failed' if result and result.errors else '-':>23}"
                 continue
             value = rate(result.median)
             if base is not None and base.seconds:
@@ -334,7 +356,7 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
                 cell = f"{value:,.2f} {unit} ({ratio:.2f}x)" if unit == "s" else f"{value:,.0f} {unit} ({ratio:.2f}x)"
             else:
                 cell = f"{value:,.2f} {unit}"
-            line += f"{cell:>22}"
+            line += f"{cell:>23}"
             rows.append({"tool": name, "scenario": scenario, "seconds": result.seconds, "errors": result.errors})
         print(line)
     failures = [(k, r.errors) for k, r in results.items() if r.errors]

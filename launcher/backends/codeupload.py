@@ -86,7 +86,9 @@ def plan_code_upload(job: JobSpec, code_url: str | None = None, extra_excludes: 
     try:
         recipe = job.recipe_path.resolve().relative_to(code_dir).as_posix()
     except ValueError:
-        raise UserError(f"recipe {job.recipe_path} is outside its code dir {code_dir}: move it into the code dir") from None
+        raise UserError(
+            f"recipe {job.recipe_path} is outside its code dir {code_dir}: move it into the code dir"
+        ) from None
     must_keep = [recipe]
     if job.recipe.trainer:
         must_keep.append(job.recipe.trainer.split(":", 1)[0].replace(".", "/") + ".py")

@@ -18,42 +18,34 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import re
-import shlex
+import signal
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
 from entry.failure import FAILURE_FILE, describe_exit
 from launcher.backends.base import Backend
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.docker_client import DaemonUnreachable, api_message, connect, daemon_url
-from launcher.backends.docker_devices import (
-    BindMount,
-    DeviceNode,
-    GpuRequest,
-    check_host,
-    container_devices,
-    rank_env,
-)
+from launcher.backends.docker_devices import BindMount, check_host, container_devices, rank_env
 from launcher.backends.docker_images import (
     CODE_IN_CONTAINER,
     PROJECT_IN_CONTAINER,
     PROJECT_ROOT,
-    PullPolicy,
     code_plan,
     dependencies_plan,
     ensure_image,
     flavor_of,
 )
 from launcher.backends.docker_ranks import RESULT_FILE, RankSpec, RanksSpec
+from launcher.backends.docker_spec import DockerOptions, DockerRequest, Ulimit, human_size, parse_size
 from launcher.backends.local import distributed_env, entry_script, hyperparameters_json
 from launcher.errors import UserError
-from launcher.jobs import JobRecord, JobState
+from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec
 from launcher.paths import jobs_root, launcher_home, objects_root
 from launcher.redact import redact_mapping
@@ -76,176 +68,7 @@ STORAGE_ENV = (
     "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     "AWS_REGION", "AWS_DEFAULT_REGION", "LAUNCHER_STORAGE_PROFILE", "LAUNCHER_S3_MAX_ATTEMPTS",
 )  # fmt: skip
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 CREATING_GRACE = 120.0  # a PENDING job without a container yet may still be in `send`
-
-
-def parse_size(text: str) -> int:
-    """Docker's sizes: 512m, 4g, 1.5g, 1048576 (bytes)."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ValueError(f"expected a size like 512m or 4g, got {text!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def human_size(size: int) -> str:
-    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= factor:
-            return f"{size / factor:g} {unit}"
-    return f"{size} B"
-
-
-class DockerOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    docker_host: str | None = Field(None, description="daemon URL (unix:///path/docker.sock, tcp://...); default DOCKER_HOST or the local socket")
-    grace_seconds: float = Field(30.0, ge=0, description="after SIGTERM, how long the job may take to push and exit")
-    python: str = Field("python", description="interpreter in the image that runs the entry script")
-    user: str | None = Field(None, description="uid:gid the job runs as; default the caller's, so files in mounted folders are the caller's")
-    memory: str | None = Field(None, description="memory limit, e.g. 8g (no swap beyond it); exceeding it is reported as out of memory")
-    shm_size: str | None = Field(None, description="size of /dev/shm, e.g. 2g")
-    ulimits: list[str] = Field(default_factory=list, description="e.g. memlock=-1 or nofile=65536:65536 (some hosts refuse them)")
-    cap_add: list[str] = Field(default_factory=list, description="extra capabilities, e.g. SYS_PTRACE")
-    privileged: bool = Field(False, description="run privileged (many hosts refuse it; devices are passed without it)")
-    group_add: list[str] = Field(default_factory=list, description="extra groups, e.g. the gid that owns /dev/davinci*")
-    network: str = Field("host", description="network mode: host (reaches what this machine reaches), bridge, none or a network name")
-    init: bool = Field(True, description="run an init (docker-init) as PID 1: forwards signals, reaps orphans")
-    volumes: list[str] = Field(default_factory=list, description="extra mounts, /host[:/container][:ro]")
-    env: dict[str, str] = Field(default_factory=dict, description="extra environment variables")
-    code: Literal["mount", "image"] = Field("mount", description="mount the code dir, or use the copy in the image (`launcher build --with_code`)")
-    pull: PullPolicy = Field("missing", description="pull the image when it is missing, never, or always")
-    host_root: Path = Field(Path("/"), description="where device files and driver folders are looked up on the host")
-    ascend_mounts: list[str] | None = Field(None, description="Ascend driver paths mounted read-only (default: driver, dcmi, npu-smi, install info)")
-    ascend_runtime: bool = Field(False, description="let Ascend Docker Runtime add the cards (ASCEND_VISIBLE_DEVICES)")
-    keep_container: bool = Field(False, description="keep the container after its end is recorded (for docker inspect)")
-
-    @field_validator("ulimits", "cap_add", "group_add", "volumes", "ascend_mounts", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        # From the command line a single value arrives as a string: `--cap_add SYS_PTRACE,NET_ADMIN`.
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, tuple):
-            return list(value)
-        return value
-
-    @field_validator("memory", "shm_size")
-    @classmethod
-    def _size(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_size(str(value))
-        return value
-
-    @field_validator("ulimits")
-    @classmethod
-    def _ulimits(cls, value: list[str]) -> list[str]:
-        for item in value:
-            Ulimit.parse(item)
-        return value
-
-
-class Ulimit(BaseModel):
-    name: str
-    soft: int
-    hard: int
-
-    @classmethod
-    def parse(cls, text: str) -> Ulimit:
-        name, _, limits = text.partition("=")
-        soft, _, hard = limits.partition(":")
-        try:
-            return cls(name=name.strip(), soft=int(soft), hard=int(hard or soft))
-        except ValueError:
-            raise ValueError(f"ulimit {text!r}: expected name=soft[:hard], e.g. memlock=-1") from None
-
-    def flag(self) -> str:
-        return f"{self.name}={self.soft}:{self.hard}"
-
-
-class DockerRequest(BaseModel):
-    """Exactly the container `send` creates, and what the launcher prepares on the host for it."""
-
-    job_id: str
-    docker_host: str
-    image: str
-    pull: PullPolicy
-    name: str
-    command: list[str]
-    working_dir: str
-    user: str
-    environment: dict[str, str]
-    mounts: list[BindMount]
-    devices: list[DeviceNode] = Field(default_factory=list)
-    gpus: GpuRequest | None = None
-    runtime: str | None = None
-    network_mode: str
-    init: bool
-    memory_bytes: int | None = None
-    shm_size: str | None = None
-    ulimits: list[Ulimit] = Field(default_factory=list)
-    cap_add: list[str] = Field(default_factory=list)
-    privileged: bool = False
-    group_add: list[str] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
-    # On the host:
-    job_dir: Path
-    files: dict[str, str] = Field(default_factory=dict, description="written into job_dir first (rank table, ranks)")
-    log_paths: list[Path] = Field(description="rank 0: saved from the container at the end; others: written by it")
-    required_host_paths: list[str] = Field(default_factory=list, description="device files, driver and volume sources")
-    grace_seconds: float = 30.0
-    keep_container: bool = False
-
-    def command_line(self) -> str:
-        """The equivalent `docker run` (secrets masked)."""
-        args = ["docker", "-H", self.docker_host, "run", "--detach", "--name", self.name, "--user", self.user, "--network", self.network_mode]
-        args += ["--workdir", self.working_dir] + (["--init"] if self.init else [])
-        if self.memory_bytes is not None:
-            args += ["--memory", f"{self.memory_bytes}b", "--memory-swap", f"{self.memory_bytes}b"]
-        if self.shm_size:
-            args += ["--shm-size", self.shm_size]
-        args += [a for u in self.ulimits for a in ("--ulimit", u.flag())]
-        args += [a for c in self.cap_add for a in ("--cap-add", c)] + (["--privileged"] if self.privileged else [])
-        args += [a for g in self.group_add for a in ("--group-add", g)]
-        args += (["--runtime", self.runtime] if self.runtime else []) + (["--gpus", self.gpus.flag()] if self.gpus else [])
-        args += [a for d in self.devices for a in ("--device", d.spec())]
-        args += [a for m in self.mounts for a in ("--volume", m.spec())]
-        args += [a for k, v in redact_mapping(self.environment).items() for a in ("--env", f"{k}={v}")]
-        args += [a for k, v in self.labels.items() for a in ("--label", f"{k}={v}")]
-        return shlex.join([*args, self.image, *self.command])
-
-    def create_kwargs(self) -> dict[str, Any]:
-        """Arguments of `client.containers.create` for this request."""
-        from docker.types import DeviceRequest as SdkDeviceRequest
-        from docker.types import Mount
-        from docker.types import Ulimit as SdkUlimit
-
-        kwargs: dict[str, Any] = {
-            "image": self.image,
-            "command": self.command,
-            "name": self.name,
-            "working_dir": self.working_dir,
-            "user": self.user,
-            "environment": self.environment,
-            "labels": self.labels,
-            "mounts": [Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in self.mounts],
-            "devices": [d.spec() for d in self.devices],
-            "network_mode": self.network_mode,
-            "init": self.init,
-            "privileged": self.privileged,
-            "cap_add": self.cap_add or None,
-            "group_add": self.group_add or None,
-            "ulimits": [SdkUlimit(name=u.name, soft=u.soft, hard=u.hard) for u in self.ulimits] or None,
-            "shm_size": self.shm_size,
-            "runtime": self.runtime,
-        }
-        if self.memory_bytes is not None:
-            kwargs["mem_limit"] = kwargs["memswap_limit"] = self.memory_bytes  # no swap: the limit is the limit
-        if self.gpus is not None:
-            kwargs["device_requests"] = [
-                SdkDeviceRequest(driver="nvidia", count=self.gpus.count, device_ids=self.gpus.device_ids or None, capabilities=[["gpu"]])
-            ]
-        return {k: v for k, v in kwargs.items() if v is not None}
 
 
 def caller_user() -> str:
@@ -270,6 +93,21 @@ class DockerBackend(Backend):
     Options: ClassVar[type[BaseModel]] = DockerOptions
     options: DockerOptions
 
+    def __init__(self, store: JobStore, options: BaseModel) -> None:
+        super().__init__(store, options)
+        self._clients: dict[tuple[str | None, float | None], docker.DockerClient] = {}
+
+    def _client(self, docker_host: str | None, timeout: float | None = 120.0) -> docker.DockerClient:
+        """One client a daemon and timeout: `logs -f` asks for the job's status several times a second."""
+        key = (docker_host, timeout)
+        if key not in self._clients:
+            self._clients[key] = connect(docker_host, timeout)
+        return self._clients[key]
+
+    def _client_for(self, record: JobRecord) -> docker.DockerClient:
+        # `docker stop` waits the grace period inside the request: the read timeout must outlast it.
+        return self._client(record.handle.get("docker_host"), float(record.handle.get("grace_seconds", 30)) + 60)
+
     # --- render --------------------------------------------------------------------------------------------------
 
     def render(self, job: JobSpec) -> DockerRequest:
@@ -292,22 +130,7 @@ class DockerBackend(Backend):
             mounts.append(BindMount(source=str(profiles), target=f"{HOME_IN_CONTAINER}/profiles.toml", read_only=True))
         mounts += devices.mounts + [BindMount.parse(v) for v in o.volumes]
         common, per_rank, files = distributed_env(device.kind, cards, Path(JOB_IN_CONTAINER))
-        environment = {
-            **_storage_env(),
-            **o.env,
-            "LAUNCHER_JOB_ID": job.id,
-            "JOB_ID": job.id,
-            "LAUNCHER_HOME": HOME_IN_CONTAINER,
-            "LAUNCHER_WORK_DIR": f"{JOB_IN_CONTAINER}/work",
-            "PYTHONPATH": f"{CODE_IN_CONTAINER}:{PROJECT_IN_CONTAINER}",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",  # the code dir is read-only, and not this interpreter's to fill
-            "HOME": "/tmp",  # the caller's uid has no home in the image; Keras and matplotlib want one
-            "RANK_SIZE": str(len(cards)),
-            "LAUNCHER_LOCAL_SIZE": str(len(cards)),
-            **devices.env,
-            **common,
-        }
+        environment = {**self._environment(job, len(cards)), **devices.env, **common}
         argv = [
             o.python,
             f"{PROJECT_IN_CONTAINER}/entry/{entry_script(job.entry).name}",
@@ -324,12 +147,12 @@ class DockerBackend(Backend):
         if len(cards) == 1:
             environment.update(rank_vars(0))
             command = argv
-        else:
+        else:  # all ranks in one container, started by docker_ranks inside it
             ranks = RanksSpec(
                 argv=argv,
                 ranks=[
-                    RankSpec(rank=r, env=rank_vars(r), log_path=None if r == 0 else f"{JOB_IN_CONTAINER}/{log_paths[r].name}")
-                    for r in range(len(cards))
+                    RankSpec(rank=r, env=rank_vars(r), log_path=None if r == 0 else f"{JOB_IN_CONTAINER}/{p.name}")
+                    for r, p in enumerate(log_paths)
                 ],
                 result_file=f"{JOB_IN_CONTAINER}/{RESULT_FILE}",
             )
@@ -367,6 +190,23 @@ class DockerBackend(Backend):
             keep_container=o.keep_container,
         )
 
+    def _environment(self, job: JobSpec, ranks: int) -> dict[str, str]:
+        """The contract every rank sees (shared/DESIGN.md), with container paths."""
+        return {
+            **_storage_env(),
+            **self.options.env,
+            "LAUNCHER_JOB_ID": job.id,
+            "JOB_ID": job.id,
+            "LAUNCHER_HOME": HOME_IN_CONTAINER,
+            "LAUNCHER_WORK_DIR": f"{JOB_IN_CONTAINER}/work",
+            "PYTHONPATH": f"{CODE_IN_CONTAINER}:{PROJECT_IN_CONTAINER}",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",  # the code dir is read-only, and not this interpreter's to fill
+            "HOME": "/tmp",  # the caller's uid has no home in the image; Keras and matplotlib want one
+            "RANK_SIZE": str(ranks),
+            "LAUNCHER_LOCAL_SIZE": str(ranks),
+        }
+
     def _default_image(self, job: JobSpec) -> str:
         """The tag `launcher build` gives this recipe's image (so build, then submit, just works)."""
         flavor = flavor_of(job.recipe.resources.device)
@@ -400,8 +240,10 @@ class DockerBackend(Backend):
 
     def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
         assert isinstance(request, DockerRequest)
-        check_host(request.required_host_paths, DeviceRequest.parse(job.recipe.resources.device).kind, self.options.host_root)
-        client = connect(request.docker_host, timeout=request.grace_seconds + 60)
+        check_host(
+            request.required_host_paths, DeviceRequest.parse(job.recipe.resources.device).kind, self.options.host_root
+        )
+        client = self._client(request.docker_host, request.grace_seconds + 60)
         ensure_image(client, request.image, request.pull)
         self._prepare_job_dir(request)
         record = self.store.create(
@@ -440,7 +282,7 @@ class DockerBackend(Backend):
             self.store.transition(job.id, JobState.FAILED, reason=f"cannot start the container: {message}")
             raise UserError(f"cannot start the container for {job.id}: {message}") from None
         if not self.store.transition(job.id, JobState.RUNNING):
-            container.stop(timeout=int(request.grace_seconds))  # stopped while it was being created
+            container.remove(force=True)  # stopped while it was being made: it never runs
         return self.status(job.id)
 
     def _prepare_job_dir(self, request: DockerRequest) -> None:
@@ -469,15 +311,16 @@ class DockerBackend(Backend):
         record = self.store.get(job_id)
         if record.state.terminal:
             return record
-        client = connect(record.handle.get("docker_host"), timeout=float(record.handle.get("grace_seconds", 30)) + 60)
-        container = self._container(client, record)
+        container = self._container(self._client_for(record), record)
         if container is None:
             return self._lost(record)
         state = container.attrs["State"]
         if state["Status"] == "created":
-            return record
+            return self._not_started(record, container)
         if record.state is JobState.PENDING:
-            self.store.transition(record.id, JobState.RUNNING, started_at=_timestamp(state.get("StartedAt")) or time.time())
+            self.store.transition(
+                record.id, JobState.RUNNING, started_at=_timestamp(state.get("StartedAt")) or time.time()
+            )
         if state["Status"] in ("exited", "dead"):
             self._record_end(self.store.get(record.id), container, state)
         return self.store.get(record.id)
@@ -493,14 +336,29 @@ class DockerBackend(Backend):
             raise DaemonUnreachable(f"docker: {api_message(error)}") from None
 
     def _lost(self, record: JobRecord) -> JobRecord:
-        if record.state is JobState.PENDING and "container_id" not in record.handle:
-            if time.time() - record.created_at < CREATING_GRACE:
-                return record  # `send` is still making it
+        creating = record.state is JobState.PENDING and "container_id" not in record.handle
+        if creating and time.time() - record.created_at < CREATING_GRACE:
+            return record  # `send` is still making it
         if record.stop_requested:
             self.store.transition(record.id, JobState.STOPPED, reason="stopped (its container is gone)")
         else:
             name = record.handle.get("container")
-            self.store.transition(record.id, JobState.FAILED, reason=f"lost: container {name} was removed before the job's end was recorded")
+            self.store.transition(
+                record.id,
+                JobState.FAILED,
+                reason=f"lost: container {name} was removed before the job's end was recorded",
+            )
+        return self.store.get(record.id)
+
+    def _not_started(self, record: JobRecord, container: Any) -> JobRecord:
+        """A container made but not started: `send` starts it in a moment, or `send` died (or was stopped) first."""
+        if not record.stop_requested and time.time() - record.created_at < CREATING_GRACE:
+            return record
+        container.remove(force=True)
+        if record.stop_requested:
+            self.store.transition(record.id, JobState.STOPPED, reason="stopped before it started")
+        else:
+            self.store.transition(record.id, JobState.FAILED, reason="lost: its container was made but never started")
         return self.store.get(record.id)
 
     def _record_end(self, record: JobRecord, container: Any, state: dict[str, Any]) -> None:
@@ -536,11 +394,15 @@ class DockerBackend(Backend):
         where = f"rank {ranks['rank']}: " if len(record.handle.get("logs", [])) > 1 and "rank" in ranks else ""
         if exit_code == 137 and (oom_killed or "out of memory (137)" in str(entry_reason)):
             memory = record.handle.get("memory_bytes")
-            limit = f"over the container's memory limit of {human_size(memory)} (--memory)" if memory else "no memory limit was set: the host ran out"
+            limit = (
+                f"over the container's memory limit of {human_size(memory)} (--memory)"
+                if memory
+                else "no memory limit was set: the host ran out"
+            )
             return f"{where}killed: out of memory (137), {limit}"
         if entry_reason:
             return where + str(entry_reason)
-        return where + describe_exit(128 - exit_code if exit_code > 128 else exit_code)
+        return where + _describe_exit(exit_code)
 
     # --- logs ----------------------------------------------------------------------------------------------------
 
@@ -550,10 +412,10 @@ class DockerBackend(Backend):
         if not 0 <= rank < len(paths):
             raise UserError(f"job {record.id} has ranks 0..{len(paths) - 1}, not {rank}")
         if rank == 0 and not record.state.terminal:
-            client = connect(record.handle.get("docker_host"))
-            container = self._container(client, record)
+            # No read timeout: a job may print nothing for longer than any timeout while it syncs or trains.
+            container = self._container(self._client(record.handle.get("docker_host"), None), record)
             if container is not None:
-                yield from _lines(container.logs(stdout=True, stderr=True, stream=True, follow=follow))
+                yield from _followed(container, follow, record.id)
                 if follow:
                     self.status(record.id)  # the container ended: record it now
                 return
@@ -584,14 +446,13 @@ class DockerBackend(Backend):
             return record
         self.store.update(record.id, stop_requested=True)
         grace = float(record.handle.get("grace_seconds", self.options.grace_seconds))
-        client = connect(record.handle.get("docker_host"), timeout=grace + 60)
-        container = self._container(client, record)
+        container = self._container(self._client_for(record), record)
         if container is None:
             if record.state is JobState.PENDING:
                 self.store.transition(record.id, JobState.STOPPED, reason="stopped before it started")
             return self.status(record.id)
         # SIGTERM (the entry pushes and exits 143), SIGKILL after the grace period; the daemon does the waiting.
-        container.stop(timeout=int(round(grace)))
+        container.stop(timeout=round(grace))
         return self.status(record.id)
 
     def list(self, limit: int = 50) -> list[JobRecord]:
@@ -602,6 +463,21 @@ class DockerBackend(Backend):
             except DaemonUnreachable:
                 records.append(record)  # the daemon is down: show what was last known
         return records
+
+
+def _followed(container: Any, follow: bool, job_id: str) -> Iterator[str]:
+    import requests
+
+    try:
+        yield from _lines(container.logs(stdout=True, stderr=True, stream=True, follow=follow))
+    except requests.exceptions.RequestException as error:
+        raise DaemonUnreachable(f"lost the Docker daemon while reading the log of {job_id}: {error}") from None
+
+
+def _describe_exit(exit_code: int) -> str:
+    """A container's exit code in words; 128+N is signal N, as a shell reports it."""
+    signals = {s.value for s in signal.Signals}
+    return describe_exit(128 - exit_code if exit_code - 128 in signals else exit_code)
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[str]:

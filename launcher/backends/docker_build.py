@@ -47,7 +47,7 @@ def build_images(
         else:
             code_dir = find_code_dir(Path(recipe).resolve(), spec.trainer)
         plans.append(code_plan(plans[0].tag, spec.name, code_dir))
-    client = connect(docker_host)
+    client = connect(docker_host, timeout=None)  # a RUN step may be silent for longer than any read timeout
     results = []
     for plan in plans:
         if not force and image_present(client, plan.tag):
@@ -81,4 +81,6 @@ def build_command(
     images = build_images(recipe, device, base_image, with_code, dockerfile, docker_host, force)
     final = images[-1].tag
     print(f"image: {final}")
-    print(f"run with: launcher submit {recipe} --backend docker --image {final}" + (" --code image" if with_code else ""))
+    print(
+        f"run with: launcher submit {recipe} --backend docker --image {final}" + (" --code image" if with_code else "")
+    )

@@ -21,13 +21,14 @@ def daemon_url(docker_host: str | None) -> str:
     return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
-def connect(docker_host: str | None = None, timeout: float = 120.0) -> docker.DockerClient:
-    """A client for `docker_host` (else DOCKER_HOST, else the default socket), checked with a ping."""
+def connect(docker_host: str | None = None, timeout: float | None = 120.0) -> docker.DockerClient:
+    """A client for `docker_host` (else DOCKER_HOST, else the default socket), checked with a ping; `timeout`
+    bounds every read (None: wait as long as the daemon takes, for followed logs)."""
     import docker  # the SDK is only needed by the docker backend
 
     url = daemon_url(docker_host)
     try:
-        client = docker.DockerClient(base_url=url, timeout=int(timeout))
+        client = docker.DockerClient(base_url=url, timeout=None if timeout is None else int(timeout))
         client.ping()
     except docker.errors.DockerException as error:
         raise DaemonUnreachable(

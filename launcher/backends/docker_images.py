@@ -121,11 +121,11 @@ def dependencies_plan(flavor: Flavor, base_image: str | None = None, dockerfile:
     """docker/<flavor>.Dockerfile (or `dockerfile`) with the flavour's requirements.txt, tagged by their hash."""
     path = Path(dockerfile) if dockerfile else DOCKER_DIR / f"{flavor}.Dockerfile"
     text = read_dockerfile(path)
-    if base_image is None and re.search(rb"^ARG BASE_IMAGE\s*$", text, re.M):
+    if base_image is None and re.search(rb"^ARG BASE_IMAGE\s*$", text, re.MULTILINE):
         raise UserError(f"{path} has no default base image: give one with --base_image (e.g. a CANN/TF-Ascend image)")
     files: dict[str, bytes | Path] = {"Dockerfile": text, "requirements.txt": requirements(flavor).encode()}
     buildargs = {"BASE_IMAGE": base_image} if base_image else {}
-    default = re.search(rb"^ARG BASE_IMAGE=(\S+)", text, re.M)
+    default = re.search(rb"^ARG BASE_IMAGE=(\S+)", text, re.MULTILINE)
     return BuildPlan(
         tag=_hashed_tag(f"{TAG_PREFIX}{flavor}", files, buildargs),
         files=files,

@@ -59,12 +59,12 @@ from launcher.jobspec import JobSpec
 
 NAME_LIMIT = 64  # metadata.name: 1-64 letters, digits, '-' and '_'
 ENTRY_ARGUMENTS = frozenset({"data_url", "train_url", "recipe", "hyperparameters", "push_interval", "stop_grace"})
-# v2 status.phase -> our states. Terminating is still running: the record moves when it is over.
-PHASES: dict[str, JobState] = {
+# v2 status.phase -> our states; None: on its way to another state, the record waits for where it ends up.
+PHASES: dict[str, JobState | None] = {
     "creating": JobState.PENDING,
     "pending": JobState.PENDING,
     "running": JobState.RUNNING,
-    "terminating": JobState.RUNNING,
+    "terminating": None,
     "completed": JobState.SUCCEEDED,
     "failed": JobState.FAILED,
     "abnormal": JobState.FAILED,
@@ -76,7 +76,9 @@ FAILED_SECONDARY = frozenset({"createfailed", "terminatedfailed", "lost"})
 class ModelArtsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    flavor: str | None = Field(None, description="resource flavor id (spec.resource.flavor_id), e.g. modelarts.vm.cpu.8u")
+    flavor: str | None = Field(
+        None, description="resource flavor id (spec.resource.flavor_id), e.g. modelarts.vm.cpu.8u"
+    )
     region: str | None = Field(None, description="e.g. cn-north-4; default HUAWEICLOUD_SDK_REGION")
     project_id: str | None = Field(None, description="project of that region; default HUAWEICLOUD_SDK_PROJECT_ID")
     endpoint: str | None = Field(None, description="API endpoint; default the SDK's for the region")
@@ -85,8 +87,12 @@ class ModelArtsOptions(BaseModel):
     engine_id: str | None = Field(None, description="preset engine id, when no --image is given")
     engine_name: str | None = Field(None, description="preset engine name (with --engine_version)")
     engine_version: str | None = Field(None, description="preset engine version")
-    code_url: str | None = Field(None, description="OBS folder for the code; default <train_url bucket>/launcher-code/<job>/code/")
-    io: Literal["channels", "direct"] = Field("channels", description="channels: ModelArts moves data; direct: the entry does")
+    code_url: str | None = Field(
+        None, description="OBS folder for the code; default <train_url bucket>/launcher-code/<job>/code/"
+    )
+    io: Literal["channels", "direct"] = Field(
+        "channels", description="channels: ModelArts moves data; direct: the entry does"
+    )
     check_flavor: bool = Field(True, description="look the flavor up before creating the job")
     verify_ssl: bool = True
     api_retries: int = Field(5, ge=0, le=10, description="retries on 429/5xx/connection errors")
@@ -165,14 +171,18 @@ def build_job(job: JobSpec, options: ModelArtsOptions, code: CodePlan) -> Job:
     params = job_parameters(job, code.recipe, options.io)
     if resources.image:
         engine = JobEngine(image_url=resources.image)
-        algorithm = JobAlgorithm(code_dir=obs_path(code.url, folder=True), command=_boot_command(job, code, params, options.io))
+        algorithm = JobAlgorithm(
+            code_dir=obs_path(code.url, folder=True), command=_boot_command(job, code, params, options.io)
+        )
     else:
         if not options.engine_id and not (options.engine_name and options.engine_version):
             raise UserError(
                 "ModelArts needs an image or a preset engine: give --image <swr image>, "
                 "or --engine_name and --engine_version (or --engine_id)"
             )
-        engine = JobEngine(engine_id=options.engine_id, engine_name=options.engine_name, engine_version=options.engine_version)
+        engine = JobEngine(
+            engine_id=options.engine_id, engine_name=options.engine_name, engine_version=options.engine_version
+        )
         algorithm = JobAlgorithm(
             code_dir=obs_path(code.url, folder=True),
             boot_file=obs_path(f"{code.url}entry/modelarts_entry_{job.entry}.py"),
@@ -218,7 +228,8 @@ def remote_status(details: Any, stop_requested: bool) -> RemoteStatus | None:
     secondary = (status.secondary_phase or "") if status else ""
     state = JobState.FAILED if secondary.lower() in FAILED_SECONDARY else PHASES.get(phase.lower())
     if state is None:
-        logger.debug("ModelArts phase {!r} ({!r}) not mapped", phase, secondary)
+        if phase.lower() not in PHASES:
+            logger.debug("ModelArts phase {!r} ({!r}) not mapped", phase, secondary)
         return None
     exit_code, reason = None, ""
     failures = [t for t in (status.task_statuses or []) if t.exit_code]
@@ -232,7 +243,9 @@ def remote_status(details: Any, stop_requested: bool) -> RemoteStatus | None:
         reason = "stopped" if stop_requested else f"terminated on ModelArts ({secondary or phase})"
     started = status.start_time / 1000 if status.start_time else None
     ended = started + status.duration / 1000 if started is not None and status.duration and state.terminal else None
-    return RemoteStatus(state=state, phase=phase, exit_code=exit_code, reason=reason, started_at=started, ended_at=ended)
+    return RemoteStatus(
+        state=state, phase=phase, exit_code=exit_code, reason=reason, started_at=started, ended_at=ended
+    )
 
 
 class _Lines:
@@ -259,14 +272,18 @@ class ModelArtsBackend(Backend):
     def _retry(self) -> RetryPolicy:
         return RetryPolicy(retries=self.options.api_retries, base_delay_s=self.options.api_retry_delay_s)
 
-    def _api(self, endpoint: str | None = None, region: str | None = None, project_id: str | None = None) -> ModelArtsAPI:
+    def _api(
+        self, endpoint: str | None = None, region: str | None = None, project_id: str | None = None
+    ) -> ModelArtsAPI:
         account = resolve_account(
             region=region or self.options.region,
             endpoint=endpoint or self.options.endpoint,
             project_id=project_id or self.options.project_id,
             profile=storage.load_profile(),
         )
-        return ModelArtsAPI(account, self._retry(), verify_ssl=self.options.verify_ssl, timeout_s=self.options.api_timeout_s)
+        return ModelArtsAPI(
+            account, self._retry(), verify_ssl=self.options.verify_ssl, timeout_s=self.options.api_timeout_s
+        )
 
     def _api_for(self, record: JobRecord) -> ModelArtsAPI:
         handle = record.handle
@@ -347,7 +364,9 @@ class ModelArtsBackend(Backend):
         lines = _Lines()
         while True:
             record = self.status(record.id)
-            if record.state is JobState.PENDING and follow:
+            if record.state is JobState.PENDING:  # no task has started: there is no log yet
+                if not follow:
+                    return
                 time.sleep(self.options.poll_interval_s)
                 continue
             tasks = record.handle.get("tasks") or [f"worker-{i}" for i in range(nodes)]
@@ -382,11 +401,14 @@ class ModelArtsBackend(Backend):
             by_account.setdefault(key, []).append(r)
         fresh: dict[str, JobRecord] = {}
         for (endpoint, region, project), group in by_account.items():
-            api = self._api(endpoint or None, region or None, project or None)
-            found = {j.metadata.id: j for j in api.search(limit=50) if j.metadata}
-            for r in group:
-                remote = found.get(r.handle.get("training_job_id"))
-                fresh[r.id] = self._apply(r, remote) if remote is not None else self.status(r.id)
+            try:
+                api = self._api(endpoint or None, region or None, project or None)
+                found = {j.metadata.id: j for j in api.search(limit=50) if j.metadata}
+                for r in group:
+                    remote = found.get(r.handle.get("training_job_id"))
+                    fresh[r.id] = self._apply(r, remote) if remote is not None else self.status(r.id)
+            except UserError as error:  # one unreachable account must not hide every other job
+                logger.warning("ModelArts {} ({}): showing the last known states: {}", region, endpoint, error)
         return [fresh.get(r.id, r) for r in records]
 
 

@@ -93,7 +93,9 @@ def resolve_endpoint(region: str | None, endpoint: str | None, environ: Mapping[
     try:
         return ModelArtsRegion.value_of(region).endpoints[0], region
     except KeyError:
-        raise ModelArtsError(f"unknown ModelArts region {region!r}; give --endpoint for a region the SDK does not list") from None
+        raise ModelArtsError(
+            f"unknown ModelArts region {region!r}; give --endpoint for a region the SDK does not list"
+        ) from None
 
 
 def resolve_account(
@@ -193,7 +195,9 @@ class ModelArtsAPI:
                 f"ModelArts {what} failed after {self.retry.retries} retries: {_describe(error)}; try again later"
             ) from None
         except SdkException as error:  # connection refused, TLS, timeout
-            raise ModelArtsError(f"cannot reach ModelArts at {self.account.endpoint} ({what}): {error.error_msg}") from None
+            raise ModelArtsError(
+                f"cannot reach ModelArts at {self.account.endpoint} ({what}): {error.error_msg}"
+            ) from None
 
     def _client_error(self, what: str, error: ClientRequestException, job_id: str | None) -> UserError:
         status = error.status_code
@@ -208,13 +212,19 @@ class ModelArtsAPI:
                 f"{self.account.project_id} in {self.account.region}, or lack ModelArts permissions"
             )
         if status == 404 and job_id is not None:
-            return JobNotFound(f"ModelArts has no training job {job_id} in project {self.account.project_id} ({_describe(error)})")
+            return JobNotFound(
+                f"ModelArts has no training job {job_id} in project {self.account.project_id} ({_describe(error)})"
+            )
         if status == 429:
-            return ModelArtsError(f"ModelArts is rate limiting ({what}) after {self.retry.retries} retries; try again later")
+            return ModelArtsError(
+                f"ModelArts is rate limiting ({what}) after {self.retry.retries} retries; try again later"
+            )
         return ModelArtsError(f"ModelArts rejected {what}: {_describe(error)}")
 
     def flavors(self) -> list[Any]:
-        response = self._call("flavor list", lambda: self.client.show_training_job_flavors(ShowTrainingJobFlavorsRequest()))
+        response = self._call(
+            "flavor list", lambda: self.client.show_training_job_flavors(ShowTrainingJobFlavorsRequest())
+        )
         return list(response.flavors or [])
 
     def create(self, body: dict[str, Any]) -> Any:
@@ -248,7 +258,9 @@ class ModelArtsAPI:
 
     def log_preview(self, training_job_id: str, task_id: str) -> Any:
         request = ShowTrainingJobLogsPreviewRequest(training_job_id=training_job_id, task_id=task_id)
-        return self._call("log preview", lambda: self.client.show_training_job_logs_preview(request), job_id=training_job_id)
+        return self._call(
+            "log preview", lambda: self.client.show_training_job_logs_preview(request), job_id=training_job_id
+        )
 
     def search(self, limit: int = 50, name: str | None = None) -> list[Any]:
         filters = [Filter(key="name", operator="like", value=[name])] if name else None

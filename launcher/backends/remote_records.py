@@ -27,10 +27,10 @@ def reconcile(store: JobStore, record: JobRecord, remote: RemoteStatus) -> JobRe
         return record
     if remote.state is JobState.PENDING:
         return record  # a restarting job's pods wait again; the record does not go back
-    if record.state is JobState.PENDING and remote.state is not JobState.RUNNING:
-        # Over before we looked: RUNNING first, unless it never ran (failed to start, stopped while queued).
-        if remote.started_at is not None or remote.state is JobState.SUCCEEDED:
-            store.transition(record.id, JobState.RUNNING, started_at=remote.started_at or remote.ended_at)
+    ran = remote.started_at is not None or remote.state is JobState.SUCCEEDED
+    if record.state is JobState.PENDING and remote.state is not JobState.RUNNING and ran:
+        # Over before we looked: RUNNING first (a job that never ran, e.g. stopped while queued, goes straight on).
+        store.transition(record.id, JobState.RUNNING, started_at=remote.started_at or remote.ended_at)
     fields: dict[str, object] = {}
     if remote.state is JobState.RUNNING and remote.started_at is not None:
         fields["started_at"] = remote.started_at

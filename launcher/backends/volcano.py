@@ -10,6 +10,7 @@ entry restores the newest checkpoint it pushed to train_url and goes on from the
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -48,13 +49,14 @@ from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
 
-PHASES: dict[str, JobState] = {
+# Job status.state.phase -> our states; None: on its way to another state, the record waits for where it ends up.
+PHASES: dict[str, JobState | None] = {
     "Pending": JobState.PENDING,
     "Running": JobState.RUNNING,
     "Restarting": JobState.RUNNING,
     "Completing": JobState.RUNNING,
-    "Terminating": JobState.RUNNING,
-    "Aborting": JobState.RUNNING,
+    "Terminating": None,
+    "Aborting": None,
     "Completed": JobState.SUCCEEDED,
     "Failed": JobState.FAILED,
     "Terminated": JobState.STOPPED,  # by us (a stop) or by a policy: told apart by stop_requested
@@ -72,7 +74,10 @@ class VolcanoRequest(BaseModel):
 
     def command_line(self) -> str:
         """The same as shell commands: what `launcher render` prints after the JSON."""
-        lines = [f"launcher data sync {u.source} {u.destination}" for u in (self.code.uploads if self.code else [])]
+        lines = [
+            shlex.join(["launcher", "data", "sync", str(u.source), u.destination, "--exclude", ",".join(u.exclude)])
+            for u in (self.code.uploads if self.code else [])
+        ]
         if self.secret is not None:
             lines.append(
                 f"kubectl -n {self.namespace} create secret generic {self.secret.name} "
@@ -104,7 +109,8 @@ def remote_status(job: dict[str, Any], pods: list[Any], stop_requested: bool) ->
     phase = state_of.get("phase") or "Pending"
     state = PHASES.get(phase)
     if state is None:
-        logger.debug("Volcano phase {!r} not mapped", phase)
+        if phase not in PHASES:
+            logger.debug("Volcano phase {!r} not mapped", phase)
         return None
     exit_code, reason = _pod_failure(pods)
     status = job.get("status", {})
@@ -123,7 +129,9 @@ def remote_status(job: dict[str, Any], pods: list[Any], stop_requested: bool) ->
     running = [c for c in status.get("conditions") or [] if c.get("status") == "Running"]
     started = _time(running[0].get("lastTransitionTime")) if running else None
     ended = _time(state_of.get("lastTransitionTime")) if state.terminal else None
-    return RemoteStatus(state=state, phase=phase, exit_code=exit_code, reason=reason, started_at=started, ended_at=ended)
+    return RemoteStatus(
+        state=state, phase=phase, exit_code=exit_code, reason=reason, started_at=started, ended_at=ended
+    )
 
 
 class VolcanoBackend(Backend):
@@ -157,7 +165,12 @@ class VolcanoBackend(Backend):
         secret = None
         if has_keys and self.options.write_storage_secret:
             source = f"storage profile {profile.name!r}"
-            secret = SecretPlan(name=self.options.storage_secret, namespace=self.options.namespace, keys=list(STORAGE_KEYS), source=source)
+            secret = SecretPlan(
+                name=self.options.storage_secret,
+                namespace=self.options.namespace,
+                keys=list(STORAGE_KEYS),
+                source=source,
+            )
         access = StorageAccess(
             endpoint=endpoint,
             region=profile.region,
@@ -193,12 +206,20 @@ class VolcanoBackend(Backend):
         if request.secret is not None:
             profile = storage.load_profile()
             assert profile.access_key_id and profile.secret_access_key
-            values = {"ACCESS_KEY_ID": profile.access_key_id, "SECRET_ACCESS_KEY": profile.secret_access_key.get_secret_value()}
+            values = {
+                "ACCESS_KEY_ID": profile.access_key_id,
+                "SECRET_ACCESS_KEY": profile.secret_access_key.get_secret_value(),
+            }
             api.apply_secret(request.secret.name, values, dict(MANAGED_BY))
         *config_maps, body = request.manifests
         for config_map in config_maps:
             api.apply_config_map(from_wire(config_map, "V1ConfigMap"))
-        created = api.create_job(body, adopt=lambda found: found["metadata"].get("annotations", {}).get(ANNOTATION_JOB_ID) == job.id)
+        try:
+            created = api.create_job(body, adopt=lambda found: _annotated_job_id(found) == job.id)
+        except UserError:
+            for config_map in config_maps:  # no Job will ever own them
+                api.delete_config_map(config_map["metadata"]["name"])
+            raise
         name = created["metadata"]["name"]
         for config_map in config_maps:
             api.own_config_map(config_map["metadata"]["name"], created)
@@ -231,7 +252,9 @@ class VolcanoBackend(Backend):
             if record.stop_requested:
                 seen = RemoteStatus(state=JobState.STOPPED, phase="Deleted", reason="stopped")
             else:
-                seen = RemoteStatus(state=JobState.FAILED, phase="Deleted", reason="the Volcano job was deleted outside the launcher")
+                seen = RemoteStatus(
+                    state=JobState.FAILED, phase="Deleted", reason="the Volcano job was deleted outside the launcher"
+                )
             return reconcile(self.store, record, seen)
         pods = api.pods(f"{LABEL_JOB}={record.handle['name']}")
         seen = remote_status(job, pods, record.stop_requested)
@@ -305,13 +328,20 @@ class VolcanoBackend(Backend):
                 key = (r.handle.get("namespace") or "", r.handle.get("kubeconfig") or "", r.handle.get("context") or "")
                 groups.setdefault(key, []).append(r)
         fresh: dict[str, JobRecord] = {}
+        selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
         for (namespace, kubeconfig, context), group in groups.items():
-            api = self._api(namespace or None, kubeconfig or None, context or None)
-            selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-            found = {j["metadata"]["name"]: j for j in api.list_jobs(selector)}
-            for r in group:
-                fresh[r.id] = self._refresh(api, r, found.get(r.handle["name"]))
+            try:
+                api = self._api(namespace or None, kubeconfig or None, context or None)
+                found = {j["metadata"]["name"]: j for j in api.list_jobs(selector)}
+                for r in group:
+                    fresh[r.id] = self._refresh(api, r, found.get(r.handle["name"]))
+            except UserError as error:  # one unreachable cluster must not hide every other job
+                logger.warning("Volcano namespace {}: showing the last known states: {}", namespace, error)
         return [fresh.get(r.id, r) for r in records]
+
+
+def _annotated_job_id(found: dict[str, Any]) -> str | None:
+    return found.get("metadata", {}).get("annotations", {}).get(ANNOTATION_JOB_ID)
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[str]:

@@ -6,6 +6,7 @@ Retry-After), and turning ApiException into one-line errors that say what to fix
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -91,7 +92,12 @@ class KubeAPI:
     def _call(self, what: str, call: Callable[[], T], **retry: Any) -> T:
         try:
             return call_with_retry(
-                call, policy=self.retry, transient=_transient, retry_after=_retry_after, what=f"Kubernetes {what}", **retry
+                call,
+                policy=self.retry,
+                transient=_transient,
+                retry_after=_retry_after,
+                what=f"Kubernetes {what}",
+                **retry,
             )
         except ApiException as error:
             raise self._explain(what, error) from None
@@ -131,8 +137,9 @@ class KubeAPI:
                     if existing is not None and adopt(existing):
                         return existing
                 if error.status == 404:
+                    found = _status_message(error)
                     raise KubeError(
-                        f"the cluster at {self.host} has no {GROUP}/{VERSION} jobs: is Volcano installed? ({_status_message(error)})"
+                        f"the cluster at {self.host} has no {GROUP}/{VERSION} jobs: is Volcano installed? ({found})"
                     ) from None
                 raise
 
@@ -164,7 +171,13 @@ class KubeAPI:
             self._call(
                 f"delete Job {name}",
                 lambda: self.custom.delete_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, PLURAL, name, propagation_policy="Foreground", _request_timeout=self._t()
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    PLURAL,
+                    name,
+                    propagation_policy="Foreground",
+                    _request_timeout=self._t(),
                 ),
             )
         except Gone:
@@ -197,15 +210,14 @@ class KubeAPI:
         )
 
     def delete_config_map(self, name: str) -> None:
-        try:
+        with contextlib.suppress(Gone):  # already gone: with its owner Job, or never made
             self._call(
                 f"delete ConfigMap {name}",
                 lambda: self.core.delete_namespaced_config_map(name, self.namespace, _request_timeout=self._t()),
             )
-        except Gone:
-            pass
 
     def apply_secret(self, name: str, values: dict[str, str], labels: dict[str, str]) -> None:
+        """Create the Secret, or set these keys in an existing one (a merge: other keys someone keeps there stay)."""
         secret = V1Secret(
             api_version="v1",
             kind="Secret",
@@ -220,14 +232,17 @@ class KubeAPI:
             except ApiException as error:
                 if error.status != 409:
                     raise
-                self.core.replace_namespaced_secret(name, self.namespace, secret, _request_timeout=self._t())
+                patch = {"stringData": values}
+                self.core.patch_namespaced_secret(name, self.namespace, patch, _request_timeout=self._t())
 
         self._call(f"write Secret {name}", apply)
 
     def pods(self, label_selector: str) -> list[client.V1Pod]:
         found = self._call(
             "list pods",
-            lambda: self.core.list_namespaced_pod(self.namespace, label_selector=label_selector, _request_timeout=self._t()),
+            lambda: self.core.list_namespaced_pod(
+                self.namespace, label_selector=label_selector, _request_timeout=self._t()
+            ),
         )
         return list(found.items or [])
 

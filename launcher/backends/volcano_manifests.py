@@ -160,7 +160,9 @@ def pod_template(
         raise UserError("the volcano backend needs a container image: give --image <registry/image:tag>")
     kind = device_kind(job)
     per_pod = resources.count
-    cards = {"ascend": {options.ascend_resource: str(per_pod)}, "gpu": {options.gpu_resource: str(per_pod)}}.get(kind, {})
+    cards = {"ascend": {options.ascend_resource: str(per_pod)}, "gpu": {options.gpu_resource: str(per_pod)}}.get(
+        kind, {}
+    )
     sizes = {k: v for k, v in (("cpu", options.cpu), ("memory", options.memory)) if v}
     code_dir = options.code_in_image or CODE_DIR
     env = [
@@ -223,7 +225,9 @@ def pod_template(
             restart_policy="Never",  # Volcano's policies restart the whole job: every rank resumes together
             termination_grace_period_seconds=options.grace_seconds,
             node_selector=options.node_selector or None,
-            image_pull_secrets=[V1LocalObjectReference(name=options.image_pull_secret)] if options.image_pull_secret else None,
+            image_pull_secrets=[V1LocalObjectReference(name=options.image_pull_secret)]
+            if options.image_pull_secret
+            else None,
         ),
     )
 

@@ -15,13 +15,21 @@ class VolcanoOptions(BaseModel):
     kubeconfig: str | None = Field(None, description="kubeconfig file; default $KUBECONFIG, ~/.kube/config, in-cluster")
     context: str | None = Field(None, description="kubeconfig context; default its current-context")
     python: str = Field("python", description="interpreter in the image")
-    code_url: str | None = Field(None, description="object-store folder for the code; default <train_url bucket>/launcher-code/<job>/code/")
+    code_url: str | None = Field(
+        None, description="object-store folder for the code; default <train_url bucket>/launcher-code/<job>/code/"
+    )
     code_in_image: str | None = Field(None, description="folder in the image that already holds the code: no upload")
     storage_endpoint: str | None = Field(None, description="S3_ENDPOINT inside the pods; default the storage profile's")
-    storage_secret: str = Field("launcher-storage", pattern=DNS_LABEL, description="Secret with ACCESS_KEY_ID/SECRET_ACCESS_KEY")
-    write_storage_secret: bool = Field(True, description="create/update that Secret from the local storage profile's keys")
+    storage_secret: str = Field(
+        "launcher-storage", pattern=DNS_LABEL, description="Secret with ACCESS_KEY_ID/SECRET_ACCESS_KEY"
+    )
+    write_storage_secret: bool = Field(
+        True, description="create/update that Secret from the local storage profile's keys"
+    )
     max_retry: int = Field(3, ge=0, description="Volcano restarts of the whole job (preemption, failed pod)")
-    restart_on_failure: bool = Field(True, description="restart the job when a pod fails (it resumes from its checkpoint)")
+    restart_on_failure: bool = Field(
+        True, description="restart the job when a pod fails (it resumes from its checkpoint)"
+    )
     cpu: str | None = Field(None, description="CPU request and limit per pod, e.g. 8")
     memory: str | None = Field(None, description="memory request and limit per pod, e.g. 32Gi")
     ascend_resource: str = Field("huawei.com/Ascend910", description="extended resource of an Ascend card")

@@ -39,7 +39,7 @@ class RankSetupError(Exception):
     """The pod cannot tell its ranks (no rank table in time, this server not in it)."""
 
 
-def wait_for_rank_table(path: Path, timeout: float, poll: float = 1.0) -> RankTable:
+def wait_for_rank_table(path: Path, timeout: float, poll: float = 0.5) -> RankTable:
     """The table once the device plugin has written it whole (status `completed`)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -47,7 +47,7 @@ def wait_for_rank_table(path: Path, timeout: float, poll: float = 1.0) -> RankTa
             return load_rank_table(path)
         except RankTableError as error:
             if time.monotonic() >= deadline:
-                raise RankSetupError(f"no usable rank table after {timeout:.0f}s: {error}") from None
+                raise RankSetupError(f"no usable rank table after {timeout:g}s: {error}") from None
         time.sleep(poll)
 
 
@@ -56,7 +56,9 @@ def ascend_ranks(table: RankTable, env: Mapping[str, str], per_pod: int) -> tupl
     servers = [s for s in table.server_list if s.server_id in mine]
     if len(servers) != 1:
         listed = ", ".join(s.server_id for s in table.server_list)
-        raise RankSetupError(f"this pod ({', '.join(sorted(mine)) or 'no IP'}) is not one server of the rank table ({listed})")
+        raise RankSetupError(
+            f"this pod ({', '.join(sorted(mine)) or 'no IP'}) is not one server of the rank table ({listed})"
+        )
     devices = sorted(servers[0].device, key=lambda d: d.rank_id)
     if len(devices) != per_pod:
         raise RankSetupError(f"the rank table gives this pod {len(devices)} cards, the job asked for {per_pod}")
@@ -72,7 +74,9 @@ def ascend_ranks(table: RankTable, env: Mapping[str, str], per_pod: int) -> tupl
     return {"RANK_SIZE": str(table.rank_size)}, per_rank
 
 
-def indexed_ranks(env: Mapping[str, str], kind: str, per_pod: int, nodes: int) -> tuple[dict[str, str], list[dict[str, str]]]:
+def indexed_ranks(
+    env: Mapping[str, str], kind: str, per_pod: int, nodes: int
+) -> tuple[dict[str, str], list[dict[str, str]]]:
     """GPU/CPU: ranks node-major (pod i holds ranks i*per_pod ...), plus what JAX and TensorFlow need to meet."""
     index = int(env.get("VC_TASK_INDEX", "0"))
     world = nodes * per_pod
@@ -91,7 +95,9 @@ def indexed_ranks(env: Mapping[str, str], kind: str, per_pod: int, nodes: int) -
             values["CUDA_VISIBLE_DEVICES"] = str(local)
         if world > 1:
             values["JAX_PROCESS_ID"] = str(rank)
-            values["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": rank}})
+            values["TF_CONFIG"] = json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": rank}}
+            )
         per_rank.append(values)
     return common, per_rank
 
@@ -138,7 +144,7 @@ def run(argv: Sequence[str], env: Mapping[str, str]) -> int:
     signal.signal(signal.SIGINT, forward)
     first_failure = 0
     deadline: float | None = None
-    while any(c.poll() is None for c in children):
+    while [c.poll() for c in children].count(None):  # poll every child each round (any() would stop at the first)
         for child in children:
             code = child.returncode
             if code not in (None, 0) and not first_failure:

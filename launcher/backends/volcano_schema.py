@@ -30,7 +30,18 @@ EVENTS = [
 ]
 # The CRD types `action` as a string; these are the actions Volcano's admission webhook accepts for policies.
 ACTIONS = ["AbortJob", "RestartJob", "RestartTask", "RestartPod", "TerminateJob", "CompleteJob", "ResumeJob"]
-PHASES = ["Pending", "Aborting", "Aborted", "Running", "Restarting", "Completing", "Completed", "Terminating", "Terminated", "Failed"]
+PHASES = [
+    "Pending",
+    "Aborting",
+    "Aborted",
+    "Running",
+    "Restarting",
+    "Completing",
+    "Completed",
+    "Terminating",
+    "Terminated",
+    "Failed",
+]
 
 _INT32_MIN0 = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 

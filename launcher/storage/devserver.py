@@ -121,19 +121,43 @@ class SeaweedServer:
         return self
 
     def _wait_ready(self, timeout_s: float) -> None:
+        """Until S3 answers and, after a restart, every volume on disk is served again.
+
+        A restarted server answers S3 at once but fails reads with 500 InternalError until its volume
+        server has re-registered the volumes it holds.
+        """
         deadline = time.monotonic() + timeout_s
+        volumes_on_disk = len(list((self.workdir / "data").glob("*.dat")))
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"weed exited with {self.process.returncode}; see {self.workdir / 'logs'}")
-            try:
-                urllib.request.urlopen(self.endpoint + "/", timeout=1).close()
+            if self._s3_answers() and self._volumes_served() >= volumes_on_disk:
                 return
-            except urllib.error.HTTPError:
-                return  # 403 for an unsigned request: S3 is answering
-            except OSError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         self.kill()
-        raise TimeoutError(f"SeaweedFS S3 did not answer on {self.endpoint} within {timeout_s}s")
+        raise TimeoutError(f"SeaweedFS S3 did not become ready on {self.endpoint} within {timeout_s}s")
+
+    def _s3_answers(self) -> bool:
+        try:
+            urllib.request.urlopen(self.endpoint + "/", timeout=1).close()
+        except urllib.error.HTTPError:
+            return True  # 403 for an unsigned request: S3 is answering
+        except OSError:
+            return False
+        return True
+
+    def _volumes_served(self) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['master.port']}/dir/status", timeout=1) as r:
+                topology = json.load(r).get("Topology") or {}
+        except (OSError, ValueError):
+            return -1
+        return sum(
+            node.get("Volumes", 0)
+            for center in topology.get("DataCenters") or []
+            for rack in center.get("Racks") or []
+            for node in rack.get("DataNodes") or []
+        )
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """SIGTERM and wait (kill after `timeout_s`)."""

@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 import time
 
+from typing import TYPE_CHECKING
+
 from loguru import logger
-from tqdm import tqdm
 
 from launcher.storage.models import human_bytes
 
 LOG_EVERY_S = 10.0
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class Progress:
@@ -32,6 +36,8 @@ class Progress:
         self.files_total, self.bytes_total = files, nbytes
         self._start = self._last_log = time.monotonic()
         if self.tty and not self.quiet and files:
+            from tqdm import tqdm  # only when a bar is drawn: saves start-up time for every other run
+
             self._bar = tqdm(
                 total=nbytes, unit="B", unit_scale=True, unit_divisor=1024, desc=self.label, file=sys.stderr, leave=True
             )

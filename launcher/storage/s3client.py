@@ -155,6 +155,11 @@ class S3Client:
             self._bulk = BulkClient(self)
         return self._bulk
 
+    def abort_bulk(self) -> None:
+        """Stop the threaded part transfers now (on cancellation)."""
+        if self._bulk is not None:
+            self._bulk.abort()
+
     async def close(self) -> None:
         if self._bulk is not None:
             self._bulk.close()

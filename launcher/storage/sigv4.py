@@ -38,19 +38,19 @@ class Signer:
         self._secret = secret_key
         self.region = region
         self.session_token = session_token
-        self._day = ""
-        self._key = b""
+        self._cached: tuple[str, bytes] = ("", b"")  # (day, key) as one value: threads sign too (bulk.py)
 
     def __repr__(self) -> str:  # never show the secret
         return f"Signer(access_key={self.access_key!r}, region={self.region!r})"
 
     def _signing_key(self, day: str) -> bytes:
-        if day != self._day:
+        cached_day, key = self._cached
+        if day != cached_day:
             key = hmac.new(("AWS4" + self._secret).encode(), day.encode(), hashlib.sha256).digest()
             for part in (self.region, "s3", "aws4_request"):
                 key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-            self._day, self._key = day, key
-        return self._key
+            self._cached = (day, key)
+        return key
 
     def sign(
         self,

@@ -111,6 +111,10 @@ class Store(ABC):
     async def md5(self, key: str, entry: Entry, expected: str | None = None) -> str:
         """Hex MD5 of the content; `expected` lets a store answer from metadata when it matches."""
 
+    async def recorded_mtime(self, key: str) -> float | None:
+        """The source file's mtime recorded with the copy, where the store keeps one apart from its own."""
+        return None
+
     async def close(self) -> None:
         return None
 
@@ -285,6 +289,16 @@ class LocalStore(Store):
             self._made_dirs.discard(folder)
 
 
+def upload_metadata(data: bytes | None, mtime: float | None) -> dict[str, str]:
+    """What we record on objects we upload: content MD5 (whole-object uploads) and the source's mtime."""
+    found = {}
+    if data is not None:
+        found["md5"] = hashlib.md5(data).hexdigest()
+    if mtime is not None:
+        found["mtime"] = f"{mtime:.6f}"
+    return found
+
+
 def file_md5(path: str) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as fh:
@@ -365,7 +379,7 @@ class S3Store(Store):
         return resp.body
 
     async def write(self, key: str, data: bytes, mtime: float | None = None) -> None:
-        await self.client.put_object(self.bucket, key, data, {"md5": hashlib.md5(data).hexdigest()})
+        await self.client.put_object(self.bucket, key, data, upload_metadata(data, mtime))
 
     async def delete(self, keys: list[str]) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -373,6 +387,14 @@ class S3Store(Store):
         for result in await asyncio.gather(*(self.client.delete_objects(self.bucket, b) for b in batches)):
             errors.update(result)
         return errors
+
+    async def recorded_mtime(self, key: str) -> float | None:
+        resp = await self.client.head_object(self.bucket, key)
+        value = metadata_of(resp.headers).get("mtime") if resp is not None else None
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
 
     async def md5(self, key: str, entry: Entry, expected: str | None = None) -> str:
         # An ETag equal to the expected MD5 settles it; otherwise an ETag proves nothing (multipart, SSE).

@@ -1,10 +1,10 @@
 """The sync engine: list both sides, decide, transfer many files at once, delete, report.
 
 Written once over the Store interface, so local<->store, store<->store, and the embedded store all take
-this path. A file is skipped when size matches and the destination is not older (object stores: server
-time of upload >= source mtime, to the second) or carries the same mtime (local and embedded destinations,
-where the source's mtime is set on the copy); `checksum` compares MD5s instead. Listing only, no request per
-unchanged object. Files that fail are reported and the rest carries on; deletions are skipped when any copy
+this path. A file is skipped when size matches and the destination carries the source's mtime (local and
+embedded destinations, where it is set on the copy) or, on an object store, was uploaded after the source's
+last change (see compare_times); `checksum` compares MD5s instead. Listing only: no request per unchanged
+object, except one HEAD for a file changed in the very second of its last upload. Files that fail are reported and the rest carries on; deletions are skipped when any copy
 failed, so a half-failed mirror never loses data on the destination.
 """
 
@@ -42,13 +42,22 @@ class Item:
     entry: Entry
 
 
-def unchanged(src: Entry, dst: Entry, dst_keeps_mtime: bool) -> bool:
-    """Same size and not newer at the source: skip without reading either side."""
-    if src.size != dst.size:
-        return False
+UNCHANGED, CHANGED, ASK = "unchanged", "changed", "ask"
+
+
+def compare_times(src: Entry, dst: Entry, dst_keeps_mtime: bool) -> str:
+    """Decide from the listings alone, for entries of the same size.
+
+    A destination that keeps mtimes (local, embedded) must carry the source's. An object store stamps the
+    upload time, in whole seconds: later than the source's mtime proves the copy is newer; in the same
+    second it proves nothing (the file may have changed just after the upload began), so ASK: the object's
+    recorded source mtime (x-amz-meta-mtime, one HEAD for just these few) settles it.
+    """
     if dst_keeps_mtime:
-        return abs(src.mtime - dst.mtime) <= _MTIME_TOLERANCE_S
-    return dst.mtime >= math.floor(src.mtime)
+        return UNCHANGED if abs(src.mtime - dst.mtime) <= _MTIME_TOLERANCE_S else CHANGED
+    if dst.mtime > src.mtime:
+        return UNCHANGED
+    return ASK if dst.mtime >= math.floor(src.mtime) else CHANGED
 
 
 def describe_error(exc: BaseException) -> str:
@@ -158,17 +167,37 @@ class SyncEngine:
     ) -> tuple[list[Item], int]:
         copies: list[Item] = []
         to_hash: list[tuple[Item, Entry]] = []
+        to_ask: list[Item] = []
         for item in items:
             existing = dst_entries.get(item.rel)
             if not mirror or existing is None or existing.size != item.entry.size:
                 copies.append(item)
             elif self.options.checksum:
                 to_hash.append((item, existing))
-            elif not unchanged(item.entry, existing, dst_store.preserves_mtime):
-                copies.append(item)
-        skipped = len(items) - len(copies) - len(to_hash)
+            else:
+                verdict = compare_times(item.entry, existing, dst_store.preserves_mtime)
+                if verdict == CHANGED:
+                    copies.append(item)
+                elif verdict == ASK:
+                    to_ask.append(item)
+        skipped = len(items) - len(copies) - len(to_hash) - len(to_ask)
+        gate = asyncio.Semaphore(16)
+        if to_ask:
+
+            async def recorded_same(item: Item) -> bool:
+                async with gate:
+                    try:
+                        recorded = await dst_store.recorded_mtime(item.dst_key)
+                    except (StorageError, OSError):
+                        return False
+                    return recorded is not None and abs(recorded - item.entry.mtime) <= _MTIME_TOLERANCE_S
+
+            for item, same_time in zip(to_ask, await asyncio.gather(*map(recorded_same, to_ask)), strict=True):
+                if same_time:
+                    skipped += 1
+                else:
+                    copies.append(item)
         if to_hash:
-            gate = asyncio.Semaphore(16)
 
             async def same(item: Item, existing: Entry) -> bool:
                 async with gate:

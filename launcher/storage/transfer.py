@@ -1,8 +1,9 @@
 """Copy one file or object between two stores, whichever kinds they are.
 
-Small objects go in one request. Large ones go in parts, many in flight (bounded for memory by
-`parts_in_flight`): multipart upload, ranged parallel download into a pre-sized temporary file, server-side
-part copy within one endpoint. Anything interrupted is cleaned up: the temporary file is removed, the
+Small objects go in one request (and, between disk and server, in batches whose disk work is done on
+threads). Large ones go in parts, many in flight (bounded for memory by `parts_in_flight`) on the threaded
+path of bulk.py: multipart upload, ranged parallel download into a pre-sized temporary file; within one
+endpoint, server-side copy. Anything interrupted is cleaned up: the temporary file is removed, the
 multipart upload aborted; nothing partial ever appears under the final name.
 """
 
@@ -19,7 +20,7 @@ from typing import TypeVar
 
 from launcher.storage.errors import StorageError
 from launcher.storage.models import TransferConfig
-from launcher.storage.s3client import S3Client, md5_b64, metadata_of
+from launcher.storage.s3client import S3Client, metadata_of
 from launcher.storage.stores import Entry, LocalStore, S3Store, Store, temp_name
 
 T = TypeVar("T")
@@ -63,20 +64,17 @@ class Transfers:
             await asyncio.to_thread(_copy_local, src.path(src_key), dst, dst_key)
             self.on_bytes(entry.size)
         elif isinstance(src, LocalStore) and isinstance(dst, S3Store):
-            await self._upload(src.path(src_key), dst, dst_key, entry.size)
+            await self._upload(src.path(src_key), dst, dst_key, entry)
         elif isinstance(src, S3Store) and isinstance(dst, LocalStore):
             await self._download(src, src_key, dst, dst_key, entry)
-        elif isinstance(src, S3Store) and isinstance(dst, S3Store):
-            if src.client is dst.client:
-                await self._server_copy(src, src_key, dst, dst_key, entry)
-            else:
-                await self._relay(src, src_key, dst, dst_key, entry)
+        elif isinstance(src, S3Store) and isinstance(dst, S3Store):  # one session: one endpoint
+            await self._server_copy(src, src_key, dst, dst_key, entry)
         else:  # any other Store implementation: whole object through memory
             data = await src.read(src_key)
             await dst.write(dst_key, data, entry.mtime if dst.preserves_mtime else None)
             self.on_bytes(len(data))
 
-    # -- local -> S3 ----------------------------------------------------------------------------------------
+    # -- threads ---------------------------------------------------------------------------------------------
 
     async def _in_thread(self, fn: Callable[..., T], *args: object) -> T:
         if self._pool is None:
@@ -93,6 +91,8 @@ class Transfers:
         loop = asyncio.get_running_loop()
         return lambda n: loop.call_soon_threadsafe(self.on_bytes, n)
 
+    # -- small files -----------------------------------------------------------------------------------------
+
     @staticmethod
     def batches(src: Store, dst: Store) -> bool:
         """Whether copy_small_batch serves this pair (the disk on one side, a server on the other)."""
@@ -107,11 +107,11 @@ class Transfers:
         outcomes: list[BaseException | None] = [None] * len(items)
         if isinstance(src, LocalStore) and isinstance(dst, S3Store):
             contents = await self._in_thread(_read_files, [src.path(s) for s, _, _ in items])
-            for n, ((_, dst_key, _), data) in enumerate(zip(items, contents, strict=True)):
+            for n, ((_, dst_key, entry), data) in enumerate(zip(items, contents, strict=True)):
                 try:
                     if isinstance(data, BaseException):
                         raise data
-                    await self._put_small(dst, dst_key, data)
+                    await self._put_small(dst, dst_key, data, entry.mtime)
                 except (Exception, asyncio.TimeoutError) as exc:
                     outcomes[n] = exc
             return outcomes
@@ -130,11 +130,10 @@ class Transfers:
             return outcomes
         raise StorageError(f"no batched copy from {type(src).__name__} to {type(dst).__name__}")
 
-    async def _put_small(self, dst: S3Store, key: str, data: bytes) -> None:
+    async def _put_small(self, dst: S3Store, key: str, data: bytes, mtime: float) -> None:
         digest = hashlib.md5(data).digest()
-        await dst.client.put_object(
-            dst.bucket, key, data, {"md5": digest.hex()}, content_md5=base64.b64encode(digest).decode()
-        )
+        metadata = {"md5": digest.hex(), "mtime": f"{mtime:.6f}"}
+        await dst.client.put_object(dst.bucket, key, data, metadata, content_md5=base64.b64encode(digest).decode())
         self.on_bytes(len(data))
 
     async def _get_small(self, src: S3Store, key: str) -> bytes:
@@ -145,10 +144,12 @@ class Transfers:
             raise StorageError(f"{src.url(key)}: downloaded content does not match its recorded MD5")
         return resp.body
 
-    async def _upload(self, path: str, dst: S3Store, key: str, size: int) -> None:
-        if not self.is_large(size):
+    # -- local -> S3 ----------------------------------------------------------------------------------------
+
+    async def _upload(self, path: str, dst: S3Store, key: str, entry: Entry) -> None:
+        if not self.is_large(entry.size):
             data = await asyncio.to_thread(_read_file, path)
-            await self._put_small(dst, key, data)
+            await self._put_small(dst, key, data, entry.mtime)
             return
         bulk = dst.client.bulk
 
@@ -157,7 +158,7 @@ class Transfers:
             self.on_bytes(end - start)
             return etag
 
-        await self._multipart(dst.client, dst.bucket, key, size, send)
+        await self._multipart(dst.client, dst.bucket, key, entry.size, send, {"mtime": f"{entry.mtime:.6f}"})
 
     async def _multipart(
         self,
@@ -166,11 +167,12 @@ class Transfers:
         key: str,
         size: int,
         send_part: Callable[[int, int, int, str], Awaitable[str]],
+        metadata: dict[str, str] | None = None,
     ) -> None:
         """Create, send every part (`send_part(number, start, end, upload_id)` -> ETag), complete; abort on failure."""
         ranges = self.ranges(size)
         etags: list[str] = [""] * len(ranges)
-        upload_id = await client.create_multipart_upload(bucket, key)
+        upload_id = await client.create_multipart_upload(bucket, key, metadata)
         try:
 
             async def one(number: int, start: int, end: int) -> None:
@@ -183,7 +185,7 @@ class Transfers:
             await client.complete_multipart_upload(bucket, key, upload_id, etags)
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-                client.bulk.abort()
+                client.abort_bulk()
             await asyncio.shield(_abort_quietly(client, bucket, key, upload_id))
             raise _first_error(exc) from None
 
@@ -222,47 +224,19 @@ class Transfers:
     # -- S3 -> S3 -------------------------------------------------------------------------------------------
 
     async def _server_copy(self, src: S3Store, key: str, dst: S3Store, dst_key: str, entry: Entry) -> None:
+        """Within one endpoint the bytes never leave the server: CopyObject, or part copies above 5 GiB."""
         client = dst.client
         if entry.size <= MAX_SINGLE_COPY:
             await client.copy_object((src.bucket, key), dst.bucket, dst_key)
             self.on_bytes(entry.size)
             return
-        ranges = self.ranges(entry.size)
-        etags: list[str] = [""] * len(ranges)
-        upload_id = await client.create_multipart_upload(dst.bucket, dst_key)
-        try:
-
-            async def part(number: int, start: int, end: int) -> None:
-                async with self._parts:
-                    etags[number] = await client.upload_part_copy(
-                        dst.bucket, dst_key, upload_id, number + 1, (src.bucket, key), start, end
-                    )
-                self.on_bytes(end - start)
-
-            async with asyncio.TaskGroup() as group:
-                for number, (start, end) in enumerate(ranges):
-                    group.create_task(part(number, start, end))
-            await client.complete_multipart_upload(dst.bucket, dst_key, upload_id, etags)
-        except BaseException as exc:
-            await asyncio.shield(_abort_quietly(client, dst.bucket, dst_key, upload_id))
-            raise _first_error(exc) from None
-
-    async def _relay(self, src: S3Store, key: str, dst: S3Store, dst_key: str, entry: Entry) -> None:
-        """Between two endpoints: through this machine, part by part."""
-        if not self.is_large(entry.size):
-            data = await src.read(key)
-            await dst.client.put_object(dst.bucket, dst_key, data, {"md5": hashlib.md5(data).hexdigest()})
-            self.on_bytes(len(data))
-            return
 
         async def send(number: int, start: int, end: int, upload_id: str) -> str:
-            resp = await src.client.get_object(src.bucket, key, start, end, if_match=entry.etag)
-            digest = await asyncio.to_thread(md5_b64, resp.body)
-            etag = await dst.client.upload_part(dst.bucket, dst_key, upload_id, number, resp.body, digest)
+            etag = await client.upload_part_copy(dst.bucket, dst_key, upload_id, number, (src.bucket, key), start, end)
             self.on_bytes(end - start)
             return etag
 
-        await self._multipart(dst.client, dst.bucket, dst_key, entry.size, send)
+        await self._multipart(client, dst.bucket, dst_key, entry.size, send)
 
 
 def _read_files(paths: list[str]) -> list[bytes | BaseException]:

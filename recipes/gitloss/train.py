@@ -21,6 +21,7 @@ from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
 from recipes.common.keras_state import restore_training_state, write_training_state
 from recipes.common.sampler import BatchSampler
+from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.gitloss import metrics as M
 from recipes.gitloss.hparams import GitLossHyperparameters
@@ -31,6 +32,7 @@ from recipes.mnist.idx import load_mnist
 LOG_FILE = "loss+perf.txt"  # the port's per-evaluation log ({exp_save_dir}/loss+perf_gpu.txt)
 HISTORY_FILE = "history.json"
 PLOTS_DIR = "plots"
+TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass
@@ -116,6 +118,7 @@ def train(hp: GitLossHyperparameters, env: JobEnvironment) -> dict[str, float]:
     # The last evaluated training batch: what the log line shows until the next evaluation.
     train_loss, train_acc = (history[-1]["Train_Loss"], history[-1]["Train_Acc"]) if history else (0.0, 0.0)
     report: dict[str, float] = {}
+    events = summary_writer(env.output_dir, env.is_chief, TENSORBOARD_DIR)
 
     def checkpoint(at_step: int) -> None:
         if not env.is_chief:  # ranks share one output_url: one writer
@@ -143,27 +146,32 @@ def train(hp: GitLossHyperparameters, env: JobEnvironment) -> dict[str, float]:
                 title=f"GitLoss step {at_step}: validation features, Valid_Acc {result['Valid_Acc']:.3f}",
             )  # fmt: skip
         history.append({"step": at_step, "Train_Loss": train_loss, "Train_Acc": train_acc, **result})
+        events.scalars(at_step, {"Train_Loss": train_loss, "Train_Acc": train_acc, **result})
         return result
 
-    while step < hp.steps:
-        timer.start()
-        idx = sampler.indices(step)
-        logs = model.train_on_batch(train_split.x[idx], train_split.y[idx], return_dict=True)
-        timer.stop()
-        step += 1
-        recent.append(float(logs["loss"]))
-        if step % hp.log_every == 0:
-            print(f"step {step}/{hp.steps} loss {np.mean(recent):.4f} sec/step {timer.window_mean_s(hp.log_every):.4f}",
-                  flush=True)  # fmt: skip
-        if step % hp.update_centers == 0 or step == hp.steps:
-            # The original reports the last training batch; measured after its update, not inside the step.
-            logits, _ = model.predict_on_batch(train_split.x[idx])
-            train_loss, train_acc = recent[-1], M.accuracy(keras.ops.convert_to_numpy(logits), train_split.y[idx])
+    try:
+        while step < hp.steps:
+            timer.start()
+            idx = sampler.indices(step)
+            logs = model.train_on_batch(train_split.x[idx], train_split.y[idx], return_dict=True)
+            timer.stop()
+            step += 1
+            recent.append(float(logs["loss"]))
+            if step % hp.log_every == 0:
+                sec_per_step = timer.window_mean_s(hp.log_every)
+                print(f"step {step}/{hp.steps} loss {np.mean(recent):.4f} sec/step {sec_per_step:.4f}", flush=True)
+                events.scalars(step, {"loss": float(np.mean(recent)), "sec_per_step": sec_per_step})
+            if step % hp.update_centers == 0 or step == hp.steps:
+                # The original reports the last training batch; measured after its update, not inside the step.
+                logits, _ = model.predict_on_batch(train_split.x[idx])
+                train_loss, train_acc = recent[-1], M.accuracy(keras.ops.convert_to_numpy(logits), train_split.y[idx])
+                report = evaluate_and_log(step)
+            if step % hp.checkpoint_interval == 0 or step == hp.steps:
+                checkpoint(step)
+        if not report:  # resumed at the end: evaluate the restored model
             report = evaluate_and_log(step)
-        if step % hp.checkpoint_interval == 0 or step == hp.steps:
-            checkpoint(step)
-    if not report:  # resumed at the end: evaluate the restored model
-        report = evaluate_and_log(step)
+    finally:
+        events.close()
 
     ms = timer.mean_ms() or state.get("ms_per_step") or 0.0
     metrics = {

@@ -20,11 +20,13 @@ from entry.environment import JobEnvironment
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.keras_state import restore_training_state, write_training_state
 from recipes.common.sampler import BatchSampler
+from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.lenet.hparams import LeNetHyperparameters
 from recipes.lenet.model import build_lenet, to_inputs
 from recipes.mnist.idx import load_mnist
 
+TENSORBOARD_DIR = "tensorboard"  # the seed's test/output/logs: loss and accuracy scalars, fc_3 weight histograms
 PERFORMANCE_FILE = "performance_precision.txt"  # the seed's summary file name and line format
 HISTORY_FILE = "history.json"
 EXPORT_DIR = "export"
@@ -97,6 +99,7 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     window: list[float] = []  # losses since the last log line
     recent: deque[float] = deque(maxlen=hp.log_every)  # for the reported final loss
     started = time.perf_counter()
+    events = summary_writer(env.output_dir, env.is_chief, TENSORBOARD_DIR)
 
     def checkpoint(at_step: int) -> None:
         if not env.is_chief:  # ranks share one output_url: one writer
@@ -106,28 +109,34 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
         save_checkpoint(env.checkpoint_dir, at_step, lambda folder: write_training_state(model, folder), state)
         prune_checkpoints(env.checkpoint_dir, hp.keep_checkpoints)
 
-    while step < hp.total_steps:
-        timer.start()
-        idx = sampler.indices(step)
-        logs = model.train_on_batch(x_train[idx], y_train[idx], return_dict=True)
-        timer.stop()
-        step += 1
-        window.append(float(logs["loss"]))
-        recent.append(window[-1])
-        if step % hp.log_every == 0 or step == hp.total_steps:
-            epoch, in_epoch = divmod(step - 1, hp.steps)
-            mean_loss = float(np.mean(window))
-            print(
-                f"epoch : {epoch + 1}----step : {in_epoch + 1}----loss : {mean_loss:.6f}"
-                f"----sec/step : {timer.window_mean_s(len(window)):.6f}",
-                flush=True,
-            )
-            history.loss.append((step, mean_loss))
-            window = []
-        if step % hp.steps == 0:
-            history.accuracy.append((step, accuracy(model, x_test[eval_idx], y_test[eval_idx], hp.batch_size)))
-        if step % hp.checkpoint_interval == 0 or step == hp.total_steps:
-            checkpoint(step)
+    try:
+        while step < hp.total_steps:
+            timer.start()
+            idx = sampler.indices(step)
+            logs = model.train_on_batch(x_train[idx], y_train[idx], return_dict=True)
+            timer.stop()
+            step += 1
+            window.append(float(logs["loss"]))
+            recent.append(window[-1])
+            if step % hp.log_every == 0 or step == hp.total_steps:
+                epoch, in_epoch = divmod(step - 1, hp.steps)
+                mean_loss, sec_per_step = float(np.mean(window)), timer.window_mean_s(len(window))
+                print(
+                    f"epoch : {epoch + 1}----step : {in_epoch + 1}----loss : {mean_loss:.6f}"
+                    f"----sec/step : {sec_per_step:.6f}",
+                    flush=True,
+                )
+                history.loss.append((step, mean_loss))
+                events.scalars(step, {"loss": mean_loss, "sec_per_step": sec_per_step})
+                events.histogram(step, "fc_3/weights", keras.ops.convert_to_numpy(model.get_layer("fc3").kernel))
+                window = []
+            if step % hp.steps == 0:
+                history.accuracy.append((step, accuracy(model, x_test[eval_idx], y_test[eval_idx], hp.batch_size)))
+                events.scalars(step, {"accuracy": history.accuracy[-1][1]})
+            if step % hp.checkpoint_interval == 0 or step == hp.total_steps:
+                checkpoint(step)
+    finally:
+        events.close()
 
     duration = time.perf_counter() - started
     ms = timer.mean_ms() if timer.durations else ms_before

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,11 +32,19 @@ TERMINAL = ("Completed", "Failed", "Terminated", "Aborted")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 @dataclass
@@ -134,9 +142,23 @@ class FakeKube:
             else:
                 code = job.exit_code if phase != "Terminated" else 143
                 reason = "Completed" if code == 0 else "Error"
-                state = {"terminated": {"exitCode": code, "reason": reason, "startedAt": job.running_since, "finishedAt": _now()}}
+                state = {
+                    "terminated": {
+                        "exitCode": code,
+                        "reason": reason,
+                        "startedAt": job.running_since,
+                        "finishedAt": _now(),
+                    }
+                }
                 pod_phase = "Succeeded" if code == 0 else "Failed"
-            container = {"name": "trainer", "ready": "running" in state, "restartCount": 0, "image": "img", "imageID": "", "state": state}
+            container = {
+                "name": "trainer",
+                "ready": "running" in state,
+                "restartCount": 0,
+                "image": "img",
+                "imageID": "",
+                "state": state,
+            }
             pods.append(
                 {
                     "metadata": {"name": pod, "namespace": namespace, "uid": uid, "labels": labels},
@@ -148,9 +170,14 @@ class FakeKube:
 
     def _job_view(self, job: FakeVolcanoJob) -> dict[str, Any]:
         phase = job.phases[0]
-        status: dict[str, Any] = {"state": {"phase": phase, "lastTransitionTime": _now()}, "minAvailable": job.body["spec"]["minAvailable"]}
+        status: dict[str, Any] = {
+            "state": {"phase": phase, "lastTransitionTime": _now()},
+            "minAvailable": job.body["spec"]["minAvailable"],
+        }
         if job.running_since:
-            status["conditions"] = [{"status": "Pending", "lastTransitionTime": job.body["metadata"]["creationTimestamp"]}]
+            status["conditions"] = [
+                {"status": "Pending", "lastTransitionTime": job.body["metadata"]["creationTimestamp"]}
+            ]
             status["conditions"].append({"status": "Running", "lastTransitionTime": job.running_since})
         if phase == "Failed":
             status["state"]["message"] = "the job failed: a pod exited with a non-zero code"
@@ -181,7 +208,9 @@ class FakeKube:
         wanted = dict(part.split("=", 1) for part in selector.split(",") if part)
         return all(labels.get(k) == v for k, v in wanted.items())
 
-    def _jobs(self, method: str, namespace: str, name: str | None, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    def _jobs(
+        self, method: str, namespace: str, name: str | None, query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
         if namespace in self.forbidden_namespaces:
             message = (
                 f'jobs.batch.volcano.sh is forbidden: User "system:serviceaccount:ci:runner" cannot {method.lower()} '
@@ -195,20 +224,35 @@ class FakeKube:
             except (ValueError, KeyError, IndexError, TypeError) as error:
                 problems.append(f"spec.tasks[0].template: {error}")
             if problems:
-                return 422, _status(422, "Invalid", f'Job.batch.volcano.sh "{body.get("metadata", {}).get("name")}" is invalid: {"; ".join(problems)}')
+                return 422, _status(
+                    422,
+                    "Invalid",
+                    f'Job.batch.volcano.sh "{body.get("metadata", {}).get("name")}" is invalid: {"; ".join(problems)}',
+                )
             key = (namespace, body["metadata"]["name"])
             if key in self.jobs:
                 return 409, _status(409, "AlreadyExists", f'jobs.batch.volcano.sh "{key[1]}" already exists')
             stored = json.loads(json.dumps(body))
-            stored["metadata"] |= {"uid": str(uuid.uuid4()), "creationTimestamp": _now(), "resourceVersion": "1", "namespace": namespace}
+            stored["metadata"] |= {
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": _now(),
+                "resourceVersion": "1",
+                "namespace": namespace,
+            }
             pods = {f"{key[1]}-{t['name']}-{i}" for t in body["spec"]["tasks"] for i in range(t["replicas"])}
             phases = list(self.default_phases)
             if self.exit_code:
                 phases[-1] = "Failed"
-            self.jobs[key] = FakeVolcanoJob(stored, deque(phases), self.exit_code, {p: list(self.log_lines) for p in pods})
+            self.jobs[key] = FakeVolcanoJob(
+                stored, deque(phases), self.exit_code, {p: list(self.log_lines) for p in pods}
+            )
             return 201, self._job_view(self.jobs[key])
         if method == "GET" and name is None:
-            items = [self._job_view(j) for (ns, _), j in self.jobs.items() if ns == namespace and self._selected(j.body["metadata"].get("labels", {}), query)]
+            items = [
+                self._job_view(j)
+                for (ns, _), j in self.jobs.items()
+                if ns == namespace and self._selected(j.body["metadata"].get("labels", {}), query)
+            ]
             return 200, {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "JobList", "metadata": {}, "items": items}
         job = self.jobs.get((namespace, name or ""))
         if job is None:
@@ -248,8 +292,10 @@ class FakeKube:
         if method == "PUT":
             self.objects[key] = {**body, "metadata": {**self.objects[key]["metadata"], **body["metadata"]}}
             return 200, self.objects[key]
-        if method == "PATCH":
+        if method == "PATCH":  # a merge patch of the fields this backend patches
             self.objects[key]["metadata"].update(body.get("metadata", {}))
+            if "stringData" in body:
+                self.objects[key]["stringData"] = {**self.objects[key].get("stringData", {}), **body["stringData"]}
             return 200, self.objects[key]
         if method == "DELETE":
             del self.objects[key]
@@ -292,7 +338,9 @@ class FakeKube:
                 query = parse_qs(parts.query)
                 with fake.lock:
                     status, answer, headers = fake._answer(self, parts.path, query, body)
-                    fake.requests.append(Seen(self.command, parts.path, query, body, status, self.headers.get("Content-Type", "")))
+                    fake.requests.append(
+                        Seen(self.command, parts.path, query, body, status, self.headers.get("Content-Type", ""))
+                    )
                 if status == 200 and isinstance(answer, list):  # a pod log
                     self._log(answer, query.get("follow", ["false"])[0] == "true")
                 else:
@@ -319,7 +367,9 @@ class FakeKube:
 
         return Handler
 
-    def _answer(self, handler: BaseHTTPRequestHandler, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
+    def _answer(
+        self, handler: BaseHTTPRequestHandler, path: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
         if handler.headers.get("Authorization") != f"Bearer {self.token}":
             return 401, _status(401, "Unauthorized", "Unauthorized"), {}
         for fault in self.faults:

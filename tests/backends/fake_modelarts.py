@@ -83,7 +83,12 @@ class FakeModelArts:
         self.jobs: dict[str, FakeJob] = {}
         self.requests: list[Seen] = []
         self.faults: list[Fault] = []
-        self.default_phases = [("Creating", "Creating"), ("Pending", "Queuing"), ("Running", "Running"), ("Completed", "Completed")]
+        self.default_phases = [
+            ("Creating", "Creating"),
+            ("Pending", "Queuing"),
+            ("Running", "Running"),
+            ("Completed", "Completed"),
+        ]
         self.default_log = ["boot: syncing data\n", "toy: step 1\n", "toy: step 2\n", "done\n"]
         self.exit_code = 0
         self.lock = threading.Lock()
@@ -102,7 +107,9 @@ class FakeModelArts:
         self.server.shutdown()
         self.server.server_close()
 
-    def fail_next(self, method: str, path: str, status: int, times: int = 1, then_create: bool = False, **body: Any) -> None:
+    def fail_next(
+        self, method: str, path: str, status: int, times: int = 1, then_create: bool = False, **body: Any
+    ) -> None:
         payload = body or {"error_code": f"ModelArts.{status}", "error_msg": f"injected {status}"}
         self.faults.append(Fault(method, re.compile(path), status, times, payload, then_create))
 
@@ -118,7 +125,9 @@ class FakeModelArts:
             status["start_time"] = job.started_ms
             status["duration"] = int(time.time() * 1000) - job.started_ms
         if phase in ("Completed", "Failed", "Terminated"):
-            status["task_statuses"] = [{"task": t, "exit_code": job.exit_code or 0, "message": job.message} for t in job.tasks]
+            status["task_statuses"] = [
+                {"task": t, "exit_code": job.exit_code or 0, "message": job.message} for t in job.tasks
+            ]
         return {
             "kind": job.body.get("kind", "job"),
             "metadata": {**job.body["metadata"], "id": job.id, "create_time": job.created_ms, "user_name": "tester"},
@@ -140,7 +149,10 @@ class FakeModelArts:
                 ("kind", body.get("kind") == "job"),
                 ("metadata.name", bool(re.fullmatch(r"[\w-]{1,64}", body.get("metadata", {}).get("name", "")))),
                 ("algorithm.code_dir", str(body.get("algorithm", {}).get("code_dir", "")).startswith("/")),
-                ("spec.resource.node_count", isinstance(body.get("spec", {}).get("resource", {}).get("node_count"), int)),
+                (
+                    "spec.resource.node_count",
+                    isinstance(body.get("spec", {}).get("resource", {}).get("node_count"), int),
+                ),
             )
             if not ok
         ]
@@ -180,7 +192,13 @@ class FakeModelArts:
                 if f.get("key") == "name":
                     items = [i for i in items if any(v in i["metadata"]["name"] for v in f.get("value", []))]
             limit = (body or {}).get("limit", 10)
-            return 200, {"total": len(items), "count": len(items[:limit]), "limit": limit, "offset": 0, "items": items[:limit]}
+            return 200, {
+                "total": len(items),
+                "count": len(items[:limit]),
+                "limit": limit,
+                "offset": 0,
+                "items": items[:limit],
+            }
         found = re.fullmatch(r"training-jobs/([^/]+)(/.*)?", rest)
         if not found or found.group(1) not in self.jobs:
             return 404, {"error_code": "ModelArts.2762", "error_msg": "The training job does not exist"}
@@ -211,10 +229,16 @@ class FakeModelArts:
     def _check_signature(self, handler: BaseHTTPRequestHandler, raw: bytes) -> tuple[int, dict[str, Any]] | None:
         found = _AUTH.match(handler.headers.get("Authorization", ""))
         if not found:
-            return 401, {"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: no signature"}
+            return 401, {
+                "error_code": "APIGW.0301",
+                "error_msg": "Incorrect IAM authentication information: no signature",
+            }
         ak, signed, signature = found.groups()
         if ak not in self.keys:
-            return 401, {"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: unknown access key"}
+            return 401, {
+                "error_code": "APIGW.0301",
+                "error_msg": "Incorrect IAM authentication information: unknown access key",
+            }
         parts = urlsplit(handler.path)
         request = SdkRequest(
             method=handler.command,
@@ -227,7 +251,10 @@ class FakeModelArts:
         )
         expected = Signer(BasicCredentials(ak, self.keys[ak])).sign(request).header_params["Authorization"]
         if not expected.endswith(f"Signature={signature}"):
-            return 401, {"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: verify aksk signature fail"}
+            return 401, {
+                "error_code": "APIGW.0301",
+                "error_msg": "Incorrect IAM authentication information: verify aksk signature fail",
+            }
         return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -87,8 +87,12 @@ def test_logs_of_another_node_and_bad_rank(modelarts: FakeModelArts, make_job) -
     runner = backend(modelarts)
     job = make_job("modelarts", nodes=2, count=2)
     runner.submit(job)
-    list(runner.logs(job.id, rank=3))
-    assert modelarts.calls("GET", "/tasks/worker-1/logs/preview$")
+    assert list(runner.logs(job.id, rank=3)) == []  # not started yet: no log, and no call for one
+    assert not modelarts.calls("GET", "/logs/preview$")
+    while runner.status(job.id).state is JobState.PENDING:
+        pass  # each look moves the fake job one phase on
+    assert list(runner.logs(job.id, rank=3))
+    assert modelarts.calls("GET", "/tasks/worker-1/logs/preview$") and not modelarts.calls("GET", "/worker-0/logs/")
     with pytest.raises(UserError, match=r"ranks 0\.\.3, not 4"):
         list(runner.logs(job.id, rank=4))
 
@@ -100,6 +104,14 @@ def test_status_works_from_a_launcher_with_no_options(modelarts: FakeModelArts, 
     assert plain.status(job.id).state is JobState.PENDING
     listed = plain.list()
     assert [r.id for r in listed] == [job.id] and modelarts.calls("POST", "/training-job-searches$")
+
+
+def test_list_keeps_last_known_states_without_credentials(modelarts: FakeModelArts, make_job, monkeypatch) -> None:  # noqa: ANN001
+    job = make_job("modelarts")
+    backend(modelarts).submit(job)
+    monkeypatch.delenv("HUAWEICLOUD_SDK_SK")
+    (listed,) = get_backend("modelarts", JobStore()).list()
+    assert listed.id == job.id and listed.state is JobState.PENDING
 
 
 def test_429_and_5xx_are_retried(modelarts: FakeModelArts, make_job) -> None:  # noqa: ANN001
@@ -144,7 +156,9 @@ def test_forbidden_project_is_a_clear_error(modelarts: FakeModelArts, make_job) 
 
 
 def test_unknown_flavor(modelarts: FakeModelArts, make_job) -> None:  # noqa: ANN001
-    with pytest.raises(UserError, match=r"unknown flavor 'modelarts.bogus' in cn-north-4; this project offers: modelarts.vm.cpu.8u"):
+    with pytest.raises(
+        UserError, match=r"unknown flavor 'modelarts.bogus' in cn-north-4; this project offers: modelarts.vm.cpu.8u"
+    ):
         backend(modelarts, flavor="modelarts.bogus").submit(make_job("modelarts"))
     assert not modelarts.calls("POST", "/training-jobs$") and not modelarts.jobs
     # Without the look-up, the API's own 400 says the same.

@@ -32,7 +32,9 @@ def sdk_job(body: dict) -> Job:
 
 def test_engine_job_body_field_by_field(make_job) -> None:  # noqa: ANN001
     job = make_job("modelarts", nodes=2, overrides={"steps": 7, "flag": True, "note": "2"})
-    request = backend(engine_name="TensorFlow", engine_version="tensorflow_2.1.0-cuda_10.1-py_3.7-ubuntu_18.04").render(job)
+    request = backend(engine_name="TensorFlow", engine_version="tensorflow_2.1.0-cuda_10.1-py_3.7-ubuntu_18.04").render(
+        job
+    )
     body = request.body
     assert request.method == "POST"
     assert request.url == f"https://modelarts.{REGION}.myhuaweicloud.com/v2/{PROJECT}/training-jobs"
@@ -48,7 +50,11 @@ def test_engine_job_body_field_by_field(make_job) -> None:  # noqa: ANN001
         "engine_version": "tensorflow_2.1.0-cuda_10.1-py_3.7-ubuntu_18.04",
     }
     assert algorithm["inputs"] == [
-        {"name": "data_url", "local_dir": "/home/ma-user/modelarts/inputs/data_url_0", "remote": {"obs": {"obs_url": "/toy-bucket/data/"}}}
+        {
+            "name": "data_url",
+            "local_dir": "/home/ma-user/modelarts/inputs/data_url_0",
+            "remote": {"obs": {"obs_url": "/toy-bucket/data/"}},
+        }
     ]
     assert algorithm["outputs"] == [
         {
@@ -88,7 +94,9 @@ def test_parameter_value_round_trips(value) -> None:  # noqa: ANN001
 
 
 def test_custom_image_runs_the_entry_as_a_command(make_job) -> None:  # noqa: ANN001
-    job = make_job("modelarts", image="swr.cn-north-4.myhuaweicloud.com/team/launcher-cpu:1.0", overrides={"note": "a b"})
+    job = make_job(
+        "modelarts", image="swr.cn-north-4.myhuaweicloud.com/team/launcher-cpu:1.0", overrides={"note": "a b"}
+    )
     body = backend(io="direct").render(job).body
     algorithm = body["algorithm"]
     assert algorithm["engine"] == {"image_url": "swr.cn-north-4.myhuaweicloud.com/team/launcher-cpu:1.0"}
@@ -150,8 +158,19 @@ def test_cli_render_prints_the_body_without_secrets(tmp_path) -> None:  # noqa: 
         "LAUNCHER_HOME": str(tmp_path / "home"),
     }
     result = run_cli(
-        "render", "tests/fixtures/toy_counter.yaml", "--backend", "modelarts", "--region", REGION, "--flavor", FLAVOR, "--engine_id", "e1",
-        "--steps", "5", env=env,
+        "render",
+        "tests/fixtures/toy_counter.yaml",
+        "--backend",
+        "modelarts",
+        "--region",
+        REGION,
+        "--flavor",
+        FLAVOR,
+        "--engine_id",
+        "e1",
+        "--steps",
+        "5",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     request = json.loads(result.stdout)

@@ -126,7 +126,8 @@ def test_a_create_that_went_through_is_adopted(kube: FakeKube, make_job) -> None
     runner = backend()
     job = make_job("volcano", image=IMAGE)
     request = runner.render(job)
-    runner._api().create_job(request.manifests[-1], adopt=lambda _found: False)  # the first try, whose answer was lost
+    first_try = runner._api()  # noqa: SLF001 - the create whose answer was lost on the way back
+    first_try.create_job(request.manifests[-1], adopt=lambda _found: False)
     record = runner.send(job, request)
     assert record.handle["uid"] == kube.jobs[("default", k8s_name(job.id))].body["metadata"]["uid"]
     assert [c.status for c in kube.calls("POST", "/jobs$")] == [201, 409]
@@ -143,14 +144,29 @@ def test_wrong_token_is_credentials_rejected(kube: FakeKube, make_job, tmp_path)
 
 def test_forbidden_namespace_says_who_and_what(kube: FakeKube, make_job) -> None:  # noqa: ANN001
     kube.forbidden_namespaces.add("prod")
-    with pytest.raises(UserError, match=r'refused create Job .* in namespace prod \(403\): .*cannot post resource "jobs"'):
+    with pytest.raises(
+        UserError, match=r'refused create Job .* in namespace prod \(403\): .*cannot post resource "jobs"'
+    ):
         backend(namespace="prod").submit(make_job("volcano", image=IMAGE))
 
 
 def test_cluster_without_volcano(kube: FakeKube, make_job) -> None:  # noqa: ANN001
     kube.fail_next("POST", "/jobs$", 404)
     with pytest.raises(UserError, match=r"has no batch.volcano.sh/v1alpha1 jobs: is Volcano installed\?"):
-        backend().submit(make_job("volcano", image=IMAGE))
+        backend().submit(make_job("volcano", device="ascend", image=IMAGE))
+    assert kube.calls("POST", "/configmaps$") and not [k for k in kube.objects if k[0] == "configmaps"]  # cleaned up
+
+
+def test_storage_secret_keys_are_merged_into_an_existing_secret(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    kube.objects[("secrets", "default", "launcher-storage")] = {
+        "metadata": {"name": "launcher-storage", "namespace": "default"},
+        "stringData": {"ACCESS_KEY_ID": "old", "EXTRA_TOKEN_FOR_OTHERS": "kept"},
+    }
+    backend().submit(make_job("volcano", image=IMAGE))
+    data = kube.objects[("secrets", "default", "launcher-storage")]["stringData"]
+    assert data == {"ACCESS_KEY_ID": "obs-ak", "SECRET_ACCESS_KEY": SECRET, "EXTRA_TOKEN_FOR_OTHERS": "kept"}
+    (patch,) = kube.calls("PATCH", "/secrets/launcher-storage$")
+    assert patch.body == {"stringData": {"ACCESS_KEY_ID": "obs-ak", "SECRET_ACCESS_KEY": SECRET}}
 
 
 def test_missing_kubeconfig(make_job, tmp_path) -> None:  # noqa: ANN001

@@ -73,7 +73,14 @@ def test_ascend_job_field_by_field(make_job) -> None:  # noqa: ANN001
     (trainer,) = pod["containers"]
     assert trainer["image"] == IMAGE and trainer["workingDir"] == "/home/launcher/code"
     assert trainer["resources"] == {"limits": {"huawei.com/Ascend910": "8"}, "requests": {"huawei.com/Ascend910": "8"}}
-    assert trainer["command"][:6] == ["python", "-m", "launcher.backends.volcano_ranks", "--", "python", "entry/modelarts_entry_acc.py"]
+    assert trainer["command"][:6] == [
+        "python",
+        "-m",
+        "launcher.backends.volcano_ranks",
+        "--",
+        "python",
+        "entry/modelarts_entry_acc.py",
+    ]
     assert trainer["command"][6:] == [
         "--data_url=obs://toy-bucket/data/",
         f"--train_url=obs://toy-bucket/jobs/{job.id}/",
@@ -87,9 +94,15 @@ def test_ascend_job_field_by_field(make_job) -> None:  # noqa: ANN001
     assert env["LAUNCHER_HOST_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.hostIP"}}
     assert env["S3_ENDPOINT"]["value"] == ENDPOINT
     for key in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY"):
-        assert env[key] == {"name": key, "valueFrom": {"secretKeyRef": {"name": "launcher-storage", "key": key, "optional": False}}}
+        assert env[key] == {
+            "name": key,
+            "valueFrom": {"secretKeyRef": {"name": "launcher-storage", "key": key, "optional": False}},
+        }
     mounts = {m["name"]: m["mountPath"] for m in trainer["volumeMounts"]}
-    assert mounts["ranktable"] == "/user/serverid/devindex/config" and mounts["ascend-driver"] == "/usr/local/Ascend/driver"
+    assert (
+        mounts["ranktable"] == "/user/serverid/devindex/config"
+        and mounts["ascend-driver"] == "/usr/local/Ascend/driver"
+    )
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["ranktable"]["configMap"] == {"name": f"rings-config-{name}"}
     (fetch,) = pod["initContainers"]
@@ -101,7 +114,9 @@ def test_ascend_job_field_by_field(make_job) -> None:  # noqa: ANN001
 
 
 def test_gpu_and_cpu_jobs(make_job) -> None:  # noqa: ANN001
-    gpu = render(make_job("volcano", device="gpu", count=2, image=IMAGE), cpu="8", memory="32Gi", node_selector={"gpu": "a100"})
+    gpu = render(
+        make_job("volcano", device="gpu", count=2, image=IMAGE), cpu="8", memory="32Gi", node_selector={"gpu": "a100"}
+    )
     (volcano,) = gpu.manifests  # no ConfigMap without Ascend
     assert "ring-controller.atlas" not in volcano["metadata"]["labels"]
     pod = volcano["spec"]["tasks"][0]["template"]["spec"]
@@ -122,7 +137,7 @@ def test_gpu_and_cpu_jobs(make_job) -> None:  # noqa: ANN001
 def test_command_line_is_the_yaml_and_the_uploads(make_job) -> None:  # noqa: ANN001
     request = render(make_job("volcano", device="ascend", count=1, image=IMAGE))
     text = request.command_line()
-    assert text.startswith(f"launcher data sync {request.code.uploads[0].source} {request.code.url}")
+    assert text.startswith(f"launcher data sync {request.code.uploads[0].source} {request.code.url} --exclude ")
     assert "kubectl -n default create secret generic launcher-storage --from-literal=ACCESS_KEY_ID=***" in text
     documents = list(yaml.safe_load_all(text.split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0]))
     assert documents == request.manifests
@@ -161,10 +176,25 @@ def test_long_ids_make_valid_names() -> None:
 
 
 def test_cli_render_prints_yaml_without_secrets(tmp_path) -> None:  # noqa: ANN001
-    env = {"ACCESS_KEY_ID": "obs-ak", "SECRET_ACCESS_KEY": STORAGE_SECRET_VALUE, "LAUNCHER_HOME": str(tmp_path / "home")}
+    env = {
+        "ACCESS_KEY_ID": "obs-ak",
+        "SECRET_ACCESS_KEY": STORAGE_SECRET_VALUE,
+        "LAUNCHER_HOME": str(tmp_path / "home"),
+    }
     result = run_cli(
-        "render", "tests/fixtures/toy_counter.yaml", "--backend", "volcano", "--device", "ascend", "--count", "2",
-        "--image", IMAGE, "--storage_endpoint", ENDPOINT, env=env,
+        "render",
+        "tests/fixtures/toy_counter.yaml",
+        "--backend",
+        "volcano",
+        "--device",
+        "ascend",
+        "--count",
+        "2",
+        "--image",
+        IMAGE,
+        "--storage_endpoint",
+        ENDPOINT,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert "kind: Job" in result.stdout and "schedulerName: volcano" in result.stdout

@@ -19,6 +19,7 @@ import sys
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -129,7 +130,7 @@ def build_tar(files: list[str]) -> bytes:
     return buffer.getvalue()
 
 
-def ensure_runtime_image(client) -> RuntimeImage:  # noqa: ANN001 - a docker.DockerClient
+def ensure_runtime_image(client: Any) -> RuntimeImage:  # a docker.DockerClient
     """Import the image unless the daemon already has this exact content."""
     roots = python_roots()
     data = build_tar(system_files(roots))

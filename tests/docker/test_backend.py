@@ -59,7 +59,9 @@ def test_job_succeeds_and_every_file_it_makes_is_the_callers(
     for path in [launcher_home(), *launcher_home().rglob("*")]:  # the caller's own LAUNCHER_HOME
         os.chown(path, *CALLER)
     options = {**docker_options, "user": f"{CALLER[0]}:{CALLER[1]}"}
-    store, backend, spec, record = submit(PROBE, options, runtime_image.tag, {"paths": ["/code/probe.yaml", "/launcher/objects"]})
+    store, backend, spec, record = submit(
+        PROBE, options, runtime_image.tag, {"paths": ["/code/probe.yaml", "/launcher/objects"]}
+    )
     final = wait_terminal(store, record.id, backend)
     log = "".join(backend.logs(record.id))
     assert final.state is JobState.SUCCEEDED and final.exit_code == 0, log
@@ -79,7 +81,9 @@ def test_job_succeeds_and_every_file_it_makes_is_the_callers(
 def test_stop_mid_run_is_stopped_after_the_final_push(
     dockerd: Daemon, runtime_image: RuntimeImage, docker_options: dict[str, Any]
 ) -> None:
-    store, backend, spec, record = submit(FIXTURES / "toy_spawner.yaml", docker_options, runtime_image.tag, {"steps": 300, "step_seconds": 0.2})
+    _store, backend, spec, record = submit(
+        FIXTURES / "toy_spawner.yaml", docker_options, runtime_image.tag, {"steps": 300, "step_seconds": 0.2}
+    )
     wait_for(lambda: "toy: step 3\n" in "".join(backend.logs(record.id)), timeout=90)
     started = time.monotonic()
     final = backend.stop(record.id)
@@ -134,7 +138,12 @@ def test_ascend_card_runs_with_stand_in_device_nodes_and_driver_mounts(
     assert final.state is JobState.SUCCEEDED, "".join(backend.logs(record.id))
     probe = json.loads((stored(spec.train_url) / "nested" / "probe-rank-0.json").read_text())
     assert probe["paths"] == {p: p != "/dev/davinci1" for p in paths}  # its card, not the others
-    assert probe["env"] == {"DEVICE_ID": "0", "ASCEND_DEVICE_ID": "0", "ASCEND_VISIBLE_DEVICES": "0", "RANK_TABLE_FILE": None}
+    assert probe["env"] == {
+        "DEVICE_ID": "0",
+        "ASCEND_DEVICE_ID": "0",
+        "ASCEND_VISIBLE_DEVICES": "0",
+        "RANK_TABLE_FILE": None,
+    }
     # A card the host lacks is refused before any container exists.
     with pytest.raises(UserError, match=r"missing on this host .*/dev/davinci1;"):
         submit(PROBE, options, runtime_image.tag, device="ascend:1")
@@ -153,7 +162,9 @@ def test_two_ranks_share_one_container_and_fail_fast(
     assert '"rank": 1' in "".join(backend.logs(record.id, rank=1))
     # Rank 1 fails at once while rank 0 would count for minutes: the job ends now, naming the rank.
     started = time.monotonic()
-    store, backend, spec, record = submit(FIXTURES / "toy_rank_one_crashes.yaml", docker_options, runtime_image.tag, count=2)
+    store, backend, _spec, record = submit(
+        FIXTURES / "toy_rank_one_crashes.yaml", docker_options, runtime_image.tag, count=2
+    )
     final = wait_terminal(store, record.id, backend, timeout=60)
     assert final.state is JobState.FAILED and final.exit_code == 1
     assert final.reason == "rank 1: RuntimeError: rank 1 lost its device"
@@ -165,14 +176,22 @@ def test_crash_reason_comes_from_the_entrys_failure_json(
 ) -> None:
     store, backend, spec, record = submit(FIXTURES / "toy_crasher.yaml", docker_options, runtime_image.tag)
     final = wait_terminal(store, record.id, backend)
-    assert (final.state, final.exit_code, final.reason) == (JobState.FAILED, 1, "RuntimeError: toy trainer exploded at step 2")
+    assert (final.state, final.exit_code, final.reason) == (
+        JobState.FAILED,
+        1,
+        "RuntimeError: toy trainer exploded at step 2",
+    )
     assert "toy: about to fail" in "".join(backend.logs(record.id, follow=True))
+    failure = json.loads((stored(spec.train_url) / "logs" / "failure.json").read_text())
+    assert failure["exit_code"] == 1 and any("about to fail" in line for line in failure["last_log_lines"])
 
 
 def test_container_removed_behind_the_launchers_back_is_reported_lost(
     dockerd: Daemon, runtime_image: RuntimeImage, docker_options: dict[str, Any]
 ) -> None:
-    store, backend, spec, record = submit(FIXTURES / "toy_counter.yaml", docker_options, runtime_image.tag, {"steps": 300, "step_seconds": 0.2})
+    _store, backend, _spec, record = submit(
+        FIXTURES / "toy_counter.yaml", docker_options, runtime_image.tag, {"steps": 300, "step_seconds": 0.2}
+    )
     dockerd.client.containers.get(record.handle["container"]).remove(force=True)
     final = backend.status(record.id)
     assert final.state is JobState.FAILED and final.reason.startswith("lost: container launcher-")
@@ -184,13 +203,19 @@ def test_image_that_cannot_be_had_is_a_clear_error_and_starts_nothing(
     store = JobStore()
     backend = get_backend("docker", store, docker_options)
     offline = plan_job(PROBE, {}, resources={"backend": "docker", "image": "registry.invalid/team/trainer:1"})
-    with pytest.raises(UserError, match=r"image registry.invalid/team/trainer:1 is not on this Docker host and cannot be pulled: .*launcher build"):
+    with pytest.raises(
+        UserError,
+        match=r"image registry.invalid/team/trainer:1 is not on this Docker host and cannot be pulled: .*launcher build",
+    ):
         backend.submit(offline)
     never = get_backend("docker", store, {**docker_options, "pull": "never"})
     with pytest.raises(UserError, match="is not on this Docker host and pull is 'never'"):
         never.submit(offline)
     unbuilt = plan_job(PROBE, {}, resources={"backend": "docker"})  # the default tag, never built here
-    with pytest.raises(UserError, match=r"image launcher-cpu:[0-9a-f]{16} is not on this Docker host: build it with `launcher build RECIPE`"):
+    with pytest.raises(
+        UserError,
+        match=r"image launcher-cpu:[0-9a-f]{16} is not on this Docker host: build it with `launcher build RECIPE`",
+    ):
         backend.submit(unbuilt)
     assert store.list() == [] and dockerd.client.containers.list(all=True, filters={"label": "launcher.job"}) == []
 
@@ -206,7 +231,9 @@ def test_state_is_right_after_the_submitting_cli_is_killed(
         "--backend", "docker", "--image", runtime_image.tag, "--docker_host", dockerd.url, "--python", runtime_image.python,
         "--volumes", ",".join(runtime_image.mounts), "--network", "none", "--steps", "15", "--step_seconds", "0.2",
     ]  # fmt: skip
-    cli = subprocess.Popen(_cli("submit", str(FIXTURES / "toy_counter.yaml"), *flags), cwd=REPO, stdout=subprocess.PIPE, text=True)
+    cli = subprocess.Popen(
+        _cli("submit", str(FIXTURES / "toy_counter.yaml"), *flags), cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     assert cli.stdout is not None
     job_id = None
     for line in cli.stdout:  # following the log: kill it mid-job, like a closed terminal
@@ -218,11 +245,22 @@ def test_state_is_right_after_the_submitting_cli_is_killed(
     cli.wait()
     assert job_id is not None
     status = wait_for(
-        lambda: "SUCCEEDED" in (out := subprocess.run(_cli("status", job_id), cwd=REPO, capture_output=True, text=True).stdout) and out,
+        lambda: (
+            "SUCCEEDED"
+            in (
+                out := subprocess.run(
+                    _cli("status", job_id), cwd=REPO, capture_output=True, text=True, check=False
+                ).stdout
+            )
+            and out
+        ),
         timeout=60,
         interval=1.0,
     )
     assert f"job {job_id} SUCCEEDED (exit 0)" in status and "accuracy 0.5" in status
-    listing = subprocess.run(_cli("list"), cwd=REPO, capture_output=True, text=True).stdout
+    listing = subprocess.run(_cli("list"), cwd=REPO, capture_output=True, text=True, check=False).stdout
     assert any(line.startswith(job_id) and "docker" in line and "SUCCEEDED" in line for line in listing.splitlines())
-    assert "toy: step 15" in subprocess.run(_cli("logs", job_id), cwd=REPO, capture_output=True, text=True).stdout
+    assert (
+        "toy: step 15"
+        in subprocess.run(_cli("logs", job_id), cwd=REPO, capture_output=True, text=True, check=False).stdout
+    )

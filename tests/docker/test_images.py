@@ -99,15 +99,25 @@ def test_build_tags_by_content_and_rebuilds_only_on_change(
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(TINY_DOCKERFILE)
     lines: list[str] = []
-    first = build_images(PROBE, base_image=runtime_image.tag, dockerfile=dockerfile, docker_host=dockerd.url, echo=lines.append)
-    assert len(first) == 1 and first[0].built and first[0].tag == dependencies_plan("cpu", runtime_image.tag, dockerfile).tag
+    first = build_images(
+        PROBE, base_image=runtime_image.tag, dockerfile=dockerfile, docker_host=dockerd.url, echo=lines.append
+    )
+    assert (
+        len(first) == 1
+        and first[0].built
+        and first[0].tag == dependencies_plan("cpu", runtime_image.tag, dockerfile).tag
+    )
     assert any("Successfully tagged " + first[0].tag in line for line in lines)
     built_id = dockerd.client.images.get(first[0].tag).id
-    again = build_images(PROBE, base_image=runtime_image.tag, dockerfile=dockerfile, docker_host=dockerd.url, echo=lines.append)
+    again = build_images(
+        PROBE, base_image=runtime_image.tag, dockerfile=dockerfile, docker_host=dockerd.url, echo=lines.append
+    )
     assert again[0].tag == first[0].tag and not again[0].built and lines[-1] == f"{first[0].tag} is up to date"
     assert dockerd.client.images.get(first[0].tag).id == built_id
     dockerfile.write_text(TINY_DOCKERFILE + "ENV CHANGED=1\n")
-    changed = build_images(PROBE, base_image=runtime_image.tag, dockerfile=dockerfile, docker_host=dockerd.url, echo=lines.append)
+    changed = build_images(
+        PROBE, base_image=runtime_image.tag, dockerfile=dockerfile, docker_host=dockerd.url, echo=lines.append
+    )
     assert changed[0].built and changed[0].tag != first[0].tag
 
 
@@ -115,24 +125,40 @@ def test_build_failures_are_clear_errors(tmp_path: Path, dockerd: Daemon, runtim
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(TINY_DOCKERFILE + "RUN exit 3\n")
     with pytest.raises(UserError, match=r"building launcher-cpu:\w+ failed: .*returned a non-zero code: 3"):
-        build_images(PROBE, base_image=runtime_image.tag, dockerfile=dockerfile, docker_host=dockerd.url, echo=lambda _: None)
+        build_images(
+            PROBE, base_image=runtime_image.tag, dockerfile=dockerfile, docker_host=dockerd.url, echo=lambda _: None
+        )
     # The real CPU Dockerfile's default base comes from a registry this machine cannot reach.
-    with pytest.raises(UserError, match=r"cannot build launcher-cpu:\w+: base image python:3.11-slim-bookworm is not on this Docker host and cannot be pulled: .*Give --base_image"):
+    with pytest.raises(
+        UserError,
+        match=r"cannot build launcher-cpu:\w+: base image python:3.11-slim-bookworm is not on this Docker host and cannot be pulled: .*Give --base_image",
+    ):
         build_images(PROBE, docker_host=dockerd.url, echo=lambda _: None)
     assert dockerd.client.containers.list(all=True) == []  # no half-built containers left
 
 
 def test_code_image_runs_the_job_without_mounting_the_code(
-    tmp_path: Path, dockerd: Daemon, runtime_image: RuntimeImage, docker_options: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    dockerd: Daemon,
+    runtime_image: RuntimeImage,
+    docker_options: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(TINY_DOCKERFILE)
-    build_command(str(PROBE), base_image=runtime_image.tag, with_code=True, dockerfile=str(dockerfile), docker_host=dockerd.url)
+    build_command(
+        str(PROBE), base_image=runtime_image.tag, with_code=True, dockerfile=str(dockerfile), docker_host=dockerd.url
+    )
     printed = capsys.readouterr().out
     tag = printed.split("image: ", 1)[1].split()[0]
     assert tag.startswith("launcher-probe:") and f"--image {tag} --code image" in printed
     options = {**docker_options, "code": "image"}
-    store, backend, spec, record = submit(PROBE, options, tag, {"paths": ["/code/probe.yaml", "/code/dockerjobs/trainers.py", "/opt/launcher/entry/boot.py"]})
+    store, backend, spec, record = submit(
+        PROBE,
+        options,
+        tag,
+        {"paths": ["/code/probe.yaml", "/code/dockerjobs/trainers.py", "/opt/launcher/entry/boot.py"]},
+    )
     final = wait_terminal(store, record.id, backend)
     assert final.state is JobState.SUCCEEDED, "".join(backend.logs(record.id))
     probe = json.loads((stored(spec.train_url) / "nested" / "probe-rank-0.json").read_text())

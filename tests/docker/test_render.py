@@ -70,10 +70,19 @@ def test_host_options_are_never_forced_only_passed_when_asked() -> None:
     )  # fmt: skip
     kwargs = asked.create_kwargs()
     assert kwargs["privileged"] is True and kwargs["cap_add"] == ["SYS_PTRACE"] and kwargs["shm_size"] == "2g"
-    assert [(u["Name"], u["Soft"], u["Hard"]) for u in kwargs["ulimits"]] == [("memlock", -1, -1), ("nofile", 1024, 2048)]
+    assert [(u["Name"], u["Soft"], u["Hard"]) for u in kwargs["ulimits"]] == [
+        ("memlock", -1, -1),
+        ("nofile", 1024, 2048),
+    ]
     assert kwargs["mem_limit"] == kwargs["memswap_limit"] == 512 * 2**20 and kwargs["group_add"] == ["1000"]
     line = asked.command_line()
-    for flag in ("--privileged", "--ulimit memlock=-1:-1", "--cap-add SYS_PTRACE", "--shm-size 2g", "--memory 536870912b"):
+    for flag in (
+        "--privileged",
+        "--ulimit memlock=-1:-1",
+        "--cap-add SYS_PTRACE",
+        "--shm-size 2g",
+        "--memory 536870912b",
+    ):
         assert flag in line
 
 
@@ -101,8 +110,15 @@ def test_cli_render_prints_the_spec_and_the_docker_run_line_without_secrets() ->
     assert result.returncode == 0, result.stderr
     assert "sk-very-secret-value" not in result.stdout
     document, _, line = result.stdout.partition("# as a shell command:")
-    assert json.loads(document)["devices"][0] == {"host": "/dev/davinci0", "container": "/dev/davinci0", "permissions": "rwm"}
-    assert "--device /dev/davinci0:/dev/davinci0:rwm" in line and "--volume /usr/local/Ascend/driver:/usr/local/Ascend/driver:ro" in line
+    assert json.loads(document)["devices"][0] == {
+        "host": "/dev/davinci0",
+        "container": "/dev/davinci0",
+        "permissions": "rwm",
+    }
+    assert (
+        "--device /dev/davinci0:/dev/davinci0:rwm" in line
+        and "--volume /usr/local/Ascend/driver:/usr/local/Ascend/driver:ro" in line
+    )
 
 
 def test_ascend_card_gets_its_node_the_control_nodes_and_the_driver(tmp_path: Path) -> None:
@@ -110,9 +126,9 @@ def test_ascend_card_gets_its_node_the_control_nodes_and_the_driver(tmp_path: Pa
     assert [(d.host, d.container) for d in request.devices] == [
         (f"{tmp_path}{node}", node) for node in ("/dev/davinci0", *ASCEND_CONTROL_DEVICES)
     ]
-    assert [(m.source, m.target, m.read_only) for m in request.mounts if m.target.startswith(("/usr/local", "/etc"))] == [
-        (f"{tmp_path}{path}", path, True) for path in ASCEND_DRIVER_MOUNTS
-    ]
+    assert [
+        (m.source, m.target, m.read_only) for m in request.mounts if m.target.startswith(("/usr/local", "/etc"))
+    ] == [(f"{tmp_path}{path}", path, True) for path in ASCEND_DRIVER_MOUNTS]
     env = request.environment
     assert (env["ASCEND_VISIBLE_DEVICES"], env["DEVICE_ID"], env["ASCEND_DEVICE_ID"]) == ("0", "0", "0")
     assert not request.privileged  # device nodes are enough
@@ -128,7 +144,8 @@ def test_two_ascend_cards_are_two_ranks_in_one_container_with_a_rank_table() -> 
     ranks = RanksSpec.model_validate_json(request.files["ranks.json"])
     assert ranks.argv[1] == "/opt/launcher/entry/modelarts_entry_acc.py"
     assert [(r.env["RANK_ID"], r.env["DEVICE_ID"], r.log_path) for r in ranks.ranks] == [
-        ("0", "0", None), ("1", "1", "/job/job-rank-1.log")
+        ("0", "0", None),
+        ("1", "1", "/job/job-rank-1.log"),
     ]
     assert [p.name for p in request.log_paths] == ["job.log", "job-rank-1.log"]
 
@@ -174,7 +191,9 @@ def test_missing_device_files_stop_before_anything_starts(tmp_path: Path) -> Non
 def test_gpu_without_nvidia_device_files_is_a_clear_error(tmp_path: Path) -> None:
     backend = get_backend("docker", JobStore(), {"host_root": str(tmp_path)})
     spec = plan_job(TOY, {}, resources={"backend": "docker", "image": "img:1", "device": "gpu:0"})
-    with pytest.raises(UserError, match=r"missing on this host .*dev/nvidiactl, .*dev/nvidia0; is the NVIDIA driver loaded"):
+    with pytest.raises(
+        UserError, match=r"missing on this host .*dev/nvidiactl, .*dev/nvidia0; is the NVIDIA driver loaded"
+    ):
         backend.submit(spec)
 
 
@@ -230,3 +249,53 @@ def test_bad_options_are_one_line_user_errors(options: dict[str, Any], message: 
 def test_more_than_one_node_is_refused() -> None:
     with pytest.raises(UserError, match="nodes must be 1"):
         render(nodes=2)
+
+
+def test_log_lines_survive_chunks_that_split_lines_and_characters() -> None:
+    from launcher.backends.docker import _lines
+
+    text = "step 1 ✓\nstep 2 ✓\nno newline at the end"
+    data = text.encode()
+    chunks = [data[i : i + 3] for i in range(0, len(data), 3)]  # cuts through the 3-byte '✓'
+    assert list(_lines(iter(chunks))) == ["step 1 ✓\n", "step 2 ✓\n", "no newline at the end"]
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "words"),
+    [(143, "killed by SIGTERM (143)"), (2, "exit code 2"), (255, "exit code 255"), (137, "killed by SIGKILL (137)")],
+)
+def test_container_exit_codes_in_words(exit_code: int, words: str) -> None:
+    from launcher.backends.docker import _describe_exit
+
+    assert _describe_exit(exit_code).startswith(words)
+
+
+def test_sizes() -> None:
+    from launcher.backends.docker_spec import human_size, parse_size
+
+    assert [parse_size(t) for t in ("512m", "4g", "1.5G", "64MiB", "1048576")] == [
+        512 * 2**20, 4 * 2**30, int(1.5 * 2**30), 64 * 2**20, 2**20
+    ]  # fmt: skip
+    assert (human_size(300 * 2**20), human_size(3 * 2**30), human_size(512)) == ("300 MiB", "3 GiB", "512 B")
+
+
+def test_list_shows_the_last_known_state_when_the_daemon_is_down(tmp_path: Path) -> None:
+    from launcher.jobs import JobRecord, JobState
+
+    store = JobStore()
+    handle = {"container": "launcher-x", "docker_host": f"unix://{tmp_path}/gone.sock", "logs": [], "job_dir": str(tmp_path)}
+    store.create(JobRecord(id="x-1", name="x", recipe="r", backend="docker", handle=handle))
+    store.transition("x-1", JobState.RUNNING)
+    backend = get_backend("docker", store)
+    assert [(r.id, r.state) for r in backend.list()] == [("x-1", JobState.RUNNING)]
+    with pytest.raises(UserError, match=rf"cannot reach the Docker daemon at unix://{tmp_path}/gone.sock: .*--docker_host"):
+        backend.status("x-1")
+    listing = run_cli("list")
+    assert listing.returncode == 0 and "x-1" in listing.stdout and "RUNNING" in listing.stdout
+
+
+def test_command_line_numbers_become_sizes_and_environment_text() -> None:
+    options = DockerBackend.parse_options({"memory": 1073741824, "env": {"WORKERS": 4, "FAST": True, "NAME": "x"}})
+    request = render(options=options.model_dump())
+    assert request.memory_bytes == 2**30
+    assert {k: request.environment[k] for k in ("WORKERS", "FAST", "NAME")} == {"WORKERS": "4", "FAST": "true", "NAME": "x"}

@@ -30,3 +30,17 @@ def job_env(tmp_path: Path, mnist_dir: Path) -> JobEnvironment:
         output_dir=tmp_path / "output",
         log_dir=tmp_path / "output" / "logs",
     )
+
+
+def read_events(logdir: Path) -> object:
+    """TensorBoard's own reader over every event file in `logdir` (the `tensorboard` package, test extra)."""
+    accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator", reason="pip install tensorboard (launcher[test])"
+    )
+    events = accumulator.EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0})
+    events.Reload()
+    return events
+
+
+def scalar_series(logdir: Path, tag: str) -> list[tuple[int, float]]:
+    return [(e.step, e.value) for e in read_events(logdir).Scalars(tag)]

@@ -16,6 +16,7 @@ from entry.checkpoints import is_complete, latest_checkpoint
 from entry.environment import JobEnvironment
 from launcher.errors import UserError
 from recipes.gitloss.hparams import GitLossHyperparameters
+from tests.recipes.conftest import scalar_series
 
 REPO = Path(__file__).resolve().parents[2]
 LOG_LINE = re.compile(
@@ -170,6 +171,13 @@ def test_train_logs_evaluates_plots_and_resumes(job_env: JobEnvironment, capsys:
     # inter_cls_dist is the running mean over all evaluations, across the resume too.
     inters = [float(m[2]) for m in LOG_LINE.findall((job_env.output_dir / "loss+perf.txt").read_text())]
     assert len(inters) == 3
+    # TensorBoard: one event file per run, merged by step; the evaluations of both runs are there.
+    board = job_env.output_dir / "tensorboard"
+    assert len(list(board.glob("events.out.tfevents.*"))) == 2
+    valid_acc = scalar_series(board, "Valid_Acc")
+    assert [s for s, _ in valid_acc] == [10, 20, 30]
+    assert valid_acc[-1][1] == pytest.approx(resumed["Valid_Acc"])
+    assert [s for s, _ in scalar_series(board, "loss")] == [10, 20, 30]
 
 
 def test_validation_split_too_big_is_a_user_error(job_env: JobEnvironment) -> None:

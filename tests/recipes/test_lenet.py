@@ -17,6 +17,7 @@ from entry.checkpoints import is_complete, latest_checkpoint, read_state
 from entry.environment import JobEnvironment
 from recipes.common.sampler import BatchSampler
 from recipes.lenet.hparams import LeNetHyperparameters
+from tests.recipes.conftest import read_events, scalar_series
 
 REPO = Path(__file__).resolve().parents[2]
 LOG_LINE = re.compile(r"^epoch : (\d+)----step : (\d+)----loss : ([0-9.]+)----sec/step : ([0-9.]+)$", re.M)
@@ -167,6 +168,12 @@ def test_train_writes_checkpoint_metrics_and_logs(job_env: JobEnvironment, capsy
     assert (job_env.output_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Final Accuracy accuracy : " in (job_env.output_dir / "performance_precision.txt").read_text()
 
+    # TensorBoard (the seed's test/output/logs): loss per log line, accuracy per epoch, fc_3 weight histograms.
+    board = job_env.output_dir / "tensorboard"
+    assert [(s, round(v, 5)) for s, v in scalar_series(board, "loss")] == [(s, round(v, 5)) for s, v in history["loss"]]
+    assert scalar_series(board, "accuracy") == [(50, pytest.approx(metrics["accuracy"]))]
+    assert [h.step for h in read_events(board).Histograms("fc_3/weights")] == [25, 50]
+
 
 def test_resume_continues_the_step_count(job_env: JobEnvironment, capsys: pytest.CaptureFixture[str]) -> None:
     from recipes.lenet.train import train
@@ -213,14 +220,21 @@ def test_bad_data_dir_is_a_user_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_faithful_lenet_learns_mnist(job_env: JobEnvironment) -> None:
-    """RECIPES.md bar: >= 0.90 on the 1,000 held-out digits after 1,000 steps at batch 64 (measured 0.91-0.94)."""
+def test_faithful_lenet_learns_mnist(tmp_path: Path, mnist_dir: Path) -> None:
+    """Issue bar: >= 0.93 held-out accuracy after 1,000 steps at batch 64. The sigmoid net leaves its plateau at a
+    seed-dependent step, so one seed is a coin toss near the bar (TF: 0.912 / 0.942 / 0.933 for seeds 0/1/2):
+    the bar holds for the median of three seeds, and every seed must clear RECIPES.md's 0.90."""
     from recipes.lenet.train import train
 
-    metrics = train(LeNetHyperparameters(epochs=1, steps=1000, export=False), job_env)
-    assert metrics["steps"] == 1000
-    assert metrics["full_test_accuracy"] >= 0.90
-    assert metrics["loss"] < 0.5
+    accuracies = []
+    for seed in (0, 1, 2):
+        env = JobEnvironment(job_id=f"seed-{seed}", work_dir=tmp_path / str(seed), data_dir=mnist_dir,
+                             output_dir=tmp_path / str(seed) / "out", log_dir=tmp_path / str(seed) / "logs")  # fmt: skip
+        metrics = train(LeNetHyperparameters(epochs=1, steps=1000, seed=seed, export=False), env)
+        assert metrics["steps"] == 1000 and metrics["loss"] < 0.5
+        accuracies.append(metrics["full_test_accuracy"])
+    assert min(accuracies) >= 0.90, accuracies
+    assert float(np.median(accuracies)) >= 0.93, accuracies
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16"])
@@ -230,3 +244,22 @@ def test_mixed_precision_trains_and_resumes(job_env: JobEnvironment, precision: 
     assert train(small(steps=20, log_every=10, precision=precision), job_env)["steps"] == 20
     metrics = train(small(steps=20, log_every=10, epochs=2, precision=precision), job_env)
     assert metrics["steps"] == 40 and np.isfinite(metrics["loss"])
+
+
+@pytest.mark.slow
+def test_perf_submit_writes_perf_json() -> None:
+    """`launcher submit recipes/lenet.yaml --perf`: the recipe's perf_hyperparameters (1 epoch x 300 steps, no
+    export), timed per card in perf.json and printed as the seed's `Final Performance` line."""
+    from launcher.paths import objects_root
+    from tests.launcher.helpers import run_cli
+
+    result = run_cli("submit", "recipes/lenet.yaml", "--perf", timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    job_id = next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("job lenet-"))
+    out = objects_root() / "launcher-demo" / "jobs" / job_id
+    perf = json.loads((out / "perf.json").read_text())
+    (card,) = perf["cards"]
+    assert card["steps"] == 300 and card["ms_per_step"] > 0
+    assert perf["total_samples_per_sec"] == pytest.approx(64_000 / card["ms_per_step"])
+    assert "Final Performance ms/step" in result.stdout + result.stderr
+    assert not (out / "export").exists()  # perf_hyperparameters: export false

@@ -216,3 +216,38 @@ def test_failed_files_are_reported_after_the_rest_completes(tmp_path: Path) -> N
     assert (report.copied, report.failed) == (2, 1)
     assert "blocked/c.txt" in str(info.value) and "\n" not in str(info.value)
     assert read_tree(dst / "ok") == {"a.txt": b"a", "b.txt": b"b"}
+
+
+def test_blocking_api_works_inside_a_running_event_loop(tmp_path: Path) -> None:
+    import asyncio
+
+    async def notebook_cell() -> bytes:
+        storage.write_bytes("obs://bucket/nb/x.txt", b"from a loop")
+        return storage.read_bytes("obs://bucket/nb/x.txt")
+
+    assert asyncio.run(notebook_cell()) == b"from a loop"
+
+
+def test_server_side_copy_in_parts(s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from launcher.storage import transfer
+
+    monkeypatch.setattr(transfer, "MAX_SINGLE_COPY", 8 << 20)  # as if the object were over 5 GiB
+    payload = os.urandom(20 << 20)
+    (tmp_path / "obj.bin").write_bytes(payload)
+    storage.copy(str(tmp_path / "obj.bin"), f"s3://{s3}/a/obj.bin")
+    storage.copy(f"s3://{s3}/a/obj.bin", f"s3://{s3}/b/obj.bin")
+    assert storage.stat(f"s3://{s3}/b/obj.bin").etag.endswith("-2")  # type: ignore[union-attr]
+    assert storage.read_bytes(f"s3://{s3}/b/obj.bin") == payload
+
+
+def test_edit_in_the_second_of_the_upload_is_not_missed(s3: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write_tree(src, {"metrics.json": b'{"acc": 0.1}', "same.txt": b"unchanged"})
+    url = f"s3://{s3}/push"
+    storage.sync(str(src), url)
+    uploaded = storage.stat(f"{url}/metrics.json").mtime  # type: ignore[union-attr]  # whole seconds
+    (src / "metrics.json").write_bytes(b'{"acc": 0.9}')  # same size, rewritten in the upload's own second
+    os.utime(src / "metrics.json", (uploaded + 0.5, uploaded + 0.5))
+    report = storage.sync(str(src), url)
+    assert (report.copied, report.skipped) == (1, 1)
+    assert storage.read_bytes(f"{url}/metrics.json") == b'{"acc": 0.9}'
