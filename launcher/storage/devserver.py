@@ -203,6 +203,12 @@ class SeaweedServer:
 
 
 def main() -> None:
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM too (and SIGINT even where a background shell ignored it): always stop weed and clean up.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     with SeaweedServer() as server:
         for name, value in server.env().items():
             print(f"export {name}={value}")

@@ -126,10 +126,9 @@ def is_directory(url: str) -> bool:
 
 def list_directory(url: str, recursive: bool = False) -> list[str]:
     """Names below the folder `url` like os.listdir; recursive: every file and folder, relative paths."""
-    base = url.rstrip("/") + "/"
     if not recursive:
-        return [u[len(base) :].rstrip("/") for u in api.ls(base, profile=_profile())]
-    files = [u[len(base) :] for u in api.ls(base, recursive=True, profile=_profile())]
+        return [name.rstrip("/") for name in api.names(url, profile=_profile())]
+    files = api.names(url, recursive=True, profile=_profile())
     folders = {posixpath.dirname(f) for f in files}
     for folder in list(folders):
         while folder:
@@ -196,7 +195,7 @@ def walk(url: str, topdown: bool = True, onerror: Callable[[Exception], None] | 
     """Like os.walk: (folder URL, sub-folder names, file names) for every folder below `url`."""
     try:
         entries = list_directory(url, recursive=True)
-        files = set(api.ls(url.rstrip("/") + "/", recursive=True, profile=_profile()))
+        files = set(api.names(url, recursive=True, profile=_profile()))
     except StorageError as exc:
         if onerror is not None:
             onerror(exc)
@@ -206,7 +205,7 @@ def walk(url: str, topdown: bool = True, onerror: Callable[[Exception], None] | 
     for rel in entries:
         parent, name = posixpath.split(rel)
         tree.setdefault(parent, ([], []))
-        if f"{root}/{rel}" in files:
+        if rel in files:
             tree[parent][1].append(name)
         else:
             tree[parent][0].append(name)

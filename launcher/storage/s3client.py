@@ -336,13 +336,18 @@ class S3Client:
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         await self.request("DELETE", bucket, key, params={"uploadId": upload_id}, ok=(200, 204, 404))
 
-    async def copy_object(self, src: tuple[str, str], bucket: str, key: str) -> str:
-        resp = await self.request(
-            "PUT",
-            bucket,
-            key,
-            headers={"x-amz-copy-source": "/" + uri_encode_path(f"{src[0]}/{src[1]}"), "x-amz-metadata-directive": "COPY"},
-        )
+    async def copy_object(
+        self, src: tuple[str, str], bucket: str, key: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        """Server-side copy; with `metadata` the copy gets that metadata instead of the source's."""
+        headers = {"x-amz-copy-source": "/" + uri_encode_path(f"{src[0]}/{src[1]}")}
+        if metadata is None:
+            headers["x-amz-metadata-directive"] = "COPY"
+        else:
+            headers["x-amz-metadata-directive"] = "REPLACE"
+            headers["Content-Type"] = "application/octet-stream"
+            headers.update({f"x-amz-meta-{name}": value for name, value in metadata.items()})
+        resp = await self.request("PUT", bucket, key, headers=headers)
         return _text(_xml(resp.body), "ETag").strip('"')
 
     async def delete_object(self, bucket: str, key: str) -> None:

@@ -226,8 +226,10 @@ class Transfers:
     async def _server_copy(self, src: S3Store, key: str, dst: S3Store, dst_key: str, entry: Entry) -> None:
         """Within one endpoint the bytes never leave the server: CopyObject, or part copies above 5 GiB."""
         client = dst.client
+        # The copy records its source's time, so that a re-sync in the same second can tell it is current.
+        metadata = {"mtime": f"{entry.mtime:.6f}"}
         if entry.size <= MAX_SINGLE_COPY:
-            await client.copy_object((src.bucket, key), dst.bucket, dst_key)
+            await client.copy_object((src.bucket, key), dst.bucket, dst_key, metadata)
             self.on_bytes(entry.size)
             return
 
@@ -236,7 +238,7 @@ class Transfers:
             self.on_bytes(end - start)
             return etag
 
-        await self._multipart(client, dst.bucket, dst_key, entry.size, send)
+        await self._multipart(client, dst.bucket, dst_key, entry.size, send, metadata)
 
 
 def _read_files(paths: list[str]) -> list[bytes | BaseException]:

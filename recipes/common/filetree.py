@@ -58,10 +58,13 @@ class FileTree:
             for name in sorted(self._where):
                 folder, _, _ = name.rpartition("/")
                 files.setdefault(folder, []).append(name)
-                while folder not in subfolders:
+                subfolders.setdefault(folder, set())
+                while folder:  # register the folder with each ancestor, up to one already known
                     parent, _, child = folder.rpartition("/")
-                    subfolders[folder] = set()
-                    subfolders.setdefault(parent, set()).add(child)
+                    siblings = subfolders.setdefault(parent, set())
+                    if child in siblings:
+                        break
+                    siblings.add(child)
                     folder = parent
             self._files, self._subfolders = files, subfolders
         return self._files, self._subfolders

@@ -29,6 +29,10 @@ class CosineMetricHyperparameters(BaseModel):
     )
     dataset: Dataset = Field("market1501", description="Market-1501 (train_market1501.py) or MARS (train_mars.py).")
     loss_mode: LossMode = Field("cosine-softmax", description="The loss minimised (seed --loss_mode).")
+    max_label: int | None = Field(
+        None, gt=0, description="Highest person id: max_label + 1 logits. Default: the data set's (MAX_LABEL 1501 "
+        "for Market-1501, 1500 for MARS).",
+    )
     batch_size: int = Field(128, gt=0, description="Images per step: identities x images_per_id (seed 128).")
     images_per_id: int = Field(4, gt=0, description="Images of each identity in a batch (num_images_per_id).")
     learning_rate: float = Field(1e-3, gt=0, description="Adam learning rate (seed --learning_rate).")

@@ -19,7 +19,10 @@ from typing import Any
 import keras
 from keras import ops
 
+from recipes.cosine_metric_learning.losses import magnet_loss, softmargin_triplet_loss
+
 FEATURE_DIM = 128
+LOSS_MODES = ("cosine-softmax", "magnet", "triplet")
 
 
 @keras.saving.register_keras_serializable(package="cosine_metric_learning")
@@ -62,6 +65,36 @@ class BgrToUnitRgb(keras.layers.Layer):
         return ops.flip(ops.cast(images, self.compute_dtype), axis=-1) / 255.0
 
 
+@keras.saving.register_keras_serializable(package="cosine_metric_learning")
+class ReidNetwork(keras.Model):
+    """The functional network, trained on the loss `loss_mode` names (the original adds only that one to
+    tf.losses; the others are monitors) plus the L2 regularisation of the kernels and the scale."""
+
+    def __init__(self, *args: Any, loss_mode: str = "cosine-softmax", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if loss_mode not in LOSS_MODES:
+            raise ValueError(f"loss_mode must be one of {LOSS_MODES}, got {loss_mode!r}")
+        self.loss_mode = loss_mode
+        self.cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def compute_loss(
+        self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None, training: bool = True
+    ) -> Any:
+        labels = ops.cast(ops.reshape(y, (-1,)), "int32")
+        if self.loss_mode == "cosine-softmax":
+            loss = self.cross_entropy(labels, y_pred["logits"])
+        elif self.loss_mode == "magnet":
+            loss = magnet_loss(labels, y_pred["features"])
+        else:
+            loss = softmargin_triplet_loss(labels, y_pred["features"])
+        for regularization in self.losses:
+            loss = loss + self._aggregate_additional_loss(regularization)
+        return loss
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "loss_mode": self.loss_mode}
+
+
 class _Layers:
     """Layer factories with the original's initialisers, regulariser and batch-norm settings."""
 
@@ -78,9 +111,9 @@ class _Layers:
 
     def bn_elu(self, x: Any, name: str) -> Any:
         x = keras.layers.BatchNormalization(
-            momentum=self.bn_momentum, epsilon=1e-3, scale=False, name=f"{name}/bn", dtype=self.dtype
+            momentum=self.bn_momentum, epsilon=1e-3, scale=False, name=f"{name}_bn", dtype=self.dtype
         )(x)
-        return keras.layers.Activation("elu", name=f"{name}/elu", dtype=self.dtype)(x)
+        return keras.layers.Activation("elu", name=f"{name}_elu", dtype=self.dtype)(x)
 
     def dropout(self, x: Any, name: str) -> Any:
         return keras.layers.Dropout(self.rate, name=name, dtype=self.dtype)(x)
@@ -88,13 +121,13 @@ class _Layers:
     def residual(self, incoming: Any, name: str, increase_dim: bool = False, is_first: bool = False) -> Any:
         width = incoming.shape[-1] * (2 if increase_dim else 1)
         x = incoming if is_first else self.bn_elu(incoming, name)
-        x = self.bn_elu(self.conv(x, width, f"{name}/1", stride=2 if increase_dim else 1, bias=False), f"{name}/1")
-        x = self.dropout(x, f"{name}/dropout")
-        x = self.conv(x, width, f"{name}/2")
+        x = self.bn_elu(self.conv(x, width, f"{name}_1", stride=2 if increase_dim else 1, bias=False), f"{name}_1")
+        x = self.dropout(x, f"{name}_dropout")
+        x = self.conv(x, width, f"{name}_2")
         shortcut = incoming
         if increase_dim:
-            shortcut = self.conv(incoming, width, f"{name}/projection", stride=2, size=1, bias=False)
-        return keras.layers.Add(name=f"{name}/add", dtype=self.dtype)([shortcut, x])
+            shortcut = self.conv(incoming, width, f"{name}_projection", stride=2, size=1, bias=False)
+        return keras.layers.Add(name=f"{name}_add", dtype=self.dtype)([shortcut, x])
 
 
 def build_network(
@@ -104,7 +137,8 @@ def build_network(
     bn_momentum: float = 0.999,
     dropout: float = 0.4,
     dtype: str = "float32",
-) -> keras.Model:
+    loss_mode: str = "cosine-softmax",
+) -> ReidNetwork:
     """Model RGB [H, W, 3] in [0, 1] -> {'features': [N, 128] unit rows, 'logits': [N, num_classes]}."""
     L = _Layers(weight_decay, bn_momentum, dropout, dtype)
     images = keras.Input(shape=(*image_shape, 3), name="images")
@@ -118,14 +152,14 @@ def build_network(
     x = L.residual(x, "conv4_1", increase_dim=True)
     x = L.residual(x, "conv4_3")
     x = keras.layers.Flatten(name="flatten", dtype=dtype)(x)
-    x = L.dropout(x, "fc1/dropout")
+    x = L.dropout(x, "fc1_dropout")
     x = keras.layers.Dense(FEATURE_DIM, use_bias=False, name="fc1", **L.common)(x)
     x = L.bn_elu(x, "fc1")
     # The unit feature and the classifier stay float32 under mixed precision: they feed cosines and a softmax.
     x = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-3, scale=False, name="ball", dtype="float32")(x)
     features = L2Normalize(name="features", dtype="float32")(x)
     logits = CosineSoftmax(num_classes, name="logits", dtype="float32")(features)
-    return keras.Model(images, {"features": features, "logits": logits}, name="cosine_metric_learning")
+    return ReidNetwork(images, {"features": features, "logits": logits}, loss_mode=loss_mode, name="cosine_metric_learning")
 
 
 def feature_extractor(network: keras.Model) -> keras.Model:

@@ -43,15 +43,11 @@ def export_saved_model(model: keras.Model, path: Path) -> Path:
 
 def export_frozen_graph(model: keras.Model, path: Path) -> Path:
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    @tf.function
-    def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        logits = tf.identity(tf.cast(model(images, training=False), tf.float32), name=OUTPUT_NODES[0])
-        return {"logits": logits, "classes": tf.argmax(logits, axis=-1, name=OUTPUT_NODES[1])}
+    from recipes.common.frozen_graph import write_frozen_graph
 
-    concrete = serve.get_concrete_function(tf.TensorSpec([None, IMAGE_PIXELS], tf.float32, name=INPUT_NAME))
-    frozen = convert_variables_to_constants_v2(concrete)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(frozen.graph.as_graph_def().SerializeToString())
-    return path
+    def outputs(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        logits = tf.cast(model(images, training=False), tf.float32)
+        return {OUTPUT_NODES[0]: logits, OUTPUT_NODES[1]: tf.argmax(logits, axis=-1)}
+
+    return write_frozen_graph(path, outputs, INPUT_NAME, [None, IMAGE_PIXELS])

@@ -45,13 +45,10 @@ def _saved_model_predictor(path: Path) -> Predictor:
 
 
 def _frozen_graph_predictor(path: Path) -> Predictor:
-    import tensorflow as tf
+    from recipes.common.frozen_graph import load_frozen_graph
 
-    graph_def = tf.compat.v1.GraphDef()
-    graph_def.ParseFromString(path.read_bytes())
-    wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
-    fn = wrapped.prune(f"{INPUT_NAME}:0", f"{OUTPUT_NODES[0]}:0")
-    return lambda x: fn(tf.constant(x, tf.float32)).numpy()
+    run = load_frozen_graph(path, INPUT_NAME, OUTPUT_NODES[0])
+    return lambda x: run(np.asarray(x, np.float32))
 
 
 def _keras_predictor(path: Path) -> Predictor:

@@ -156,8 +156,11 @@ def test_two_ranks_share_one_container_and_fail_fast(
     store, backend, spec, record = submit(PROBE, docker_options, runtime_image.tag, count=2)
     final = wait_terminal(store, record.id, backend)
     assert final.state is JobState.SUCCEEDED, "".join(backend.logs(record.id))
-    out = stored(spec.train_url) / "nested"
+    # Read from the job's output dir (mounted): only the chief pushes the whole folder, so rank 1's file reaches
+    # the store only when it was written before rank 0's final push (an entry-side race, not the container's).
+    out = jobs_root() / record.id / "work" / "output" / "nested"
     ranks = [json.loads((out / f"probe-rank-{r}.json").read_text()) for r in (0, 1)]
+    assert (stored(spec.train_url) / "nested" / "probe-rank-0.json").is_file()
     assert [(p["rank"], p["world_size"], p["env"]["DEVICE_ID"]) for p in ranks] == [(0, 2, "0"), (1, 2, "1")]
     assert '"rank": 1' in "".join(backend.logs(record.id, rank=1))
     # Rank 1 fails at once while rank 0 would count for minutes: the job ends now, naming the rank.

@@ -89,14 +89,19 @@ def test_pushing_while_checkpoints_are_written_never_exposes_an_incomplete_one(t
     assert latest_checkpoint(out).name == "step-000000040"
 
 
-def test_other_ranks_push_only_their_own_log(tmp_path: Path) -> None:
+def test_other_ranks_push_only_the_files_named_for_them(tmp_path: Path) -> None:
     env = job_env(tmp_path, rank=1)
     env.log_dir.mkdir()
     env.log_file.write_text("rank 1 log\n")
-    (env.output_dir / "metrics.json").write_text("{}")
+    (env.output_dir / "perf").mkdir()
+    (env.output_dir / "perf" / "rank-1.json").write_text("{}")
+    (env.output_dir / "seen-rank-1.json").write_text("{}")
+    for foreign in ("metrics.json", "seen-rank-10.json", "seen-rank-0.json"):
+        (env.output_dir / foreign).write_text("{}")
     assert push(env, "obs://b/r1/")
     out = stored("obs://b/r1/")
-    assert [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()] == [f"logs/{env.log_file.name}"]
+    pushed = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert pushed == sorted([f"logs/{env.log_file.name}", "perf/rank-1.json", "seen-rank-1.json"])
 
 
 def test_periodic_pusher_pushes_a_new_checkpoint_promptly(tmp_path: Path) -> None:

@@ -135,6 +135,16 @@ def test_file_api_calls(bucket_url: str, tmp_path: Path) -> None:
         mox.stat(f"{base}/renamed")
 
 
+def test_relative_local_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_tree(tmp_path / "data", {"a.txt": b"a", "sub/b.txt": b"b"})
+    assert mox.list_directory("data") == ["a.txt", "sub"]
+    assert mox.list_directory("data", recursive=True) == ["a.txt", "sub", "sub/b.txt"]
+    assert list(mox.walk("data")) == [("data", ["sub"], ["a.txt"]), ("data/sub", [], ["b.txt"])]
+    mox.copy_parallel("data", "obs://bucket/rel")
+    assert mox.glob("obs://bucket/rel/*/*.txt") == ["obs://bucket/rel/sub/b.txt"]
+
+
 def test_shift_routes_only_object_urls_and_undoes(tmp_path: Path) -> None:
     original_open = builtins.open
     mox.shift("os", "mox")
