@@ -1,0 +1,69 @@
+"""A download onto a full disk: a clear error, no corrupt file under a final name, the rest still copied."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from launcher import storage
+from launcher.paths import objects_root
+from launcher.storage import StorageError
+from tests.launcher.helpers import run_cli
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (needs root, as CI is; skipped with the reason elsewhere)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def seed_store() -> str:
+    source = objects_root() / "big" / "data"
+    source.mkdir(parents=True)
+    (source / "small.bin").write_bytes(os.urandom(100_000))
+    (source / "huge.bin").write_bytes(os.urandom(3_000_000))
+    return "obs://big/data/"
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.is_file())
+
+
+def test_sync_onto_a_full_disk_fails_clearly_and_leaves_no_partial_file(small_disk: Path) -> None:
+    url = seed_store()
+    target = small_disk / "data"
+    with pytest.raises(StorageError) as error:
+        storage.sync(url, str(target))
+    message = str(error.value)
+    assert "huge.bin" in message and "No space left on device" in message
+    assert "\n" not in message.strip()
+    source = objects_root() / "big" / "data"
+    # Files copied in parallel compete for the space: whatever is there under its final name is complete.
+    assert "huge.bin" not in leftovers(small_disk)
+    for name in leftovers(small_disk):
+        assert (target / name).read_bytes() == (source / name).read_bytes()
+    (source / "huge.bin").unlink()  # make room (the user's fix), and the re-run completes
+    storage.sync(url, str(target))
+    assert leftovers(small_disk) == ["small.bin"]
+
+
+def test_cli_sync_onto_a_full_disk_exits_non_zero_with_one_line(small_disk: Path) -> None:
+    url = seed_store()
+    result = run_cli("data", "sync", url, str(small_disk / "data"))
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("launcher: error:")]
+    assert len(errors) == 1 and "huge.bin" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert "huge.bin" not in leftovers(small_disk)
