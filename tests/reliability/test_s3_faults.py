@@ -1,0 +1,58 @@
+"""Throttling, server errors and connection resets between us and a real S3 server: retried with backoff, then
+either everything arrives byte for byte, or the sync fails with a clear error and no partial file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from launcher import storage
+from launcher.storage import StorageError
+from tests.reliability.faultproxy import Fault, FaultProxy
+
+FILES = {f"dir{i % 3}/file-{i}.bin": os.urandom(1000 + 97 * i) for i in range(24)}
+
+
+def write_tree(root: Path) -> None:
+    for name, data in FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["throttle", "error", "reset"])
+def test_transient_faults_are_retried_until_everything_arrives(
+    s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: Fault  # noqa: ANN001
+) -> None:
+    monkeypatch.setenv("LAUNCHER_S3_MAX_ATTEMPTS", "5")
+    source, back = tmp_path / "source", tmp_path / "back"
+    write_tree(source)
+    with FaultProxy(seaweed.endpoint, fault, failures=2) as proxy:
+        monkeypatch.setenv("S3_ENDPOINT", proxy.endpoint)
+        storage.sync(str(source), f"s3://{s3}/faults/")
+        storage.sync(f"s3://{s3}/faults/", str(back))
+    assert read_tree(back) == FILES
+    assert proxy.injected >= 2 * len(FILES)  # every upload and every download was hit, and retried
+
+
+@pytest.mark.parametrize("fault", ["error", "reset"])
+def test_persistent_faults_end_in_a_clear_failure_with_nothing_half_written(
+    s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: Fault  # noqa: ANN001
+) -> None:
+    source, back = tmp_path / "source", tmp_path / "back"
+    write_tree(source)
+    storage.sync(str(source), f"s3://{s3}/stored/")  # straight to the server: the data is there
+    monkeypatch.setenv("LAUNCHER_S3_MAX_ATTEMPTS", "2")
+    with FaultProxy(seaweed.endpoint, fault, failures=1000) as proxy:
+        monkeypatch.setenv("S3_ENDPOINT", proxy.endpoint)
+        with pytest.raises(StorageError) as error:
+            storage.sync(f"s3://{s3}/stored/", str(back))
+    assert "\n" not in str(error.value).strip()
+    assert proxy.forwarded == 0
+    assert not back.exists() or read_tree(back) == {}  # no file, complete or partial, under a final name
