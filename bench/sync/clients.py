@@ -33,7 +33,9 @@ def rate(label: str, count: int, run: Callable[[], None]) -> float:
     return per_second
 
 
-def boto3_case(endpoint: str, bucket: str, keys: list[str], body: bytes, threads: int) -> tuple[Callable[[], None], Callable[[], None]]:
+def boto3_case(
+    endpoint: str, bucket: str, keys: list[str], body: bytes, threads: int
+) -> tuple[Callable[[], None], Callable[[], None]]:
     import boto3
     from botocore.config import Config
 
@@ -43,8 +45,12 @@ def boto3_case(endpoint: str, bucket: str, keys: list[str], body: bytes, threads
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         region_name="us-east-1",
-        config=Config(max_pool_connections=threads, request_checksum_calculation="when_required",
-                      response_checksum_validation="when_required", s3={"addressing_style": "path"}),
+        config=Config(
+            max_pool_connections=threads,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"},
+        ),
     )
 
     def put() -> None:
@@ -58,10 +64,14 @@ def boto3_case(endpoint: str, bucket: str, keys: list[str], body: bytes, threads
     return put, get
 
 
-def s3fs_case(endpoint: str, bucket: str, keys: list[str], body: bytes, concurrency: int) -> tuple[Callable[[], None], Callable[[], None]]:
+def s3fs_case(
+    endpoint: str, bucket: str, keys: list[str], body: bytes, concurrency: int
+) -> tuple[Callable[[], None], Callable[[], None]]:
     import s3fs
 
-    fs = s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET_KEY, client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"})
+    fs = s3fs.S3FileSystem(
+        key=ACCESS_KEY, secret=SECRET_KEY, client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"}
+    )
 
     def put() -> None:
         fs.pipe({f"{bucket}/s3fs/{k}": body for k in keys}, batch_size=concurrency)
@@ -72,7 +82,9 @@ def s3fs_case(endpoint: str, bucket: str, keys: list[str], body: bytes, concurre
     return put, get
 
 
-def aiobotocore_case(endpoint: str, bucket: str, keys: list[str], body: bytes, concurrency: int) -> tuple[Callable[[], None], Callable[[], None]]:
+def aiobotocore_case(
+    endpoint: str, bucket: str, keys: list[str], body: bytes, concurrency: int
+) -> tuple[Callable[[], None], Callable[[], None]]:
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
@@ -80,8 +92,12 @@ def aiobotocore_case(endpoint: str, bucket: str, keys: list[str], body: bytes, c
         session = get_session()
         config = AioConfig(max_pool_connections=concurrency, s3={"addressing_style": "path"})
         async with session.create_client(
-            "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-            region_name="us-east-1", config=config,
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+            config=config,
         ) as client:
             gate = asyncio.Semaphore(concurrency)
 
@@ -99,7 +115,9 @@ def aiobotocore_case(endpoint: str, bucket: str, keys: list[str], body: bytes, c
     return (lambda: asyncio.run(run("put"))), (lambda: asyncio.run(run("get")))
 
 
-def ours_case(endpoint: str, bucket: str, keys: list[str], body: bytes, concurrency: int) -> tuple[Callable[[], None], Callable[[], None]]:
+def ours_case(
+    endpoint: str, bucket: str, keys: list[str], body: bytes, concurrency: int
+) -> tuple[Callable[[], None], Callable[[], None]]:
     profile = load_profile(env={"S3_ENDPOINT": endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY})
 
     async def run(op: str) -> None:
@@ -129,12 +147,25 @@ def main() -> None:
     with SeaweedServer() as server:
         asyncio.run(_create(server.endpoint, "clients"))
         print(f"{args.objects} x 4 KiB objects, SeaweedFS on loopback, {os.cpu_count()} CPUs")
-        for label, case in (
-            (f"boto3, {args.threads} threads", lambda: boto3_case(server.endpoint, "clients", keys, body, args.threads)),
-            (f"s3fs pipe/cat, batch {args.concurrency}", lambda: s3fs_case(server.endpoint, "clients", keys, body, args.concurrency)),
-            (f"aiobotocore, {args.concurrency} in flight", lambda: aiobotocore_case(server.endpoint, "clients", keys, body, args.concurrency)),
-            (f"launcher s3client, {args.concurrency} in flight", lambda: ours_case(server.endpoint, "clients", keys, body, args.concurrency)),
-        ):
+        cases: tuple[tuple[str, Callable[[], tuple[Callable[[], None], Callable[[], None]]]], ...] = (
+            (
+                f"boto3, {args.threads} threads",
+                lambda: boto3_case(server.endpoint, "clients", keys, body, args.threads),
+            ),
+            (
+                f"s3fs pipe/cat, batch {args.concurrency}",
+                lambda: s3fs_case(server.endpoint, "clients", keys, body, args.concurrency),
+            ),
+            (
+                f"aiobotocore, {args.concurrency} in flight",
+                lambda: aiobotocore_case(server.endpoint, "clients", keys, body, args.concurrency),
+            ),
+            (
+                f"launcher s3client, {args.concurrency} in flight",
+                lambda: ours_case(server.endpoint, "clients", keys, body, args.concurrency),
+            ),
+        )
+        for label, case in cases:
             try:
                 put, get = case()
             except ImportError as exc:

@@ -1,6 +1,6 @@
 """Time one copy or sync inside Python, without interpreter start-up: how the job runner uses the engine.
 
-    python bench/sync/engine_timer.py cp|sync SRC DST      -> prints ENGINE_SECONDS=<float>
+python bench/sync/engine_timer.py cp|sync SRC DST      -> prints ENGINE_SECONDS=<float>
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,11 +67,30 @@ class Commands:
             case "ours-engine":
                 return self.engine("cp", str(src), url)
             case "ours":
-                return [self.python, "-m", "launcher.storage.cli", "cp", str(src), url, "--recursive", "--progress=False"]
+                return [
+                    self.python,
+                    "-m",
+                    "launcher.storage.cli",
+                    "cp",
+                    str(src),
+                    url,
+                    "--recursive",
+                    "--progress=False",
+                ]
             case "s5cmd":
                 return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", f"{src}/*", url + "/"]
             case "aws":
-                return [tool.binary or "", "s3", "cp", "--recursive", "--only-show-errors", str(src), url, "--endpoint-url", self.endpoint]
+                return [
+                    tool.binary or "",
+                    "s3",
+                    "cp",
+                    "--recursive",
+                    "--only-show-errors",
+                    str(src),
+                    url,
+                    "--endpoint-url",
+                    self.endpoint,
+                ]
             case "rclone":
                 return [tool.binary or "", "copy", str(src), f"sw:{bucket}/{prefix}"]
         raise ValueError(tool.name)
@@ -81,11 +101,30 @@ class Commands:
             case "ours-engine":
                 return self.engine("cp", url, str(dst))
             case "ours":
-                return [self.python, "-m", "launcher.storage.cli", "cp", url, str(dst), "--recursive", "--progress=False"]
+                return [
+                    self.python,
+                    "-m",
+                    "launcher.storage.cli",
+                    "cp",
+                    url,
+                    str(dst),
+                    "--recursive",
+                    "--progress=False",
+                ]
             case "s5cmd":
                 return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", url + "/*", f"{dst}/"]
             case "aws":
-                return [tool.binary or "", "s3", "cp", "--recursive", "--only-show-errors", url, str(dst), "--endpoint-url", self.endpoint]
+                return [
+                    tool.binary or "",
+                    "s3",
+                    "cp",
+                    "--recursive",
+                    "--only-show-errors",
+                    url,
+                    str(dst),
+                    "--endpoint-url",
+                    self.endpoint,
+                ]
             case "rclone":
                 return [tool.binary or "", "copy", f"sw:{bucket}/{prefix}", str(dst)]
         raise ValueError(tool.name)
@@ -100,7 +139,16 @@ class Commands:
             case "s5cmd":
                 return [tool.binary or "", "--endpoint-url", self.endpoint, "sync", f"{src}/", url + "/"]
             case "aws":
-                return [tool.binary or "", "s3", "sync", "--only-show-errors", str(src), url, "--endpoint-url", self.endpoint]
+                return [
+                    tool.binary or "",
+                    "s3",
+                    "sync",
+                    "--only-show-errors",
+                    str(src),
+                    url,
+                    "--endpoint-url",
+                    self.endpoint,
+                ]
             case "rclone":
                 return [tool.binary or "", "sync", str(src), f"sw:{bucket}/{prefix}"]
         raise ValueError(tool.name)
@@ -115,7 +163,16 @@ class Commands:
             case "s5cmd":
                 return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", str(src), url]
             case "aws":
-                return [tool.binary or "", "s3", "cp", "--only-show-errors", str(src), url, "--endpoint-url", self.endpoint]
+                return [
+                    tool.binary or "",
+                    "s3",
+                    "cp",
+                    "--only-show-errors",
+                    str(src),
+                    url,
+                    "--endpoint-url",
+                    self.endpoint,
+                ]
             case "rclone":
                 return [tool.binary or "", "copyto", str(src), f"sw:{bucket}/{key}"]
         raise ValueError(tool.name)
@@ -130,7 +187,16 @@ class Commands:
             case "s5cmd":
                 return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", url, str(dst)]
             case "aws":
-                return [tool.binary or "", "s3", "cp", "--only-show-errors", url, str(dst), "--endpoint-url", self.endpoint]
+                return [
+                    tool.binary or "",
+                    "s3",
+                    "cp",
+                    "--only-show-errors",
+                    url,
+                    str(dst),
+                    "--endpoint-url",
+                    self.endpoint,
+                ]
             case "rclone":
                 return [tool.binary or "", "copyto", f"sw:{bucket}/{key}", str(dst)]
         raise ValueError(tool.name)
@@ -233,7 +299,9 @@ def create_bucket(endpoint: str, bucket: str) -> None:
     from launcher.storage.s3client import S3Client
 
     async def create() -> None:
-        profile = load_profile(env={"S3_ENDPOINT": endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY})
+        profile = load_profile(
+            env={"S3_ENDPOINT": endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY}
+        )
         async with S3Client(profile) as client:
             if not await client.bucket_exists(bucket):
                 await client.create_bucket(bucket)
@@ -327,7 +395,7 @@ def main() -> None:
 
 def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argparse.Namespace, workdir: Path) -> None:
     big_mb = (args.big_mib << 20) / MB
-    rate_of = {
+    rate_of: dict[str, tuple[str, Callable[[float], float]]] = {
         "small up": ("files/s", lambda s: args.files / s),
         "small down": ("files/s", lambda s: args.files / s),
         "no-change re-sync": ("s", lambda s: s),
@@ -336,9 +404,11 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
     }
     names = [t.name for t in tools]
     print()
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-          f"median of {args.rounds} round(s); SeaweedFS on loopback; ours = CLI incl. interpreter start-up, "
-          "ours-engine = in-process engine time")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"median of {args.rounds} round(s); SeaweedFS on loopback; ours = CLI incl. interpreter start-up, "
+        "ours-engine = in-process engine time"
+    )
     print(f"{'scenario':20}" + "".join(f"{n:>23}" for n in names))
     rows = []
     for scenario, (unit, rate) in rate_of.items():
@@ -366,7 +436,9 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (out_dir / f"sync-{stamp}.json").write_text(
-        json.dumps({"args": vars(args) | {"workdir": str(workdir)}, "machine": platform.platform(), "rows": rows}, indent=2)
+        json.dumps(
+            {"args": vars(args) | {"workdir": str(workdir)}, "machine": platform.platform(), "rows": rows}, indent=2
+        )
     )
     print(f"(ratios against s5cmd; raw timings in bench/results/sync-{stamp}.json)")
 

@@ -8,7 +8,20 @@ With no endpoint configured (S3_ENDPOINT / profile), obs:// and s3:// live in th
 under LAUNCHER_HOME/objects: the same engine, offline.
 """
 
-from launcher.storage.api import copy, du, exists, is_folder, ls, read_bytes, rm, stat, sync, write_bytes
+from launcher.storage.api import (
+    copy,
+    du,
+    exists,
+    is_folder,
+    ls,
+    make_dirs,
+    names,
+    read_bytes,
+    rm,
+    stat,
+    sync,
+    write_bytes,
+)
 from launcher.storage.errors import (
     CredentialsError,
     Interrupted,
@@ -44,6 +57,8 @@ __all__ = [
     "is_folder",
     "load_profile",
     "ls",
+    "make_dirs",
+    "names",
     "parse_url",
     "read_bytes",
     "rm",

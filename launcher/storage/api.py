@@ -149,7 +149,7 @@ def ls(url: str, recursive: bool = False, *, profile: Profile | None = None) -> 
             return [store.url(key)]
         folder = as_folder(key)
         if recursive:
-            listing = await store.list(folder)
+            listing = await store.scan(folder)
             return sorted(store.url(folder + e.key) for e in listing.entries)
         files, dirs = await store.list_dir(folder)
         return sorted([store.url(folder + e.key) for e in files] + [store.url(folder + d) for d in dirs])
@@ -164,7 +164,7 @@ def names(url: str, recursive: bool = False, *, profile: Profile | None = None) 
         store, key = session.open(url)
         folder = as_folder(key)
         if recursive:
-            return sorted(e.key for e in (await store.list(folder)).entries)
+            return sorted(e.key for e in (await store.scan(folder)).entries)
         files, dirs = await store.list_dir(folder)
         return sorted([e.key for e in files] + dirs)
 
@@ -180,7 +180,7 @@ def rm(url: str, recursive: bool = False, *, profile: Profile | None = None) -> 
             keys = [key]
         elif recursive:
             folder = as_folder(key)
-            keys = [folder + e.key for e in (await store.list(folder, markers=True)).entries]
+            keys = [folder + e.key for e in (await store.scan(folder, markers=True)).entries]
         elif await store.is_folder(key):
             raise StorageError(f"{url} is a folder: pass recursive=True (--recursive) to delete what is below it")
         else:
@@ -213,7 +213,7 @@ def du(url: str, *, profile: Profile | None = None) -> tuple[int, int]:
         store, key = session.open(url)
         if key and not key.endswith("/") and (entry := await store.stat(key)) is not None:
             return 1, entry.size
-        listing = await store.list(as_folder(key))
+        listing = await store.scan(as_folder(key))
         return len(listing.entries), sum(e.size for e in listing.entries)
 
     return _with_session(work, profile)

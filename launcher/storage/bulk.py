@@ -136,7 +136,9 @@ class BulkClient:
                     raise Aborted("transfer cancelled") from None
                 client.health.failed()
                 if attempt >= client.backoff.max_attempts or client.health.given_up:
-                    raise S3Error(f"{method} {client.describe(bucket, key)} failed: {type(exc).__name__}: {exc}") from None
+                    raise S3Error(
+                        f"{method} {client.describe(bucket, key)} failed: {type(exc).__name__}: {exc}"
+                    ) from None
                 time.sleep(client.backoff.delay(attempt))
                 continue
             client.health.succeeded()
@@ -190,9 +192,7 @@ class BulkClient:
         finally:
             os.close(fd)
 
-    def upload_part(
-        self, bucket: str, key: str, upload_id: str, number: int, path: str, start: int, end: int
-    ) -> str:
+    def upload_part(self, bucket: str, key: str, upload_id: str, number: int, path: str, start: int, end: int) -> str:
         """Read bytes [start, end) of `path`, and send them as part `number` with their MD5."""
         fd = os.open(path, os.O_RDONLY)
         try:

@@ -133,8 +133,11 @@ def main() -> None:
     from launcher.errors import UserError
     from launcher.redact import redact
 
+    def to_stderr(message: object) -> None:
+        sys.stderr.write(redact(str(message)))
+
     logger.remove()
-    logger.add(lambda m: sys.stderr.write(redact(str(m))), level="INFO", format="{message}")
+    logger.add(to_stderr, level="INFO", format="{message}")
     try:
         fire.Fire(DataCommands)
     except UserError as exc:

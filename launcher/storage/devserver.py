@@ -11,7 +11,6 @@ folder (mini reloads its saved flags), and the /tmp sockets it leaves behind rem
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket

@@ -186,12 +186,16 @@ def glob(pattern: str) -> list[str]:
     found: list[str] = []
     for rel in list_directory(base, recursive=True):
         segments = rel.split("/")
-        if len(segments) == len(wanted) and all(fnmatch.fnmatchcase(s, w) for s, w in zip(segments, wanted, strict=True)):
+        if len(segments) == len(wanted) and all(
+            fnmatch.fnmatchcase(s, w) for s, w in zip(segments, wanted, strict=True)
+        ):
             found.append(f"{base}/{rel}")
     return sorted(found)
 
 
-def walk(url: str, topdown: bool = True, onerror: Callable[[Exception], None] | None = None) -> Iterator[tuple[str, list[str], list[str]]]:
+def walk(
+    url: str, topdown: bool = True, onerror: Callable[[Exception], None] | None = None
+) -> Iterator[tuple[str, list[str], list[str]]]:
     """Like os.walk: (folder URL, sub-folder names, file names) for every folder below `url`."""
     try:
         entries = list_directory(url, recursive=True)
@@ -282,7 +286,9 @@ class File(io.IOBase):
         self._remote = _is_remote(url)
         self._upload = False
         if not self._remote:
-            self._fh: IO[Any] = builtins.open(_local(url) if url.startswith("file://") else url, mode, encoding=encoding)
+            self._fh: IO[Any] = builtins.open(
+                _local(url) if url.startswith("file://") else url, mode, encoding=encoding
+            )
             return
         kind = mode.replace("b", "").replace("t", "")
         if kind not in ("r", "w", "a", "r+", "w+", "a+"):
@@ -294,7 +300,7 @@ class File(io.IOBase):
             spool.seek(0)
         self._upload = kind != "r"
         self._raw = spool
-        self._fh = spool if "b" in mode else io.TextIOWrapper(spool, encoding=encoding or "utf-8", newline="")  # type: ignore[arg-type]
+        self._fh = spool if "b" in mode else io.TextIOWrapper(spool, encoding=encoding or "utf-8", newline="")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["_fh"], name)
@@ -308,7 +314,7 @@ class File(io.IOBase):
     def write(self, data: Any) -> int:
         return self._fh.write(data)
 
-    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._fh)
 
     def readable(self) -> bool:
@@ -373,7 +379,9 @@ def _copy_file(src: str, dst: str, *args: Any, **kwargs: Any) -> str:
     return dst
 
 
-def _open(path: str, mode: str = "r", buffering: int = -1, encoding: str | None = None, *args: Any, **kwargs: Any) -> File:
+def _open(
+    path: str, mode: str = "r", buffering: int = -1, encoding: str | None = None, *args: Any, **kwargs: Any
+) -> File:
     return File(path, mode, encoding=encoding)
 
 

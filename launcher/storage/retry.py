@@ -36,12 +36,12 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        ceiling = min(self.cap_s, self.base_s * 2 ** (attempt - 1))
+        ceiling = min(self.cap_s, self.base_s * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     @property
     def budget_s(self) -> float:
-        return sum(min(self.cap_s, self.base_s * 2 ** (n - 1)) for n in range(1, self.max_attempts))
+        return sum(min(self.cap_s, self.base_s * 2.0 ** (n - 1)) for n in range(1, self.max_attempts))
 
 
 class EndpointHealth:

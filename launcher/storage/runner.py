@@ -32,8 +32,7 @@ def run(make: Callable[[], Awaitable[T]]) -> T:
 
 def _run_here(make: Callable[[], Awaitable[T]]) -> T:
     take_sigterm = (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     )
     terminated = False
 

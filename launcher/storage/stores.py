@@ -15,7 +15,6 @@ import os
 import secrets
 import stat as stat_mod
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from launcher.storage.errors import NotFound, StorageError
@@ -74,7 +73,7 @@ class Store(ABC):
     def url(self, key: str) -> str: ...
 
     @abstractmethod
-    async def list(self, prefix: str, *, markers: bool = False) -> Listing:
+    async def scan(self, prefix: str, *, markers: bool = False) -> Listing:
         """Every file below folder `prefix` (recursive), keys relative to it.
 
         `markers` also returns folder-marker objects ("dir/") where the store has them, for deleting.
@@ -115,9 +114,6 @@ class Store(ABC):
         """The source file's mtime recorded with the copy, where the store keeps one apart from its own."""
         return None
 
-    async def close(self) -> None:
-        return None
-
 
 class LocalStore(Store):
     """A directory. With `prune_empty_dirs` it behaves like an object store: no empty folders remain."""
@@ -140,7 +136,7 @@ class LocalStore(Store):
         check_key(key.rstrip("/") or key)
         return os.path.join(self.root, key)
 
-    async def list(self, prefix: str, *, markers: bool = False) -> Listing:
+    async def scan(self, prefix: str, *, markers: bool = False) -> Listing:
         return await asyncio.to_thread(self._walk, self.path(prefix))
 
     async def make_folder(self, key: str) -> None:
@@ -327,7 +323,7 @@ class S3Store(Store):
     def url(self, key: str) -> str:
         return f"{self.scheme}://{self.bucket}/{key}"
 
-    async def list(self, prefix: str, *, markers: bool = False) -> Listing:
+    async def scan(self, prefix: str, *, markers: bool = False) -> Listing:
         folder = as_folder(prefix)
         listing = Listing()
         cut = len(folder)

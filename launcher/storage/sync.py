@@ -4,8 +4,9 @@ Written once over the Store interface, so local<->store, store<->store, and the 
 this path. A file is skipped when size matches and the destination carries the source's mtime (local and
 embedded destinations, where it is set on the copy) or, on an object store, was uploaded after the source's
 last change (see compare_times); `checksum` compares MD5s instead. Listing only: no request per unchanged
-object, except one HEAD for a file changed in the very second of its last upload. Files that fail are reported and the rest carries on; deletions are skipped when any copy
-failed, so a half-failed mirror never loses data on the destination.
+object, except one HEAD for a file changed in the very second of its last upload. Files that fail are
+reported and the rest carries on; deletions are skipped when any copy failed, so a half-failed mirror
+never loses data on the destination.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, StorageError):
         text = str(exc)
     elif isinstance(exc, OSError):
-        text = f"{exc.strerror or type(exc).__name__}" + (f": {exc.filename}" if exc.filename else "")
+        # shutil's copies name both ends (filename2 is the destination: where ENOSPC or EACCES usually is).
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f)
+        text = f"{exc.strerror or type(exc).__name__}" + (f": {where}" if where else "")
     else:
         text = f"{type(exc).__name__}: {exc}"
     return redact(text.splitlines()[0] if text else type(exc).__name__)
@@ -108,7 +111,7 @@ class SyncEngine:
                 raise NotFound(f"nothing at {src_label}: no such file, object or folder")
             if await dst_store.stat(dst_key) is not None:
                 raise StorageError(f"cannot sync the folder {src_label} onto the file {dst_label}")
-            src_listing, dst_listing = await asyncio.gather(src_store.list(src_key), dst_store.list(dst_key))
+            src_listing, dst_listing = await asyncio.gather(src_store.scan(src_key), dst_store.scan(dst_key))
             self._clean_leftovers(dst_store, dst_key, dst_listing.leftovers)
             items = []
             only = set(self.options.files) if self.options.files is not None else None
@@ -120,7 +123,14 @@ class SyncEngine:
                 except UnsafeKey as exc:
                     report.failures.append(Failure(path=src_store.url(as_folder(src_key)) + entry.key, error=str(exc)))
                     continue
-                items.append(Item(entry.key, join_key(as_folder(src_key), entry.key), join_key(as_folder(dst_key), entry.key), entry))
+                items.append(
+                    Item(
+                        entry.key,
+                        join_key(as_folder(src_key), entry.key),
+                        join_key(as_folder(dst_key), entry.key),
+                        entry,
+                    )
+                )
             dst_entries = {e.key: e for e in dst_listing.entries}
             copies, skipped = await self._plan(items, dst_entries, src_store, dst_store, mirror)
             deletes = []
@@ -137,7 +147,8 @@ class SyncEngine:
         report.skipped = skipped
         if self.options.dry_run:
             for item in copies:
-                report.planned.append(f"copy {src_store.url(item.src_key)} -> {dst_store.url(item.dst_key)} ({human_bytes(item.entry.size)})")
+                size = human_bytes(item.entry.size)
+                report.planned.append(f"copy {src_store.url(item.src_key)} -> {dst_store.url(item.dst_key)} ({size})")
             report.planned.extend(f"delete {dst_store.url(join_key(as_folder(dst_key), k))}" for k in deletes)
             report.copied = len(copies)
             report.bytes = sum(i.entry.size for i in copies)
@@ -244,7 +255,7 @@ class SyncEngine:
                         await transfers.copy(src_store, item.src_key, dst_store, item.dst_key, item.entry)
                 else:
                     await transfers.copy(src_store, item.src_key, dst_store, item.dst_key, item.entry)
-            except (Exception, asyncio.TimeoutError) as exc:
+            except (TimeoutError, Exception) as exc:
                 record(item, exc)
             else:
                 record(item, None)

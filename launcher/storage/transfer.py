@@ -52,7 +52,7 @@ class Transfers:
 
     async def copy(self, src: Store, src_key: str, dst: Store, dst_key: str, entry: Entry) -> None:
         """Copy one file or object."""
-        if BATCH_MAX < entry.size and not self.is_large(entry.size):
+        if entry.size > BATCH_MAX and not self.is_large(entry.size):
             # Mid-sized files travel whole through memory: bound them like parts.
             async with self._parts:
                 await self._copy(src, src_key, dst, dst_key, entry)
@@ -89,7 +89,11 @@ class Transfers:
 
     def _threadsafe_progress(self) -> Callable[[int], None]:
         loop = asyncio.get_running_loop()
-        return lambda n: loop.call_soon_threadsafe(self.on_bytes, n)
+
+        def report(n: int) -> None:
+            loop.call_soon_threadsafe(self.on_bytes, n)
+
+        return report
 
     # -- small files -----------------------------------------------------------------------------------------
 
@@ -112,7 +116,7 @@ class Transfers:
                     if isinstance(data, BaseException):
                         raise data
                     await self._put_small(dst, dst_key, data, entry.mtime)
-                except (Exception, asyncio.TimeoutError) as exc:
+                except (TimeoutError, Exception) as exc:
                     outcomes[n] = exc
             return outcomes
         if isinstance(src, S3Store) and isinstance(dst, LocalStore):
@@ -120,7 +124,7 @@ class Transfers:
             for n, (src_key, dst_key, entry) in enumerate(items):
                 try:
                     fetched.append((n, dst_key, await self._get_small(src, src_key), entry.mtime))
-                except (Exception, asyncio.TimeoutError) as exc:
+                except (TimeoutError, Exception) as exc:
                     outcomes[n] = exc
             written = await self._in_thread(_write_files, dst, [(k, d, m) for _, k, d, m in fetched])
             for (n, _, data, _), error in zip(fetched, written, strict=True):

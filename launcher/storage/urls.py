@@ -27,7 +27,9 @@ def check_key(key: str, *, what: str = "key") -> str:
         raise UnsafeKey(f"refused {what} {key!r}: it is absolute (starts with '/')")
     for part in key.split("/"):
         if part in (".", ".."):
-            raise UnsafeKey(f"refused {what} {key!r}: it contains a '{part}' segment that could leave the target folder")
+            raise UnsafeKey(
+                f"refused {what} {key!r}: it contains a '{part}' segment that could leave the target folder"
+            )
     return key
 
 

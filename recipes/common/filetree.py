@@ -41,7 +41,8 @@ class FileTree:
 
     def _archive(self, path: Path) -> zipfile.ZipFile | tarfile.TarFile:
         if path not in self._open:
-            self._open[path] = zipfile.ZipFile(path) if path.suffix == ".zip" else tarfile.open(path)
+            # Kept open for later reads; close() closes them.
+            self._open[path] = zipfile.ZipFile(path) if path.suffix == ".zip" else tarfile.open(path)  # noqa: SIM115
         return self._open[path]
 
     def _members(self, path: Path) -> list[str]:

@@ -20,7 +20,9 @@ def write_frozen_graph(
     """Trace `outputs(input_tensor) -> {node name: tensor}` and write it with a placeholder `input_name` and an
     Identity node per output name, so a loader finds `<input_name>:0` and `<output name>:0`."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
 
     @tf.function
     def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -45,7 +45,7 @@ def read_split(tree: FileTree, folder: str) -> ReidSet:
             ids.append(_label(person))
             cameras.append(int(match.group(2)))
             tracks.append(int(match.group(3)))
-    as_int = lambda v: np.asarray(v, np.int64)  # noqa: E731
+    as_int = lambda v: np.asarray(v, np.int64)
     return ReidSet(tree, names, as_int(ids), as_int(cameras), as_int(tracks))
 
 

@@ -115,7 +115,7 @@ def write_market1501(
     data = load_mnist(mnist_dir)
     writer = _Writer(out, f"{MARKET_ROOT}.zip" if as_zip else None)
     frame = iter(range(1, 10**6))
-    name = lambda pid, cam: f"{pid}_c{cam}s1_{next(frame) * 25:06d}_00.jpg"  # noqa: E731
+    name = lambda pid, cam: f"{pid}_c{cam}s1_{next(frame) * 25:06d}_00.jpg"
     used_train: set[int] = set()
     for digit in range(persons):
         for k, i in enumerate(_pick(data.y_train, digit, train_per_person, used_train, rng)):

@@ -30,7 +30,11 @@ from recipes.cosine_metric_learning.hparams import CosineMetricHyperparameters
 from recipes.cosine_metric_learning.images import ReidSet
 from recipes.cosine_metric_learning.losses import magnet_loss, softmargin_triplet_loss
 from recipes.cosine_metric_learning.model import ReidNetwork, build_network
-from recipes.cosine_metric_learning.reid_metrics import cosine_distance, rank_queries, validation_cmc
+from recipes.cosine_metric_learning.reid_metrics import (
+    cosine_distance,
+    rank_queries,
+    validation_cmc,
+)
 from recipes.cosine_metric_learning.sampling import IdentitySampler, validation_mask
 
 HISTORY_FILE = "history.json"
@@ -134,7 +138,8 @@ def run(hp: CosineMetricHyperparameters, env: JobEnvironment) -> dict[str, float
 def train(hp: CosineMetricHyperparameters, env: JobEnvironment, data: ReidData, model: ReidNetwork) -> dict[str, float]:
     held_out = validation_mask(data.train.ids, hp.validation_fraction)
     train_set, val_set = data.train.subset(~held_out), data.train.subset(held_out)
-    print(f"split: {len(train_set)} training / {len(val_set)} validation images (10% of identities)", flush=True)
+    share = f"{hp.validation_fraction:.0%} of identities"
+    print(f"split: {len(train_set)} training / {len(val_set)} validation images ({share})", flush=True)
     x_all = train_set.load(hp.image_height, hp.image_width)
     x_val = val_set.load(hp.image_height, hp.image_width) if len(val_set) else None
     sampler = IdentitySampler(train_set.ids, hp.ids_per_batch, hp.images_per_id, hp.seed)

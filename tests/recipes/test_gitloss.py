@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 LOG_LINE = re.compile(
     r"^Step:\t(\d+), Train_Loss:\t[0-9.]+, Train_Acc:\t[0-9.]+, Valid_Loss:\t[0-9.]+, Valid_Acc:\t([0-9.]+), "
     r"inter_cls_dist:\t([0-9.]+), intra_cls_dist:\t([0-9.]+)$",
-    re.M,
+    re.MULTILINE,
 )
 
 

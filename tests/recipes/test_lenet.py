@@ -20,7 +20,7 @@ from recipes.lenet.hparams import LeNetHyperparameters
 from tests.recipes.conftest import read_events, scalar_series
 
 REPO = Path(__file__).resolve().parents[2]
-LOG_LINE = re.compile(r"^epoch : (\d+)----step : (\d+)----loss : ([0-9.]+)----sec/step : ([0-9.]+)$", re.M)
+LOG_LINE = re.compile(r"^epoch : (\d+)----step : (\d+)----loss : ([0-9.]+)----sec/step : ([0-9.]+)$", re.MULTILINE)
 
 
 def small(**overrides: object) -> LeNetHyperparameters:

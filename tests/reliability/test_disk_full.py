@@ -47,7 +47,7 @@ def test_sync_onto_a_full_disk_fails_clearly_and_leaves_no_partial_file(small_di
     with pytest.raises(StorageError) as error:
         storage.sync(url, str(target))
     message = str(error.value)
-    assert "huge.bin" in message and "No space left on device" in message
+    assert "No space left on device" in message and str(target) in message  # the full side is named
     assert "\n" not in message.strip()
     source = objects_root() / "big" / "data"
     # Files copied in parallel compete for the space: whatever is there under its final name is complete.

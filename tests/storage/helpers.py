@@ -11,7 +11,9 @@ from launcher.storage.s3client import S3Client
 
 def make_bucket(endpoint: str, name: str) -> None:
     async def create() -> None:
-        profile = load_profile(env={"S3_ENDPOINT": endpoint, "ACCESS_KEY_ID": "testkey", "SECRET_ACCESS_KEY": "testsecret"})
+        profile = load_profile(
+            env={"S3_ENDPOINT": endpoint, "ACCESS_KEY_ID": "testkey", "SECRET_ACCESS_KEY": "testsecret"}
+        )
         async with S3Client(profile) as client:
             await client.create_bucket(name)
 
@@ -26,6 +28,4 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

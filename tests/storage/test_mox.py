@@ -93,7 +93,10 @@ def test_modelarts_style_script_runs_unchanged(bucket_url: str, tmp_path: Path) 
     assert "log lines=3|done|" in out
     assert "exists True" in out
     storage.sync(f"{bucket_url}/output", str(tmp_path / "pulled"))
-    assert read_tree(tmp_path / "pulled") == {"ckpt/model.ckpt-100": b"weights" * 1000, "logs/train.log": b"lines=3\ndone\n"}
+    assert read_tree(tmp_path / "pulled") == {
+        "ckpt/model.ckpt-100": b"weights" * 1000,
+        "logs/train.log": b"lines=3\ndone\n",
+    }
 
 
 def test_file_api_calls(bucket_url: str, tmp_path: Path) -> None:

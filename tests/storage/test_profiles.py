@@ -41,9 +41,9 @@ def test_aws_names_and_local_servers_use_path_style() -> None:
     assert profile.signing_region == "us-east-1"
 
 
-def test_profile_file_and_env_precedence(storage_env: Path) -> None:
-    storage_env.mkdir(parents=True, exist_ok=True)
-    (storage_env / "profiles.toml").write_text(
+def test_profile_file_and_env_precedence(launcher_home: Path) -> None:
+    launcher_home.mkdir(parents=True, exist_ok=True)
+    (launcher_home / "profiles.toml").write_text(
         '[default]\nendpoint = "https://obs.ap-southeast-1.myhuaweicloud.com"\naccess_key_id = "FILEAK"\n'
         'secret_access_key = "file-secret-1234"\n\n'
         '[minio]\nendpoint = "http://localhost:9000"\naddressing_style = "path"\nregion = "eu-1"\n'
@@ -59,9 +59,9 @@ def test_profile_file_and_env_precedence(storage_env: Path) -> None:
         load_profile("nope", env={})
 
 
-def test_bad_profile_is_a_one_line_user_error(storage_env: Path) -> None:
-    storage_env.mkdir(parents=True, exist_ok=True)
-    (storage_env / "profiles.toml").write_text('[default]\nendpoint = "ftp://x"\nbogus = 1\n')
+def test_bad_profile_is_a_one_line_user_error(launcher_home: Path) -> None:
+    launcher_home.mkdir(parents=True, exist_ok=True)
+    (launcher_home / "profiles.toml").write_text('[default]\nendpoint = "ftp://x"\nbogus = 1\n')
     with pytest.raises(StorageError) as info:
         load_profile(env={})
     assert "\n" not in str(info.value) and "endpoint" in str(info.value) and "bogus" in str(info.value)
@@ -70,7 +70,15 @@ def test_bad_profile_is_a_one_line_user_error(storage_env: Path) -> None:
 def test_request_addressing_follows_the_profile() -> None:
     from launcher.storage.s3client import S3Client
 
-    obs = S3Client(load_profile(env={"S3_ENDPOINT": "https://obs.cn-north-4.myhuaweicloud.com", "ACCESS_KEY_ID": "a", "SECRET_ACCESS_KEY": "bbbb"}))
+    obs = S3Client(
+        load_profile(
+            env={
+                "S3_ENDPOINT": "https://obs.cn-north-4.myhuaweicloud.com",
+                "ACCESS_KEY_ID": "a",
+                "SECRET_ACCESS_KEY": "bbbb",
+            }
+        )
+    )
     assert obs.location("my-bucket", "a b/ü.txt") == ("my-bucket.obs.cn-north-4.myhuaweicloud.com", "/a%20b/%C3%BC.txt")
     assert obs.location("dotted.bucket", "k") == ("obs.cn-north-4.myhuaweicloud.com", "/dotted.bucket/k")
     local = S3Client(load_profile(env={"S3_ENDPOINT": "http://127.0.0.1:8333"}))

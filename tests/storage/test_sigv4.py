@@ -21,7 +21,12 @@ def test_matches_the_aws_documented_get_object_example() -> None:
     # "GET Object" example of the S3 SigV4 header-auth documentation.
     headers = {"Range": "bytes=0-9"}
     Signer(AK, SK, "us-east-1").sign(
-        "GET", "examplebucket.s3.amazonaws.com", "/test.txt", "", headers, EMPTY_SHA256,
+        "GET",
+        "examplebucket.s3.amazonaws.com",
+        "/test.txt",
+        "",
+        headers,
+        EMPTY_SHA256,
         now=datetime(2013, 5, 24, tzinfo=UTC),
     )
     assert headers["Authorization"] == (
@@ -31,9 +36,7 @@ def test_matches_the_aws_documented_get_object_example() -> None:
     )
 
 
-keys = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40
-)
+keys = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=40)
 
 
 @settings(max_examples=60, deadline=None)
@@ -55,7 +58,9 @@ def test_signature_equals_botocore_for_any_key_and_query(key: str, prefix: str) 
     auth = S3SigV4Auth(Credentials(AK, SK), "s3", "cn-north-4")
     with mock.patch("botocore.auth.get_current_datetime", return_value=now.replace(tzinfo=None)):
         auth.add_auth(request)
-    assert ours["Authorization"].rsplit("Signature=", 1)[1] == request.headers["Authorization"].rsplit("Signature=", 1)[1]
+    assert (
+        ours["Authorization"].rsplit("Signature=", 1)[1] == request.headers["Authorization"].rsplit("Signature=", 1)[1]
+    )
 
 
 def test_secret_never_in_repr() -> None:

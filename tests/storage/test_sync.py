@@ -186,7 +186,9 @@ def test_100mb_multipart_round_trip(s3: str, tmp_path: Path) -> None:
     assert storage.sync(f"s3://{s3}/big", str(tmp_path / "again"), checksum=True).skipped == 1
 
 
-def test_wrong_credentials_are_a_clear_error_without_the_secret(s3: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_wrong_credentials_are_a_clear_error_without_the_secret(
+    s3: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("SECRET_ACCESS_KEY", "not-the-right-secret-42")
     write_tree(tmp_path / "src", {"a.txt": b"a"})
     with pytest.raises(CredentialsError) as info:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from launcher import storage
 from launcher.storage.errors import TransferFailed, UnsafeKey
 from launcher.storage.models import SyncOptions
 from launcher.storage.session import Session
 from launcher.storage.stores import Entry, Listing, LocalStore, Store
 from launcher.storage.sync import SyncEngine, raise_on_failures
-from launcher import storage
 
 
 class MemoryStore(Store):
@@ -32,14 +32,14 @@ class MemoryStore(Store):
     def url(self, key: str) -> str:
         return f"mem://{key}"
 
-    async def list(self, prefix: str, *, markers: bool = False) -> Listing:
+    async def scan(self, prefix: str, *, markers: bool = False) -> Listing:
         return Listing([Entry(k, len(v), 1_700_000_000.0) for k, v in self.objects.items()])
 
     async def make_folder(self, key: str) -> None:
         return None
 
     async def list_dir(self, prefix: str) -> tuple[list[Entry], list[str]]:
-        return (await self.list(prefix)).entries, []
+        return (await self.scan(prefix)).entries, []
 
     async def stat(self, key: str) -> Entry | None:
         return Entry(key, len(self.objects[key]), 1_700_000_000.0) if key in self.objects else None
