@@ -6,8 +6,10 @@ prints is the truth and tests assert on rendered requests.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
@@ -43,6 +45,38 @@ class Backend(ABC):
 
     def submit(self, job: JobSpec) -> JobRecord:
         return self.send(job, self.render(job))
+
+    def create_record(self, job: JobSpec, handle: dict[str, Any]) -> JobRecord:
+        """The job's record (PENDING), with this backend's ids in `handle`."""
+        return self.store.create(
+            JobRecord(
+                id=job.id,
+                name=job.recipe.name,
+                recipe=str(job.recipe_path),
+                backend=self.name,
+                data_url=job.data_url,
+                train_url=job.train_url,
+                hyperparameters=job.hyperparameters,
+                handle=handle,
+            )
+        )
+
+    def follow_file(self, job_id: str, path: Path, follow: bool) -> Iterator[str]:
+        """Lines of a log file; with follow, keep reading until the job has ended and the file is drained."""
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8", errors="replace") as log:
+            while True:
+                line = log.readline()
+                if line:
+                    yield line
+                    continue
+                if not follow or self.status(job_id).state.terminal:
+                    rest = log.read()  # anything written between the last read and the end
+                    if rest:
+                        yield rest
+                    return
+                time.sleep(0.2)
 
     @abstractmethod
     def status(self, job_id: str) -> JobRecord:

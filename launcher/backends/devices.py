@@ -33,7 +33,9 @@ class DeviceRequest(BaseModel):
         if self.ids is None:
             return list(range(count))
         if len(self.ids) != count:
-            raise UserError(f"{len(self.ids)} {self.kind} device(s) given for {count} process(es): give one per process")
+            raise UserError(
+                f"{len(self.ids)} {self.kind} device(s) given for {count} process(es): give one per process"
+            )
         return self.ids
 
     def env_for(self, card: int, count: int) -> dict[str, str]:

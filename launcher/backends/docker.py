@@ -246,25 +246,17 @@ class DockerBackend(Backend):
         client = self._client(request.docker_host, request.grace_seconds + 60)
         ensure_image(client, request.image, request.pull)
         self._prepare_job_dir(request)
-        record = self.store.create(
-            JobRecord(
-                id=job.id,
-                name=job.recipe.name,
-                recipe=str(job.recipe_path),
-                backend=self.name,
-                data_url=job.data_url,
-                train_url=job.train_url,
-                hyperparameters=job.hyperparameters,
-                handle={
-                    "container": request.name,
-                    "docker_host": request.docker_host,
-                    "job_dir": str(request.job_dir),
-                    "logs": [str(p) for p in request.log_paths],
-                    "grace_seconds": request.grace_seconds,
-                    "memory_bytes": request.memory_bytes,
-                    "keep_container": request.keep_container,
-                },
-            )
+        record = self.create_record(
+            job,
+            {
+                "container": request.name,
+                "docker_host": request.docker_host,
+                "job_dir": str(request.job_dir),
+                "logs": [str(p) for p in request.log_paths],
+                "grace_seconds": request.grace_seconds,
+                "memory_bytes": request.memory_bytes,
+                "keep_container": request.keep_container,
+            },
         )
         import docker
 
@@ -420,23 +412,7 @@ class DockerBackend(Backend):
                     self.status(record.id)  # the container ended: record it now
                 return
             record = self.status(record.id)
-        yield from self._file_lines(record, Path(paths[rank]), follow)
-
-    def _file_lines(self, record: JobRecord, path: Path, follow: bool) -> Iterator[str]:
-        if not path.exists():
-            return
-        with open(path, encoding="utf-8", errors="replace") as log:
-            while True:
-                line = log.readline()
-                if line:
-                    yield line
-                    continue
-                if not follow or self.status(record.id).state.terminal:
-                    rest = log.read()
-                    if rest:
-                        yield rest
-                    return
-                time.sleep(0.2)
+        yield from self.follow_file(record.id, Path(paths[rank]), follow)
 
     # --- stop and list -------------------------------------------------------------------------------------------
 

@@ -82,7 +82,9 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def distributed_env(kind: str, cards: list[int], job_dir: Path) -> tuple[dict[str, str], list[dict[str, str]], dict[str, str]]:
+def distributed_env(
+    kind: str, cards: list[int], job_dir: Path
+) -> tuple[dict[str, str], list[dict[str, str]], dict[str, str]]:
     """Common env, per-rank env and job files for several processes on this machine to find each other:
     an HCCL rank table for Ascend; JAX's coordinator settings and TF_CONFIG for GPU/CPU."""
     count = len(cards)
@@ -95,7 +97,10 @@ def distributed_env(kind: str, cards: list[int], job_dir: Path) -> tuple[dict[st
     cluster = {"worker": [f"127.0.0.1:{p}" for p in workers]}
     common = {"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{coordinator}", "JAX_NUM_PROCESSES": str(count)}
     per_rank = [
-        {"JAX_PROCESS_ID": str(r), "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": r}})}
+        {
+            "JAX_PROCESS_ID": str(r),
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": r}}),
+        }
         for r in range(count)
     ]
     return common, per_rank, {}
@@ -136,7 +141,12 @@ class LocalBackend(Backend):
         ranks = [
             RankProcess(
                 rank=r,
-                env={"RANK_ID": str(r), "LAUNCHER_LOCAL_RANK": str(r), **device.env_for(card, len(cards)), **per_rank[r]},
+                env={
+                    "RANK_ID": str(r),
+                    "LAUNCHER_LOCAL_RANK": str(r),
+                    **device.env_for(card, len(cards)),
+                    **per_rank[r],
+                },
                 log_path=job_dir / (JOB_LOG if r == 0 else f"job-rank-{r}.log"),
             )
             for r, card in enumerate(cards)
@@ -161,17 +171,8 @@ class LocalBackend(Backend):
         for name, content in request.files.items():
             (request.job_dir / name).write_text(content)
         (request.job_dir / REQUEST_FILE).write_text(request.model_dump_json(indent=2))
-        record = self.store.create(
-            JobRecord(
-                id=job.id,
-                name=job.recipe.name,
-                recipe=str(job.recipe_path),
-                backend=self.name,
-                data_url=job.data_url,
-                train_url=job.train_url,
-                hyperparameters=job.hyperparameters,
-                handle={"job_dir": str(request.job_dir), "logs": [str(r.log_path) for r in request.ranks]},
-            )
+        record = self.create_record(
+            job, {"job_dir": str(request.job_dir), "logs": [str(r.log_path) for r in request.ranks]}
         )
         with open(request.job_dir / "supervisor.log", "ab") as supervisor_log:
             supervisor = subprocess.Popen(
@@ -201,21 +202,7 @@ class LocalBackend(Backend):
         paths = record.handle.get("logs", [])
         if not 0 <= rank < len(paths):
             raise UserError(f"job {record.id} has ranks 0..{len(paths) - 1}, not {rank}")
-        path = Path(paths[rank])
-        if not path.exists():
-            return
-        with open(path, encoding="utf-8", errors="replace") as log:
-            while True:
-                line = log.readline()
-                if line:
-                    yield line
-                    continue
-                if not follow or self.status(record.id).state.terminal:
-                    rest = log.read()  # anything written between the last read and the end
-                    if rest:
-                        yield rest
-                    return
-                time.sleep(0.2)
+        return self.follow_file(record.id, Path(paths[rank]), follow)
 
     def stop(self, job_id: str) -> JobRecord:
         record = self.store.get(job_id)

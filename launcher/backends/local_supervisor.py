@@ -67,7 +67,12 @@ def _wait_all(children: list[subprocess.Popen[bytes]]) -> tuple[int, int]:
     pgid = children[0].pid
     while any(c.returncode is None for c in children):
         for rank, child in enumerate(children):
-            if child.returncode is None and child.poll() is not None and child.returncode != 0 and first_failure is None:
+            if (
+                child.returncode is None
+                and child.poll() is not None
+                and child.returncode != 0
+                and first_failure is None
+            ):
                 first_failure = (rank, child.returncode)
                 if len(children) > 1:
                     _kill_group(pgid, signal.SIGTERM)

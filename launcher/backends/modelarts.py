@@ -315,18 +315,7 @@ class ModelArtsBackend(Backend):
             "ranks_per_node": job.recipe.resources.count,
         }
         logger.info("ModelArts training job {} created ({})", training_job_id, handle["name"])
-        record = self.store.create(
-            JobRecord(
-                id=job.id,
-                name=job.recipe.name,
-                recipe=str(job.recipe_path),
-                backend=self.name,
-                data_url=job.data_url,
-                train_url=job.train_url,
-                hyperparameters=job.hyperparameters,
-                handle=handle,
-            )
-        )
+        record = self.create_record(job, handle)
         seen = remote_status(created, stop_requested=False)
         return reconcile(self.store, record, seen) if seen else record
 

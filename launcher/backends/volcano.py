@@ -225,26 +225,18 @@ class VolcanoBackend(Backend):
             api.own_config_map(config_map["metadata"]["name"], created)
         logger.info("Volcano job {}/{} created", request.namespace, name)
         resources = job.recipe.resources
-        return self.store.create(
-            JobRecord(
-                id=job.id,
-                name=job.recipe.name,
-                recipe=str(job.recipe_path),
-                backend=self.name,
-                data_url=job.data_url,
-                train_url=job.train_url,
-                hyperparameters=job.hyperparameters,
-                handle={
-                    "name": name,
-                    "namespace": request.namespace,
-                    "kubeconfig": self.options.kubeconfig,
-                    "context": self.options.context,
-                    "config_maps": [c["metadata"]["name"] for c in config_maps],
-                    "nodes": resources.nodes,
-                    "ranks_per_node": resources.count,
-                    "uid": created["metadata"].get("uid"),
-                },
-            )
+        return self.create_record(
+            job,
+            {
+                "name": name,
+                "namespace": request.namespace,
+                "kubeconfig": self.options.kubeconfig,
+                "context": self.options.context,
+                "config_maps": [c["metadata"]["name"] for c in config_maps],
+                "nodes": resources.nodes,
+                "ranks_per_node": resources.count,
+                "uid": created["metadata"].get("uid"),
+            },
         )
 
     def _refresh(self, api: KubeAPI, record: JobRecord, job: dict[str, Any] | None) -> JobRecord:
