@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from recipes.cosine_metric_learning import market1501, mars
+from recipes.cosine_metric_learning import digits, market1501, mars
 from recipes.cosine_metric_learning.images import DataError, ReidSet
 
 Embed = Callable[[ReidSet], np.ndarray]  # images -> unit features [N, 128]
@@ -29,6 +29,7 @@ class ReidData(NamedTuple):
     train: ReidSet
     num_classes: int
     test: TestProtocol | None
+    validation: ReidSet | None = None  # closed-set validation images (mnist); None: hold out training identities
 
 
 def _market_protocol(data: market1501.Market1501) -> TestProtocol:
@@ -65,10 +66,14 @@ def load_data(dataset: str, data_dir: Path, max_label: int | None = None) -> Rei
         market = market1501.load_market1501(data_dir)
         top = max_label or market1501.MAX_LABEL
         data = ReidData(market.train, top + 1, _market_protocol(market) if len(market.query) else None)
-    else:
+    elif dataset == "mars":
         found = mars.load_mars(data_dir)
         top = max_label or mars.MAX_LABEL
         data = ReidData(found.train, top + 1, _mars_protocol(found.test) if found.test else None)
+    else:
+        train, validation = digits.load_digit_identities(data_dir)
+        top = max_label or digits.MAX_LABEL
+        data = ReidData(train, top + 1, None, validation)
     if data.train.ids.max() > top:
         raise DataError(f"{data_dir}: person id {data.train.ids.max()} is above max_label {top}; raise max_label")
     return data

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Mode = Literal["train", "eval", "export", "freeze"]
 LossMode = Literal["cosine-softmax", "magnet", "triplet"]
-Dataset = Literal["market1501", "mars"]
+Dataset = Literal["market1501", "mars", "mnist"]
 
 
 class CosineMetricHyperparameters(BaseModel):
@@ -27,11 +27,15 @@ class CosineMetricHyperparameters(BaseModel):
         description="train; eval (CMC rank-1/5/10 and mAP on query/gallery); export (features to .mat); "
         "freeze (an image->features inference model) - all but train use the newest checkpoint.",
     )
-    dataset: Dataset = Field("market1501", description="Market-1501 (train_market1501.py) or MARS (train_mars.py).")
+    dataset: Dataset = Field(
+        "market1501",
+        description="Market-1501 (train_market1501.py) or MARS (train_mars.py); mnist: MNIST idx files with digits "
+        "0-7 as 8 identities, validated closed-set on the test split (a small real-data check, not in the seed).",
+    )
     loss_mode: LossMode = Field("cosine-softmax", description="The loss minimised (seed --loss_mode).")
     max_label: int | None = Field(
         None, gt=0, description="Highest person id: max_label + 1 logits. Default: the data set's (MAX_LABEL 1501 "
-        "for Market-1501, 1500 for MARS).",
+        "for Market-1501, 1500 for MARS, 8 for mnist).",
     )
     batch_size: int = Field(128, gt=0, description="Images per step: identities x images_per_id (seed 128).")
     images_per_id: int = Field(4, gt=0, description="Images of each identity in a batch (num_images_per_id).")
@@ -45,7 +49,8 @@ class CosineMetricHyperparameters(BaseModel):
     dropout: float = Field(0.4, ge=0, lt=1, description="Dropout rate (the original's keep_prob 0.6).")
     weight_decay: float = Field(1e-8, ge=0, description="slim l2_regularizer scale on conv/FC kernels.")
     validation_fraction: float = Field(
-        0.1, ge=0, lt=1, description="Fraction of training identities held out for validation (seed 1234)."
+        0.1, ge=0, lt=1, description="Fraction of training identities held out for validation (seed 1234); "
+        "ignored for mnist, which validates on the test split's images of the training identities.",
     )
     num_galleries: int = Field(
         10, gt=0, description="Random probe/gallery draws per validation CMC (the original: 10, MARS 20)."

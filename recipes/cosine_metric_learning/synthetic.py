@@ -31,9 +31,17 @@ CAMERA_COLOURS = [((20, 20, 20), (235, 235, 235)), ((40, 30, 60), (250, 230, 170
 
 
 def digit_crop(
-    digit: np.ndarray, camera: int, height: int, width: int, rng: np.random.Generator, tint: bool = True
+    digit: np.ndarray,
+    camera: int,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    tint: bool = True,
+    jitter: bool = True,
 ) -> np.ndarray:
-    """A 28x28 uint8 digit as an RGB person crop seen by `camera` (1-based); `tint=False`: every camera alike."""
+    """A 28x28 uint8 digit as an RGB person crop seen by `camera` (1-based): the digit resized to width x width on
+    a height x width canvas, moved up or down by up to height/8 (`jitter=False`: centred); `tint=False`: every
+    camera alike."""
     from PIL import Image
 
     colours = CAMERA_COLOURS[(camera - 1) % len(CAMERA_COLOURS) if tint else 0]
@@ -42,7 +50,8 @@ def digit_crop(
     glyph = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BILINEAR), np.float32)[..., None]
     glyph = glyph / 255.0
     canvas = np.broadcast_to(background, (height, width, 3)).copy()
-    top = int(np.clip((height - side) // 2 + rng.integers(-height // 8, height // 8 + 1), 0, height - side))
+    shift = int(rng.integers(-height // 8, height // 8 + 1)) if jitter else 0
+    top = int(np.clip((height - side) // 2 + shift, 0, height - side))
     canvas[top : top + side] = canvas[top : top + side] * (1 - glyph) + ink * glyph
     canvas += rng.normal(0, 2, canvas.shape)  # a little sensor noise
     return np.clip(canvas, 0, 255).astype(np.uint8)

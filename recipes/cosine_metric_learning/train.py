@@ -136,9 +136,12 @@ def run(hp: CosineMetricHyperparameters, env: JobEnvironment) -> dict[str, float
 
 
 def train(hp: CosineMetricHyperparameters, env: JobEnvironment, data: ReidData, model: ReidNetwork) -> dict[str, float]:
-    held_out = validation_mask(data.train.ids, hp.validation_fraction)
-    train_set, val_set = data.train.subset(~held_out), data.train.subset(held_out)
-    share = f"{hp.validation_fraction:.0%} of identities"
+    if data.validation is not None:  # closed set: other images of the training identities
+        train_set, val_set, share = data.train, data.validation, "closed set"
+    else:
+        held_out = validation_mask(data.train.ids, hp.validation_fraction)
+        train_set, val_set = data.train.subset(~held_out), data.train.subset(held_out)
+        share = f"{hp.validation_fraction:.0%} of identities"
     print(f"split: {len(train_set)} training / {len(val_set)} validation images ({share})", flush=True)
     x_all = train_set.load(hp.image_height, hp.image_width)
     x_val = val_set.load(hp.image_height, hp.image_width) if len(val_set) else None
@@ -224,7 +227,7 @@ def _need_test(data: ReidData, mode: str) -> TestProtocol:
     if data.test is None:
         raise UserError(
             f"mode {mode} needs the test data: Market-1501's query/ and bounding_box_test/, or MARS's bbox_test/ "
-            "with info/test_name.txt, info/tracks_test_info.mat and info/query_IDX.mat"
+            "with info/test_name.txt, info/tracks_test_info.mat and info/query_IDX.mat (dataset mnist has none)"
         )
     return data.test
 

@@ -76,12 +76,15 @@ def test_pushing_while_checkpoints_are_written_never_exposes_an_incomplete_one(t
     thread.start()
     out = stored("obs://b/live/") / "checkpoints"
     checked = 0
-    while not done.is_set():
+    while True:  # at least one round, however fast the trainer thread ran
+        finished = done.is_set()
         push(env, "obs://b/live/")
         for folder in out.iterdir() if out.exists() else []:
             if (folder / MANIFEST).exists():  # in the store with a manifest => complete, always
                 assert is_complete(folder), folder
                 checked += 1
+        if finished:
+            break
     thread.join()
     push(env, "obs://b/live/")
     assert checked > 0

@@ -130,7 +130,8 @@ storage.sync(sys.argv[1], sys.argv[2], progress=False)
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_mid_sync_leaves_no_partial_file(sig: signal.Signals, tmp_path: Path) -> None:
-    files = many_files(3000, 2048)
+    # Enough files that the sync runs for seconds (about 6,000 files/s here): the signal always lands mid-sync.
+    files = many_files(12000, 2048)
     write_tree(tmp_path / "src", files)
     # The embedded store: obs:// with no endpoint, the same engine as a real server.
     storage.sync(str(tmp_path / "src"), "obs://bucket/data")
