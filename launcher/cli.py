@@ -28,7 +28,19 @@ from launcher.recipe import Resources, load_recipe
 from launcher.redact import redact
 from launcher.storage.cli import DataCommands
 
-SUMMARY_METRICS = ("accuracy", "loss", "valid_acc", "top1", "error", "ms_per_step", "samples_per_sec")
+SUMMARY_METRICS = (
+    "accuracy",
+    "loss",
+    "error",
+    "rank1",
+    "mAP",
+    "inter_cls_dist",
+    "intra_cls_dist",
+    "top1",
+    "top5",
+    "ms_per_step",
+    "samples_per_sec",
+)
 
 
 RESOURCE_FLAGS = frozenset(Resources.model_fields) - {"backend"}  # --device, --count, --nodes, --image
@@ -182,7 +194,9 @@ class LauncherCLI:
         for r in records:
             created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
             exit_code = "" if r.exit_code is None else str(r.exit_code)
-            print(f"{r.id:<36} {r.backend:<9} {r.state:<10} {exit_code:>4} {_format_duration(r.duration):>9}  {created}")
+            print(
+                f"{r.id:<36} {r.backend:<9} {r.state:<10} {exit_code:>4} {_format_duration(r.duration):>9}  {created}"
+            )
 
     def stop(self, job_id: str) -> None:
         """SIGTERM the job (it pushes its outputs), SIGKILL after the grace period."""
