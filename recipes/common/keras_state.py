@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import keras
+
+from entry.checkpoints import latest_checkpoint, read_state
 
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -35,3 +38,14 @@ def restore_training_state(model: keras.Model, folder: Path) -> None:
             f"{folder / WEIGHTS_FILE} does not match this model/optimizer ({skipped[0].strip()}); "
             "it was written with different hyperparameters (e.g. precision). Use a fresh output_url to start over."
         )
+
+
+def restore_latest(model: keras.Model, checkpoint_dir: Path) -> tuple[int, dict[str, Any]]:
+    """Load the newest complete checkpoint into the model: (its global step, its state.json), or (0, {}) if none."""
+    ckpt = latest_checkpoint(checkpoint_dir)
+    if ckpt is None:
+        return 0, {}
+    state = read_state(ckpt)
+    restore_training_state(model, ckpt)
+    print(f"resumed from {ckpt} at step {state['step']}", flush=True)
+    return int(state["step"]), state

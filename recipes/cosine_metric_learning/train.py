@@ -17,12 +17,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from entry.checkpoints import latest_checkpoint, read_state, save_checkpoint
+from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
 from launcher.errors import UserError
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
-from recipes.common.keras_state import restore_training_state, write_training_state
+from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.cosine_metric_learning.data import ReidData, TestProtocol, load_data
@@ -101,18 +101,13 @@ def monitors(model: ReidNetwork, x: np.ndarray, y: np.ndarray) -> dict[str, floa
 
 
 def restore(model: keras.Model, env: JobEnvironment, required: bool) -> tuple[int, dict[str, Any]]:
-    ckpt = latest_checkpoint(env.checkpoint_dir)
-    if ckpt is None:
-        if required:
-            raise UserError(
-                f"no checkpoint in {env.checkpoint_dir}: eval, export and freeze start from a trained model; submit "
-                "them with --train_url set to the training job's output URL"
-            )
-        return 0, {}
-    state = read_state(ckpt)
-    restore_training_state(model, ckpt)
-    print(f"resumed from {ckpt} at step {state['step']}", flush=True)
-    return int(state["step"]), state
+    step, state = restore_latest(model, env.checkpoint_dir)
+    if required and not state:
+        raise UserError(
+            f"no checkpoint in {env.checkpoint_dir}: eval, export and freeze start from a trained model; submit "
+            "them with --train_url set to the training job's output URL"
+        )
+    return step, state
 
 
 def run(hp: CosineMetricHyperparameters, env: JobEnvironment) -> dict[str, float]:

@@ -17,10 +17,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from entry.checkpoints import latest_checkpoint, read_state, save_checkpoint
+from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
 from recipes.common.checkpoint_files import prune_checkpoints
-from recipes.common.keras_state import restore_training_state, write_training_state
+from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
@@ -115,22 +115,6 @@ def evaluate(
     }
 
 
-def resume(
-    model: keras.Model, env: JobEnvironment
-) -> tuple[int, History, float | None]:
-    ckpt = latest_checkpoint(env.checkpoint_dir)
-    if ckpt is None:
-        return 0, History(), None
-    state = read_state(ckpt)
-    restore_training_state(model, ckpt)
-    print(f"resumed from {ckpt} at step {state['step']}", flush=True)
-    return (
-        int(state["step"]),
-        History.from_json(state.get("history", {})),
-        state.get("ms_per_step"),
-    )
-
-
 def plan(
     hp: GENetHyperparameters, train_set: ImageFolder, devices: int
 ) -> tuple[int, int, int]:
@@ -167,7 +151,8 @@ def train(hp: GENetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     )
 
     model = compile_genet(hp, total_steps)
-    step, history, ms_before = resume(model, env)
+    step, state = restore_latest(model, env.checkpoint_dir)
+    history, ms_before = History.from_json(state.get("history", {})), state.get("ms_per_step")
     sampler = BatchSampler(len(train_set), global_batch, hp.seed)
     train_loader = BatchLoader(
         train_set, hp.image_size, True, hp.seed, hp.workers, hp.prefetch

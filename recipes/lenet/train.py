@@ -15,10 +15,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from entry.checkpoints import latest_checkpoint, read_state, save_checkpoint
+from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
 from recipes.common.checkpoint_files import prune_checkpoints
-from recipes.common.keras_state import restore_training_state, write_training_state
+from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
@@ -68,17 +68,6 @@ def seed_eval_indices(num_test: int, hp: LeNetHyperparameters) -> np.ndarray:
     return np.random.default_rng([hp.seed, 1]).permutation(num_test)[:count]
 
 
-def resume(model: keras.Model, env: JobEnvironment) -> tuple[int, History, float | None]:
-    """Load the newest complete checkpoint, if any: (global step, history so far, its ms/step)."""
-    ckpt = latest_checkpoint(env.checkpoint_dir)
-    if ckpt is None:
-        return 0, History(), None
-    state = read_state(ckpt)
-    restore_training_state(model, ckpt)
-    print(f"resumed from {ckpt} at step {state['step']}", flush=True)
-    return int(state["step"]), History.from_json(state.get("history", {})), state.get("ms_per_step")
-
-
 def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     keras.utils.set_random_seed(hp.seed)
     data = load_mnist(env.data_dir)
@@ -92,7 +81,8 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     )
 
     model = compile_lenet(hp)
-    step, history, ms_before = resume(model, env)
+    step, state = restore_latest(model, env.checkpoint_dir)
+    history, ms_before = History.from_json(state.get("history", {})), state.get("ms_per_step")
 
     sampler = BatchSampler(len(x_train), hp.batch_size, hp.seed)
     timer = StepTimer()

@@ -16,12 +16,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from entry.checkpoints import latest_checkpoint, read_state, save_checkpoint
+from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
 from launcher.errors import UserError
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
-from recipes.common.keras_state import restore_training_state, write_training_state
+from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
@@ -104,12 +104,7 @@ def train(hp: SesemiHyperparameters, env: JobEnvironment) -> dict[str, float]:
         flush=True,
     )
     model = build(hp, total)
-    step, state = 0, {}
-    if (ckpt := latest_checkpoint(env.checkpoint_dir)) is not None:
-        state = read_state(ckpt)
-        restore_training_state(model, ckpt)
-        step = int(state["step"])
-        print(f"resumed from {ckpt} at step {step}", flush=True)
+    step, state = restore_latest(model, env.checkpoint_dir)
     history: dict[str, list[dict[str, float]]] = state.get("history", {"train": [], "test": []})
     samplers = (BatchSampler(len(labelled), hp.batch_size * NUM_TRANSFORMS, hp.seed),
                 BatchSampler(len(unlabelled), hp.batch_size, hp.seed + 1))  # fmt: skip
