@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from launcher.storage.errors import TransferFailed
-from launcher.storage.models import SyncOptions
-from launcher.storage.session import Session
-from launcher.storage.stores import LocalStore
-from launcher.storage.sync import SyncEngine, raise_on_failures
+from launcher.storage.sync import raise_on_failures
 from tests.launcher.helpers import FIXTURES, run_cli
-from tests.storage.test_traversal import MemoryStore
+from tests.storage.test_traversal import sync_listing
 
 KEYS = {
     "x" * 300 + ".bin": b"name too long for the file system",
@@ -28,18 +24,13 @@ def test_long_deep_unicode_and_climbing_keys(tmp_path: Path) -> None:
     target = tmp_path / "sandbox" / "target"
     target.mkdir(parents=True)
 
-    async def run() -> object:
-        async with Session() as session:
-            engine = SyncEngine(session, SyncOptions(progress=False))
-            return await engine.run_between(MemoryStore(dict(KEYS)), "", LocalStore(str(target)), "")
-
-    report = asyncio.run(run())
+    report = sync_listing(KEYS, target)
     with pytest.raises(TransferFailed) as info:
-        raise_on_failures(report)  # type: ignore[arg-type]
+        raise_on_failures(report)
     assert "\n" not in str(info.value)
     written = {p.relative_to(target).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert written == {k: v for k, v in KEYS.items() if k.startswith(("deep/", "ünïcode/", "..hidden"))}
-    assert report.failed == 2  # type: ignore[attr-defined]
+    assert report.failed == 2
 
 
 @pytest.mark.parametrize("command", [["data", "ls", "s3://bucket/x/"], ["data", "sync", "s3://bucket/x/", "/tmp/unused-target"]])

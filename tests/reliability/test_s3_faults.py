@@ -11,18 +11,9 @@ import pytest
 from launcher import storage
 from launcher.storage import StorageError
 from tests.reliability.faultproxy import Fault, FaultProxy
+from tests.storage.helpers import read_tree, write_tree
 
 FILES = {f"dir{i % 3}/file-{i}.bin": os.urandom(1000 + 97 * i) for i in range(24)}
-
-
-def write_tree(root: Path) -> None:
-    for name, data in FILES.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(data)
-
-
-def read_tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.mark.slow
@@ -32,7 +23,7 @@ def test_transient_faults_are_retried_until_everything_arrives(
 ) -> None:
     monkeypatch.setenv("LAUNCHER_S3_MAX_ATTEMPTS", "5")
     source, back = tmp_path / "source", tmp_path / "back"
-    write_tree(source)
+    write_tree(source, FILES)
     with FaultProxy(seaweed.endpoint, fault, failures=2) as proxy:
         monkeypatch.setenv("S3_ENDPOINT", proxy.endpoint)
         storage.sync(str(source), f"s3://{s3}/faults/")
@@ -46,7 +37,7 @@ def test_persistent_faults_end_in_a_clear_failure_with_nothing_half_written(
     s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: Fault  # noqa: ANN001
 ) -> None:
     source, back = tmp_path / "source", tmp_path / "back"
-    write_tree(source)
+    write_tree(source, FILES)
     storage.sync(str(source), f"s3://{s3}/stored/")  # straight to the server: the data is there
     monkeypatch.setenv("LAUNCHER_S3_MAX_ATTEMPTS", "2")
     with FaultProxy(seaweed.endpoint, fault, failures=1000) as proxy:

@@ -14,7 +14,7 @@ import pytest
 
 from launcher import storage
 from launcher.storage.errors import TransferFailed, UnsafeKey
-from launcher.storage.models import SyncOptions
+from launcher.storage.models import SyncOptions, SyncReport
 from launcher.storage.session import Session
 from launcher.storage.stores import Entry, Listing, LocalStore, Store
 from launcher.storage.sync import SyncEngine, raise_on_failures
@@ -60,6 +60,17 @@ class MemoryStore(Store):
         return hashlib.md5(self.objects[key]).hexdigest()
 
 
+def sync_listing(objects: dict[str, bytes], target: Path) -> SyncReport:
+    """Sync what an in-memory store lists (however hostile its keys) into a local folder, through the engine."""
+
+    async def run() -> SyncReport:
+        async with Session() as session:
+            engine = SyncEngine(session, SyncOptions(progress=False))
+            return await engine.run_between(MemoryStore(dict(objects)), "", LocalStore(str(target)), "")
+
+    return asyncio.run(run())
+
+
 HOSTILE = {
     "../../escaped.txt": b"evil",
     "a/../../../escaped2.txt": b"evil",
@@ -75,12 +86,7 @@ def test_hostile_keys_are_refused_and_the_rest_lands(tmp_path: Path) -> None:
     target = tmp_path / "sandbox" / "target"
     target.mkdir(parents=True)
 
-    async def run() -> object:
-        async with Session() as session:
-            engine = SyncEngine(session, SyncOptions(progress=False))
-            return await engine.run_between(MemoryStore(dict(HOSTILE)), "", LocalStore(str(target)), "")
-
-    report = asyncio.run(run())
+    report = sync_listing(HOSTILE, target)
     with pytest.raises(TransferFailed) as info:
         raise_on_failures(report)  # type: ignore[arg-type]
     assert info.value.exit_code == 2
