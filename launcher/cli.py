@@ -27,6 +27,7 @@ from launcher.paths import objects_root
 from launcher.recipe import Resources, load_recipe
 from launcher.redact import redact
 from launcher.storage.cli import DataCommands
+from launcher.storage.display import printable
 
 SUMMARY_METRICS = (
     "accuracy",
@@ -244,5 +245,5 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as error:
         if debug:
             raise
-        print(f"launcher: error: {redact(str(error))}", file=sys.stderr)
+        print(f"launcher: error: {printable(redact(str(error)))}", file=sys.stderr)
         sys.exit(error.exit_code)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from launcher.storage import runner
+from launcher.storage.display import printable
 from launcher.storage.errors import NotFound, StorageError
 from launcher.storage.models import SyncOptions, SyncReport, TransferConfig
 from launcher.storage.profiles import Profile
@@ -35,12 +37,15 @@ def sync(
     exclude: Sequence[str] | None = None,
     dry_run: bool = False,
     progress: bool | None = None,
+    follow_symlinks: bool = False,
     transfer: TransferConfig | None = None,
     profile: Profile | None = None,
 ) -> SyncReport:
     """Make `dst` hold what `src` holds (a folder, or one file). Unchanged files are skipped.
 
-    Raises TransferFailed (a StorageError) after finishing every other file if any file failed.
+    Symbolic links in a local `src` are followed only when they point inside it (`follow_symlinks`: all).
+    Raises TransferFailed (a StorageError) after finishing every other file if any file failed; its subclass
+    TransferUnavailable (exit 75) when every failure was transient.
     """
     options = SyncOptions(
         delete=delete,
@@ -49,6 +54,7 @@ def sync(
         exclude=list(exclude or []),
         dry_run=dry_run,
         progress=progress,
+        follow_symlinks=follow_symlinks,
         transfer=transfer or TransferConfig(),
     )
     report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=True), profile)
@@ -64,12 +70,13 @@ def copy(
     files: Sequence[str] | None = None,
     dry_run: bool = False,
     progress: bool | None = None,
+    follow_symlinks: bool = False,
     transfer: TransferConfig | None = None,
     profile: Profile | None = None,
 ) -> SyncReport:
     """Copy a file or a whole folder, every selected file, whether or not it changed.
 
-    `files` limits a folder copy to those paths (relative to `src`).
+    `files` limits a folder copy to those paths (relative to `src`); symbolic links as in `sync`.
     """
     options = SyncOptions(
         include=list(include or []),
@@ -77,6 +84,7 @@ def copy(
         files=list(files) if files is not None else None,
         dry_run=dry_run,
         progress=progress,
+        follow_symlinks=follow_symlinks,
         transfer=transfer or TransferConfig(),
     )
     report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=False), profile)
@@ -172,15 +180,21 @@ def names(url: str, recursive: bool = False, *, profile: Profile | None = None) 
 
 
 def rm(url: str, recursive: bool = False, *, profile: Profile | None = None) -> int:
-    """Delete a file, or with `recursive` everything below a folder; returns how many were deleted."""
+    """Delete a file, or with `recursive` everything below a folder; returns how many were deleted.
+
+    Symbolic links are never followed (as `rm -r`): a link is deleted itself, never what it points to.
+    """
 
     async def work(session: Session) -> int:
         store, key = session.open(url)
-        if key and not key.endswith("/") and await store.stat(key) is not None:
+        if isinstance(store, LocalStore) and key.strip("/") and os.path.islink(store.path(key.rstrip("/"))):
+            keys = [key.rstrip("/")]
+        elif key and not key.endswith("/") and await store.stat(key) is not None:
             keys = [key]
         elif recursive:
             folder = as_folder(key)
-            keys = [folder + e.key for e in (await store.scan(folder, markers=True)).entries]
+            listing = await store.scan(folder, markers=True)
+            keys = [folder + e.key for e in listing.entries] + [folder + link for link in listing.links]
         elif await store.is_folder(key):
             raise StorageError(f"{url} is a folder: pass recursive=True (--recursive) to delete what is below it")
         else:
@@ -190,7 +204,9 @@ def rm(url: str, recursive: bool = False, *, profile: Profile | None = None) -> 
             store.remove_empty_dirs(key)
         if errors:
             first_key, first_error = next(iter(errors.items()))
-            raise StorageError(f"could not delete {len(errors)} of {len(keys)}: {store.url(first_key)}: {first_error}")
+            raise StorageError(
+                printable(f"could not delete {len(errors)} of {len(keys)}: {store.url(first_key)}: {first_error}")
+            )
         return len(keys)
 
     return _with_session(work, profile)

@@ -12,6 +12,7 @@ ever handing a recycled descriptor to a late thread; `abort()` shuts their socke
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import socket
@@ -20,9 +21,9 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from launcher.storage.errors import StorageError
+from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, StorageError
 from launcher.storage.retry import RETRY_CODES, RETRY_STATUS
-from launcher.storage.s3client import S3Client, S3Error, _error_code, md5_b64
+from launcher.storage.s3client import S3Client, S3Error, S3Unavailable, _error_code, md5_b64
 from launcher.storage.sigv4 import canonical_query
 
 _BUFFER = 1 << 20
@@ -136,7 +137,7 @@ class BulkClient:
                     raise Aborted("transfer cancelled") from None
                 client.health.failed()
                 if attempt >= client.backoff.max_attempts or client.health.given_up:
-                    raise S3Error(
+                    raise S3Unavailable(
                         f"{method} {client.describe(bucket, key)} failed: {type(exc).__name__}: {exc}"
                     ) from None
                 time.sleep(client.backoff.delay(attempt))
@@ -181,8 +182,15 @@ class BulkClient:
                     n = resp.readinto(buffer[: min(_BUFFER, end - position)])
                     if not n:
                         raise http.client.IncompleteRead(b"", end - position)
-                    if os.pwrite(fd, buffer[:n], position) != n:
-                        raise StorageError(f"short write to {path} (disk full?)")
+                    # A disk error is not a network fault: it escapes the retry loop (not an OSError) at once.
+                    try:
+                        written = os.pwrite(fd, buffer[:n], position)
+                    except OSError as exc:
+                        if exc.errno in DISK_ERRNOS:
+                            raise LocalDiskError(path, exc) from None
+                        raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+                    if written != n:
+                        raise LocalDiskError(path, OSError(errno.ENOSPC, "short write (disk full?)"))
                     position += n
                     on_bytes(n)
                 if resp.read(1):

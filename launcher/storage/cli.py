@@ -1,18 +1,44 @@
 """`python -m launcher data ls|cp|sync|rm|du`: fire-friendly commands over launcher.storage.
 
-Each prints its own output and returns None; user mistakes and failed files raise UserError subclasses,
-which the CLI prints as one line (secrets redacted) with a non-zero exit code.
+Each prints its own output and returns None; failures raise UserError subclasses, which the CLI prints as
+one line (secrets redacted) with their exit code: 2 for what the user must fix (bad URL, unknown bucket,
+credentials, access denied, hostile keys), 75 (EXIT_INFRA) for transient infrastructure failures
+(StorageUnavailable: the store unreachable or failing after retries, disk I/O), 130 for Ctrl-C.
+Every name printed passes through `printable`: a key cannot send escape sequences to the terminal.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
 from launcher.storage import api
-from launcher.storage.errors import StorageError, TransferFailed
+from launcher.storage.display import printable
+from launcher.storage.errors import Interrupted, StorageError, TransferFailed
 from launcher.storage.models import SyncReport, human_bytes
+
+P = ParamSpec("P")
+R = TypeVar("R")
+EXIT_CTRL_C = 130  # 128 + SIGINT, what a shell reports
+
+
+def _ctrl_c_is_one_line(command: Callable[P, R]) -> Callable[P, R]:
+    """Ctrl-C: the engine has already removed partial files and aborted uploads; say so in one line, exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "interrupted (Ctrl-C): finished files are in place, no partial file was left; re-run to complete",
+                exit_code=EXIT_CTRL_C,
+            ) from None
+
+    return wrapper
 
 _SHOW_FAILURES = 20
 
@@ -30,12 +56,12 @@ def _finish(run: SyncReport | None, error: TransferFailed | None) -> None:
     report = run if run is not None else (error.report if error is not None else None)
     if isinstance(report, SyncReport):
         for line in report.planned:
-            print(line)
+            print(printable(line))
         for failure in report.failures[:_SHOW_FAILURES]:
-            print(f"FAILED {failure.path}: {failure.error}", file=sys.stderr)
+            print(printable(f"FAILED {failure.path}: {failure.error}"), file=sys.stderr)
         if report.failed > _SHOW_FAILURES:
             print(f"... and {report.failed - _SHOW_FAILURES} more failures", file=sys.stderr)
-        print(report.summary())
+        print(printable(report.summary()))
     if error is not None:
         raise error
 
@@ -43,23 +69,28 @@ def _finish(run: SyncReport | None, error: TransferFailed | None) -> None:
 class DataCommands:
     """Move data between object storage (obs://bucket/key, s3://bucket/key) and local paths."""
 
+    @_ctrl_c_is_one_line
     def ls(self, url: str, recursive: bool = False, long: bool = False) -> None:
-        """List a folder (sub-folders end in '/'); --recursive lists every file; --long adds size and time."""
+        """List a folder (sub-folders end in '/'); --recursive lists every file; --long adds size and time.
+
+        Control characters in names are shown escaped (\x1b), never sent to the terminal.
+        """
         urls = api.ls(url, recursive=recursive)
         if not long:
             for item in urls:
-                print(item)
+                print(printable(item))
             return
         for item in urls:
             if item.endswith("/"):
-                print(f"{'DIR':>12}  {'':19}  {item}")
+                print(f"{'DIR':>12}  {'':19}  {printable(item)}")
                 continue
             entry = api.stat(item)
             if entry is None:
                 continue
             when = datetime.fromtimestamp(entry.mtime, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            print(f"{entry.size:>12}  {when}  {item}")
+            print(f"{entry.size:>12}  {when}  {printable(item)}")
 
+    @_ctrl_c_is_one_line
     def cp(
         self,
         src: str,
@@ -69,22 +100,34 @@ class DataCommands:
         exclude: str | Sequence[str] | None = None,
         dry_run: bool = False,
         progress: bool | None = None,
+        follow_symlinks: bool = False,
     ) -> None:
-        """Copy a file, or with --recursive a folder (every file, changed or not). DST ending in '/' is a folder."""
+        """Copy a file, or with --recursive a folder (every file, changed or not). DST ending in '/' is a folder.
+
+        Symbolic links in a local folder are followed only when they point inside it; others are skipped with a
+        warning (--follow_symlinks follows them all; /proc, /sys and /dev are never read).
+        """
         if not recursive and api.stat(src) is None:
             if api.is_folder(src):
-                raise StorageError(f"{src} is a folder: add --recursive to copy what is below it")
-            raise StorageError(f"nothing at {src}: no such file or object")
+                raise StorageError(printable(f"{src} is a folder: add --recursive to copy what is below it"))
+            raise StorageError(printable(f"nothing at {src}: no such file or object"))
         report: SyncReport | None = None
         failure: TransferFailed | None = None
         try:
             report = api.copy(
-                src, dst, include=_patterns(include), exclude=_patterns(exclude), dry_run=dry_run, progress=progress
+                src,
+                dst,
+                include=_patterns(include),
+                exclude=_patterns(exclude),
+                dry_run=dry_run,
+                progress=progress,
+                follow_symlinks=follow_symlinks,
             )
         except TransferFailed as exc:
             failure = exc
         _finish(report, failure)
 
+    @_ctrl_c_is_one_line
     def sync(
         self,
         src: str,
@@ -95,8 +138,12 @@ class DataCommands:
         exclude: str | Sequence[str] | None = None,
         dry_run: bool = False,
         progress: bool | None = None,
+        follow_symlinks: bool = False,
     ) -> None:
-        """Make DST hold what SRC holds: unchanged files skipped, --delete removes extras, --dry-run lists changes."""
+        """Make DST hold what SRC holds: unchanged files skipped, --delete removes extras, --dry-run lists changes.
+
+        Symbolic links: as for cp (--follow_symlinks). --delete removes a link itself, never what it points to.
+        """
         report: SyncReport | None = None
         failure: TransferFailed | None = None
         try:
@@ -109,20 +156,23 @@ class DataCommands:
                 exclude=_patterns(exclude),
                 dry_run=dry_run,
                 progress=progress,
+                follow_symlinks=follow_symlinks,
             )
         except TransferFailed as exc:
             failure = exc
         _finish(report, failure)
 
+    @_ctrl_c_is_one_line
     def rm(self, url: str, recursive: bool = False) -> None:
-        """Delete a file or object; --recursive deletes everything below a folder."""
+        """Delete a file or object; --recursive deletes everything below a folder (links themselves, never targets)."""
         count = api.rm(url, recursive=recursive)
-        print(f"deleted {count} file(s) at {url}")
+        print(printable(f"deleted {count} file(s) at {url}"))
 
+    @_ctrl_c_is_one_line
     def du(self, url: str) -> None:
         """Count files and bytes at or below URL."""
         files, size = api.du(url)
-        print(f"{files} files, {size} bytes ({human_bytes(size)})  {url}")
+        print(printable(f"{files} files, {size} bytes ({human_bytes(size)})  {url}"))
 
 
 def main() -> None:
@@ -141,7 +191,7 @@ def main() -> None:
     try:
         fire.Fire(DataCommands)
     except UserError as exc:
-        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        print(f"error: {printable(redact(str(exc)))}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
 
 

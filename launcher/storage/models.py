@@ -16,6 +16,11 @@ class TransferConfig(BaseModel):
     multipart_threshold: int = Field(default=16 * MiB, ge=5 * MiB, description="files at least this big go in parts")
     part_size: int = Field(default=16 * MiB, ge=5 * MiB, le=5 * 1024 * MiB)
     parts_in_flight: int = Field(default=8, ge=1, le=256, description="parts in flight, all large files together")
+    abandoned_upload_age_s: float = Field(
+        default=24 * 3600.0,
+        ge=0,
+        description="unfinished multipart uploads this old under a destination are aborted (see orphans.py)",
+    )
 
 
 class SyncOptions(BaseModel):
@@ -28,6 +33,10 @@ class SyncOptions(BaseModel):
     files: list[str] | None = Field(default=None, description="only these paths relative to the source folder")
     dry_run: bool = False
     progress: bool | None = None  # None: bars on a TTY, log lines otherwise
+    # Symbolic links in a local source folder: by default followed only when they point inside the folder
+    # (loops detected), others skipped with one warning line each; True follows every link (never into
+    # /proc, /sys, /dev). Deletes never follow a link, whatever this says.
+    follow_symlinks: bool = False
     transfer: TransferConfig = Field(default_factory=TransferConfig)
 
 
@@ -36,6 +45,7 @@ class Failure(BaseModel):
 
     path: str
     error: str
+    transient: bool = False  # infrastructure (network after retries, disk I/O): a re-run can succeed
 
 
 class SyncReport(BaseModel):

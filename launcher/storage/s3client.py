@@ -28,7 +28,7 @@ from loguru import logger
 from yarl import URL
 
 from launcher.redact import redact
-from launcher.storage.errors import CredentialsError, NotFound, StorageError
+from launcher.storage.errors import CredentialsError, NotFound, StorageError, StorageUnavailable
 from launcher.storage.profiles import Profile
 from launcher.storage.retry import CONNECTION_ERRORS, RETRY_CODES, RETRY_STATUS, Backoff, EndpointHealth
 from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
@@ -60,6 +60,10 @@ class S3Error(StorageError):
 
 class S3CredentialsError(S3Error, CredentialsError):
     pass
+
+
+class S3Unavailable(S3Error, StorageUnavailable):
+    """Connection failures, timeouts, throttling or 5xx that outlasted every retry: transient (exit 75)."""
 
 
 class S3NotFound(S3Error, NotFound):
@@ -97,7 +101,10 @@ def _text(node: ET.Element, name: str, default: str = "") -> str:
 
 
 def _xml(body: bytes) -> ET.Element:
-    return ET.fromstring(body)
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:  # an HTML page, a truncated reply: one line, not a traceback
+        raise S3Error(f"the server's reply is not valid S3 XML ({exc}): is the endpoint an S3 server?") from None
 
 
 class S3Client:
@@ -223,7 +230,7 @@ class S3Client:
                 self.health.failed()
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
                 if attempt >= self.backoff.max_attempts or self.health.given_up:
-                    raise S3Error(f"{method} {self.describe(bucket, key)} failed: {reason}") from None
+                    raise S3Unavailable(f"{method} {self.describe(bucket, key)} failed: {reason}") from None
                 await asyncio.sleep(self.backoff.delay(attempt))
                 continue
             self.health.succeeded()
@@ -258,6 +265,8 @@ class S3Client:
             return S3NotFound(f"bucket {bucket!r} does not exist at {self.endpoint}", status, code)
         if status == 404:
             return S3NotFound(f"not found: {where}", status, code or "NoSuchKey")
+        if status in RETRY_STATUS or code in RETRY_CODES:
+            return S3Unavailable(f"{method} {where} failed after retries ({detail})", status, code)
         return S3Error(f"{method} {where} failed ({detail})", status, code)
 
     # -- object calls -----------------------------------------------------------------------------------
@@ -437,7 +446,7 @@ def _error_code(body: bytes) -> tuple[str, str]:
     if not body:
         return "", ""
     try:
-        root = _xml(body)
+        root = ET.fromstring(body)
     except ET.ParseError:
         return "", body[:200].decode(errors="replace")
     return _text(root, "Code"), _text(root, "Message")

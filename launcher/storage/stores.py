@@ -16,12 +16,20 @@ import secrets
 import stat as stat_mod
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Literal
 
-from launcher.storage.errors import NotFound, StorageError
+from launcher.storage.display import printable
+from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, NotFound, StorageError
 from launcher.storage.s3client import S3Client, metadata_of, parse_http_date
 from launcher.storage.urls import check_key
 
 PART_MARK = ".launcher-part-"
+_PSEUDO_FS = ("/proc", "/sys", "/dev")
+# How a scan treats symbolic links below the folder it lists:
+# never: not followed; listed apart in Listing.links (deletes remove the link itself, never its target);
+# inside: followed when they point inside the folder (loops detected), else skipped with a warning line;
+# always: followed wherever they point (--follow_symlinks), loops detected; /proc, /sys, /dev never read.
+FollowLinks = Literal["never", "inside", "always"]
 _HASH_CHUNK = 8 << 20
 
 
@@ -39,6 +47,8 @@ class Entry:
 class Listing:
     entries: list[Entry] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)  # our temporary part files found on the way
+    links: list[str] = field(default_factory=list)  # symbolic links not followed (links="never"): the links only
+    warnings: list[str] = field(default_factory=list)  # one line per link skipped (outside, loop, broken)
 
 
 def as_folder(prefix: str) -> str:
@@ -47,9 +57,21 @@ def as_folder(prefix: str) -> str:
 
 
 def temp_name(path: str) -> str:
-    """Hidden sibling name for a file being written: never listed, never mistaken for the real one."""
-    head, tail = os.path.split(path)
-    return os.path.join(head, f".{tail}{PART_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    """Hidden sibling name for a file being written: never listed, never mistaken for the real one.
+
+    Short and independent of the final name (about 30 bytes), so that a file whose name is as long as the
+    file system allows (255 bytes) can still be written under a temporary name first.
+    """
+    return os.path.join(os.path.dirname(path), f"{PART_MARK}{os.getpid()}-{secrets.token_hex(6)}")
+
+
+def in_pseudo_fs(real_path: str) -> bool:
+    """/proc, /sys and /dev: their "files" are the process's environment, memory and devices."""
+    return any(is_within(real_path, root) for root in _PSEUDO_FS)
+
+
+def is_within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def is_part_file(name: str) -> bool:
@@ -73,10 +95,11 @@ class Store(ABC):
     def url(self, key: str) -> str: ...
 
     @abstractmethod
-    async def scan(self, prefix: str, *, markers: bool = False) -> Listing:
+    async def scan(self, prefix: str, *, markers: bool = False, links: FollowLinks = "never") -> Listing:
         """Every file below folder `prefix` (recursive), keys relative to it.
 
         `markers` also returns folder-marker objects ("dir/") where the store has them, for deleting.
+        `links` is the symbolic-link policy where the store has links (a directory); "never" is the safe default.
         """
 
     @abstractmethod
@@ -136,8 +159,8 @@ class LocalStore(Store):
         check_key(key.rstrip("/") or key)
         return os.path.join(self.root, key)
 
-    async def scan(self, prefix: str, *, markers: bool = False) -> Listing:
-        return await asyncio.to_thread(self._walk, self.path(prefix))
+    async def scan(self, prefix: str, *, markers: bool = False, links: FollowLinks = "never") -> Listing:
+        return await asyncio.to_thread(self._walk, self.path(prefix), links)
 
     async def make_folder(self, key: str) -> None:
         path = self.path(key)
@@ -146,17 +169,22 @@ class LocalStore(Store):
         except (FileExistsError, NotADirectoryError):
             raise StorageError(f"cannot create folder {self.url(key)}: a file is in the way") from None
 
-    def _walk(self, top: str) -> Listing:
+    def _walk(self, top: str, links: FollowLinks) -> Listing:
+        """Every regular file below `top`; symbolic links as the policy `links` says (see FollowLinks)."""
         listing = Listing()
         if not os.path.isdir(top):
             return listing
-        stack = [("", top)]
+        real_top = os.path.realpath(top)
+        if links != "never" and in_pseudo_fs(real_top):
+            raise StorageError(f"refusing to read {top}: it is in {real_top.split(os.sep)[1]}, never uploaded")
+        # Each folder carries the real paths of the folders above it: a link back to one of them is a loop.
+        stack: list[tuple[str, str, str, frozenset[str]]] = [("", top, real_top, frozenset({real_top}))]
         while stack:
-            rel_dir, path = stack.pop()
+            rel_dir, path, real_dir, above = stack.pop()
             try:
                 with os.scandir(path) as it:
                     items = list(it)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 continue
             for item in items:
                 rel = rel_dir + item.name
@@ -164,15 +192,57 @@ class LocalStore(Store):
                     listing.leftovers.append(rel)
                     continue
                 try:
-                    if item.is_dir():
-                        stack.append((rel + "/", item.path))
+                    if item.is_symlink():
+                        if links == "never":
+                            listing.links.append(rel)
+                            continue
+                        followed = self._follow(item.path, rel, links, real_top, above, listing)
+                        if followed is None:
+                            continue
+                        real, st = followed
+                        if stat_mod.S_ISDIR(st.st_mode):
+                            stack.append((rel + "/", item.path, real, above | {real}))
+                            continue
+                    elif item.is_dir(follow_symlinks=False):
+                        real = os.path.join(real_dir, item.name)
+                        stack.append((rel + "/", item.path, real, above | {real}))
                         continue
-                    st = item.stat()
+                    else:
+                        st = item.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue
                 if stat_mod.S_ISREG(st.st_mode):
                     listing.entries.append(Entry(rel, st.st_size, st.st_mtime))
         return listing
+
+    @staticmethod
+    def _follow(
+        path: str, rel: str, links: FollowLinks, real_top: str, above: frozenset[str], listing: Listing
+    ) -> tuple[str, os.stat_result] | None:
+        """(real path, stat) of what the link at `path` points to, or None (skipped, with a warning line)."""
+        real = os.path.realpath(path)
+        shown = printable(rel)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                listing.warnings.append(f"skipping symbolic link {shown}: it is a loop")
+            else:
+                listing.warnings.append(f"skipping broken symbolic link {shown}")
+            return None
+        if in_pseudo_fs(real):
+            listing.warnings.append(f"skipping symbolic link {shown} -> {printable(real)}: never uploaded")
+            return None
+        if links == "inside" and not is_within(real, real_top):
+            listing.warnings.append(
+                f"skipping symbolic link {shown} -> {printable(real)}: it points outside the folder "
+                "(--follow_symlinks follows it)"
+            )
+            return None
+        if stat_mod.S_ISDIR(st.st_mode) and real in above:
+            listing.warnings.append(f"skipping symbolic link {shown} -> {printable(real)}: it is a loop")
+            return None
+        return real, st
 
     async def list_dir(self, prefix: str) -> tuple[list[Entry], list[str]]:
         top = self.path(prefix)
@@ -238,8 +308,9 @@ class LocalStore(Store):
             if mtime is not None:
                 os.utime(tmp, (mtime, mtime))
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             _unlink_quietly(tmp)
+            raise_disk_error(path, exc)
             raise
 
     async def delete(self, keys: list[str]) -> dict[str, str]:
@@ -295,6 +366,14 @@ def upload_metadata(data: bytes | None, mtime: float | None) -> dict[str, str]:
     return found
 
 
+def raise_disk_error(path: str, exc: BaseException) -> None:
+    """Raise a disk condition (ENOSPC, EIO, EDQUOT) as LocalDiskError naming the final `path`."""
+    if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+        raise LocalDiskError(path, exc) from None
+    if isinstance(exc, LocalDiskError) and exc.path != path:  # a part writer names the temporary file
+        raise LocalDiskError(path, OSError(exc.errno, str(exc).rsplit(": ", 1)[-1])) from None
+
+
 def file_md5(path: str) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as fh:
@@ -323,7 +402,7 @@ class S3Store(Store):
     def url(self, key: str) -> str:
         return f"{self.scheme}://{self.bucket}/{key}"
 
-    async def scan(self, prefix: str, *, markers: bool = False) -> Listing:
+    async def scan(self, prefix: str, *, markers: bool = False, links: FollowLinks = "never") -> Listing:
         folder = as_folder(prefix)
         listing = Listing()
         cut = len(folder)

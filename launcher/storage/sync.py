@@ -21,12 +21,30 @@ from itertools import islice
 from loguru import logger
 
 from launcher.redact import redact
-from launcher.storage.errors import NotFound, StorageError, TransferFailed, UnsafeKey
+from launcher.storage.display import printable
+from launcher.storage.errors import (
+    NotFound,
+    StorageError,
+    TransferFailed,
+    TransferUnavailable,
+    UnsafeKey,
+    is_transient,
+)
 from launcher.storage.filters import PathFilter
 from launcher.storage.models import Failure, SyncOptions, SyncReport, human_bytes
+from launcher.storage.orphans import abort_orphaned_uploads
 from launcher.storage.progress import Progress
 from launcher.storage.session import Session
-from launcher.storage.stores import Entry, LocalStore, Store, as_folder, is_part_file, part_file_owner
+from launcher.storage.stores import (
+    Entry,
+    LocalStore,
+    S3Store,
+    Store,
+    as_folder,
+    in_pseudo_fs,
+    is_part_file,
+    part_file_owner,
+)
 from launcher.storage.transfer import Transfers
 from launcher.storage.urls import StorageURL, check_key, join_key, parse_url
 
@@ -70,7 +88,11 @@ def describe_error(exc: BaseException) -> str:
         text = f"{exc.strerror or type(exc).__name__}" + (f": {where}" if where else "")
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return redact(text.splitlines()[0] if text else type(exc).__name__)
+    return printable(redact(text.splitlines()[0] if text else type(exc).__name__))
+
+
+def failure(path: str, exc: BaseException) -> Failure:
+    return Failure(path=path, error=describe_error(exc), transient=is_transient(exc))
 
 
 class SyncEngine:
@@ -96,6 +118,10 @@ class SyncEngine:
         selected = PathFilter(self.options.include, self.options.exclude)
 
         single = None if src_key.endswith("/") or not src_key else await src_store.stat(src_key)
+        if single is not None and isinstance(src_store, LocalStore):
+            real = os.path.realpath(src_store.path(src_key))
+            if in_pseudo_fs(real):  # e.g. a link to /proc/self/environ: this process's secrets
+                raise StorageError(f"refusing to copy {printable(src_label)}: it is {printable(real)}, never uploaded")
         if single is not None:
             name = src_key.rsplit("/", 1)[-1]
             if dst_key.endswith("/") or not dst_key or await dst_store.is_folder(dst_key):
@@ -111,8 +137,15 @@ class SyncEngine:
                 raise NotFound(f"nothing at {src_label}: no such file, object or folder")
             if await dst_store.stat(dst_key) is not None:
                 raise StorageError(f"cannot sync the folder {src_label} onto the file {dst_label}")
-            src_listing, dst_listing = await asyncio.gather(src_store.scan(src_key), dst_store.scan(dst_key))
+            follow = "always" if self.options.follow_symlinks else "inside"
+            # The destination's links are never followed: listed apart, so a delete removes the link only.
+            src_listing, dst_listing = await asyncio.gather(
+                src_store.scan(src_key, links=follow), dst_store.scan(dst_key)
+            )
+            for warning in src_listing.warnings:
+                logger.warning("{}: {}", printable(src_label), warning)
             self._clean_leftovers(dst_store, dst_key, dst_listing.leftovers)
+            dst_links = set(dst_listing.links)
             items = []
             only = set(self.options.files) if self.options.files is not None else None
             for entry in src_listing.entries:
@@ -122,6 +155,16 @@ class SyncEngine:
                     check_key(entry.key)
                 except UnsafeKey as exc:
                     report.failures.append(Failure(path=src_store.url(as_folder(src_key)) + entry.key, error=str(exc)))
+                    continue
+                if link := _through_link(entry.key, dst_links):
+                    where = dst_store.url(join_key(as_folder(dst_key), link))
+                    report.failures.append(
+                        Failure(
+                            path=dst_store.url(join_key(as_folder(dst_key), entry.key)),
+                            error=f"refused to write through the symbolic link {where}: remove it or replace it "
+                            "with a folder",
+                        )
+                    )
                     continue
                 items.append(
                     Item(
@@ -136,7 +179,7 @@ class SyncEngine:
             deletes = []
             if mirror and self.options.delete:
                 wanted = {e.key for e in src_listing.entries}
-                for key in dst_entries:
+                for key in [*dst_entries, *dst_listing.links]:
                     if key in wanted or not selected(key):
                         continue
                     try:
@@ -155,16 +198,23 @@ class SyncEngine:
             report.deleted = len(deletes)
             return self._finish(report, started)
 
+        if copies and isinstance(dst_store, S3Store):
+            prefix = dst_key if single is not None else as_folder(dst_key)
+            await abort_orphaned_uploads(dst_store, prefix, {i.dst_key for i in copies}, self.options.transfer)
         await self._transfer(copies, src_store, dst_store, report)
         if deletes:
             if report.failures:
                 report.failures.append(
-                    Failure(path=dst_label, error=f"{len(deletes)} deletions skipped because some files failed")
+                    Failure(
+                        path=dst_label,
+                        error=f"{len(deletes)} deletions skipped because some files failed",
+                        transient=all(f.transient for f in report.failures),
+                    )
                 )
             else:
                 errors = await dst_store.delete([join_key(as_folder(dst_key), k) for k in deletes])
                 report.deleted = len(deletes) - len(errors)
-                report.failures.extend(Failure(path=dst_store.url(k), error=e) for k, e in errors.items())
+                report.failures.extend(Failure(path=dst_store.url(k), error=printable(e)) for k, e in errors.items())
         return self._finish(report, started)
 
     def _finish(self, report: SyncReport, started: float) -> SyncReport:
@@ -231,7 +281,7 @@ class SyncEngine:
         if not copies:
             return
         config = self.options.transfer
-        label = f"{report.source} -> {report.destination}"
+        label = printable(f"{report.source} -> {report.destination}")
         progress = Progress(label, self.options.progress)
         progress.start(len(copies), sum(i.entry.size for i in copies))
         transfers = Transfers(config, progress.add_bytes)
@@ -244,8 +294,8 @@ class SyncEngine:
                 report.copied += 1
                 report.bytes += item.entry.size
             else:  # one file's failure must not stop the others
-                report.failures.append(Failure(path=src_store.url(item.src_key), error=describe_error(error)))
-                logger.debug("failed {}: {}", item.src_key, describe_error(error))
+                report.failures.append(failure(src_store.url(item.src_key), error))
+                logger.debug("failed {}: {}", printable(item.src_key), describe_error(error))
             progress.file_done()
 
         async def copy_one(item: Item) -> None:
@@ -313,12 +363,28 @@ def _alive(pid: int) -> bool:
 
 
 def raise_on_failures(report: SyncReport) -> SyncReport:
+    """Raise TransferFailed (exit 2), or TransferUnavailable (exit 75) when every failure was transient."""
     if report.failures:
         first = report.failures[0]
         more = f" (and {report.failed - 1} more)" if report.failed > 1 else ""
-        raise TransferFailed(
-            f"{report.failed} file(s) failed copying {report.source} -> {report.destination}: "
-            f"{first.path}: {first.error}{more}; the rest completed, re-run to retry",
+        kind = TransferUnavailable if all(f.transient for f in report.failures) else TransferFailed
+        raise kind(
+            printable(
+                f"{report.failed} file(s) failed copying {report.source} -> {report.destination}: "
+                f"{first.path}: {first.error}{more}; the rest completed, re-run to retry"
+            ),
             report,
         )
     return report
+
+
+def _through_link(rel: str, links: set[str]) -> str | None:
+    """The folder of `rel` (or one above it) that is a symbolic link on the destination, if any."""
+    if not links:
+        return None
+    parts = rel.split("/")[:-1]
+    for n in range(1, len(parts) + 1):
+        folder = "/".join(parts[:n])
+        if folder in links:
+            return folder
+    return None

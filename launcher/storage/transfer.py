@@ -20,8 +20,9 @@ from typing import TypeVar
 
 from launcher.storage.errors import StorageError
 from launcher.storage.models import TransferConfig
+from launcher.storage.orphans import live_upload
 from launcher.storage.s3client import S3Client, metadata_of
-from launcher.storage.stores import Entry, LocalStore, S3Store, Store, temp_name
+from launcher.storage.stores import Entry, LocalStore, S3Store, Store, raise_disk_error, temp_name
 
 T = TypeVar("T")
 
@@ -177,21 +178,22 @@ class Transfers:
         ranges = self.ranges(size)
         etags: list[str] = [""] * len(ranges)
         upload_id = await client.create_multipart_upload(bucket, key, metadata)
-        try:
+        with live_upload(upload_id):  # a sweep for orphaned uploads (orphans.py) leaves ours alone
+            try:
 
-            async def one(number: int, start: int, end: int) -> None:
-                async with self._parts:
-                    etags[number - 1] = await send_part(number, start, end, upload_id)
+                async def one(number: int, start: int, end: int) -> None:
+                    async with self._parts:
+                        etags[number - 1] = await send_part(number, start, end, upload_id)
 
-            async with asyncio.TaskGroup() as group:
-                for number, (start, end) in enumerate(ranges, 1):
-                    group.create_task(one(number, start, end))
-            await client.complete_multipart_upload(bucket, key, upload_id, etags)
-        except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-                client.abort_bulk()
-            await asyncio.shield(_abort_quietly(client, bucket, key, upload_id))
-            raise _first_error(exc) from None
+                async with asyncio.TaskGroup() as group:
+                    for number, (start, end) in enumerate(ranges, 1):
+                        group.create_task(one(number, start, end))
+                await client.complete_multipart_upload(bucket, key, upload_id, etags)
+            except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                    client.abort_bulk()
+                await asyncio.shield(_abort_quietly(client, bucket, key, upload_id))
+                raise _first_error(exc) from None
 
     # -- S3 -> local ----------------------------------------------------------------------------------------
 
@@ -204,11 +206,11 @@ class Transfers:
         path = dst.path(dst_key)
         dst.ensure_parent(path)
         tmp = temp_name(path)
-        with open(tmp, "wb") as fh:
-            fh.truncate(entry.size)
         bulk = src.client.bulk
         progress = self._threadsafe_progress()
         try:
+            with open(tmp, "wb") as fh:
+                fh.truncate(entry.size)
 
             async def fetch(start: int, end: int) -> None:
                 async with self._parts:
@@ -223,7 +225,9 @@ class Transfers:
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
                 bulk.abort()
             _unlink_quietly(tmp)
-            raise _first_error(exc) from None
+            first = _first_error(exc)
+            raise_disk_error(path, first)
+            raise first from None
 
     # -- S3 -> S3 -------------------------------------------------------------------------------------------
 
@@ -281,8 +285,10 @@ def _copy_local(src_path: str, dst: LocalStore, dst_key: str) -> None:
         shutil.copyfile(src_path, tmp)
         shutil.copystat(src_path, tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         _unlink_quietly(tmp)
+        if isinstance(exc, OSError) and exc.filename != src_path:  # the destination's disk, not the source
+            raise_disk_error(path, exc)
         raise
 
 
@@ -296,7 +302,7 @@ def _unlink_quietly(path: str) -> None:
 async def _abort_quietly(client: S3Client, bucket: str, key: str, upload_id: str) -> None:
     try:
         await client.abort_multipart_upload(bucket, key, upload_id)
-    except Exception:  # the server may be gone; an orphaned upload is invisible and expires by lifecycle
+    except Exception:  # the server may be gone: the next run to this prefix aborts it (orphans.py)
         pass
 
 

@@ -16,7 +16,7 @@ from launcher import storage
 from launcher.storage.errors import TransferFailed, UnsafeKey
 from launcher.storage.models import SyncOptions, SyncReport
 from launcher.storage.session import Session
-from launcher.storage.stores import Entry, Listing, LocalStore, Store
+from launcher.storage.stores import Entry, FollowLinks, Listing, LocalStore, Store
 from launcher.storage.sync import SyncEngine, raise_on_failures
 
 
@@ -32,7 +32,7 @@ class MemoryStore(Store):
     def url(self, key: str) -> str:
         return f"mem://{key}"
 
-    async def scan(self, prefix: str, *, markers: bool = False) -> Listing:
+    async def scan(self, prefix: str, *, markers: bool = False, links: FollowLinks = "never") -> Listing:
         return Listing([Entry(k, len(v), 1_700_000_000.0) for k, v in self.objects.items()])
 
     async def make_folder(self, key: str) -> None:
