@@ -70,7 +70,7 @@ async def list_uploads(client: S3Client, bucket: str, prefix: str) -> list[Pendi
             params["upload-id-marker"] = upload_marker
         resp = await client.request("GET", bucket, "", params=params)
         now = parse_http_date(resp.headers["Date"]) if "Date" in resp.headers else None
-        root = _xml(resp.body)
+        root = _xml(resp.body, "ListMultipartUploadsResult")
         for node in root.iter(_NS + "Upload"):
             initiated = _text(node, "Initiated")
             age = 0.0

@@ -21,6 +21,7 @@ RETRY_CODES = frozenset(
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     aiohttp.ClientConnectionError,
     aiohttp.ClientPayloadError,
+    aiohttp.ClientResponseError,  # a reply that is not HTTP (a garbled status line): the connection is unusable
     asyncio.TimeoutError,
     ConnectionError,
 )

@@ -100,11 +100,16 @@ def _text(node: ET.Element, name: str, default: str = "") -> str:
     return found.text or default if found is not None else default
 
 
-def _xml(body: bytes) -> ET.Element:
+def _xml(body: bytes, root: str = "") -> ET.Element:
+    """Parse a reply; `root` is the element it must be (an HTML page is well-formed XML too)."""
     try:
-        return ET.fromstring(body)
+        found = ET.fromstring(body)
     except ET.ParseError as exc:  # an HTML page, a truncated reply: one line, not a traceback
         raise S3Error(f"the server's reply is not valid S3 XML ({exc}): is the endpoint an S3 server?") from None
+    if root and found.tag.rsplit("}", 1)[-1] != root:
+        tag = found.tag.rsplit("}", 1)[-1][:40]
+        raise S3Error(f"the server's reply is not valid S3 XML (<{tag}>, not <{root}>): is the endpoint an S3 server?")
+    return found
 
 
 class S3Client:
@@ -401,7 +406,7 @@ class S3Client:
             if token:
                 params["continuation-token"] = token
             resp = await self.request("GET", bucket, "", params=params)
-            root = _xml(resp.body)
+            root = _xml(resp.body, "ListBucketResult")
             encoded = _text(root, "EncodingType") == "url"
             decode = unquote_plus if encoded else (lambda s: s)
             objects = [

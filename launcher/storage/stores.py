@@ -177,7 +177,8 @@ class LocalStore(Store):
         real_top = os.path.realpath(top)
         if links != "never" and in_pseudo_fs(real_top):
             raise StorageError(f"refusing to read {top}: it is in {real_top.split(os.sep)[1]}, never uploaded")
-        # Each folder carries the real paths of the folders above it: a link back to one of them is a loop.
+        # Each folder carries the real paths of the folders above it: a link to one of them (or to a folder
+        # holding one) is a loop.
         stack: list[tuple[str, str, str, frozenset[str]]] = [("", top, real_top, frozenset({real_top}))]
         while stack:
             rel_dir, path, real_dir, above = stack.pop()
@@ -239,7 +240,8 @@ class LocalStore(Store):
                 "(--follow_symlinks follows it)"
             )
             return None
-        if stat_mod.S_ISDIR(st.st_mode) and real in above:
+        if stat_mod.S_ISDIR(st.st_mode) and any(is_within(folder, real) for folder in above):
+            # It leads back to a folder the walk is inside of: following it would never end.
             listing.warnings.append(f"skipping symbolic link {shown} -> {printable(real)}: it is a loop")
             return None
         return real, st

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import hashlib
 import math
 import os
@@ -287,7 +288,8 @@ def _copy_local(src_path: str, dst: LocalStore, dst_key: str) -> None:
         os.replace(tmp, path)
     except BaseException as exc:
         _unlink_quietly(tmp)
-        if isinstance(exc, OSError) and exc.filename != src_path:  # the destination's disk, not the source
+        # ENOSPC/EDQUOT can only be the destination's; EIO only when the error names the destination.
+        if isinstance(exc, OSError) and (exc.errno != errno.EIO or tmp in (exc.filename, exc.filename2)):
             raise_disk_error(path, exc)
         raise
 
