@@ -143,7 +143,7 @@ class SyncEngine:
                 src_store.scan(src_key, links=follow), dst_store.scan(dst_key)
             )
             for warning in src_listing.warnings:
-                logger.warning("{}: {}", printable(src_label), warning)
+                _warn_once(f"{printable(src_label)}: {warning}")
             self._clean_leftovers(dst_store, dst_key, dst_listing.leftovers)
             dst_links = set(dst_listing.links)
             items = []
@@ -376,6 +376,16 @@ def raise_on_failures(report: SyncReport) -> SyncReport:
             report,
         )
     return report
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """One line per skipped link and process: a job's periodic pushes do not repeat it every time."""
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning("{}", message)
 
 
 def _through_link(rel: str, links: set[str]) -> str | None:

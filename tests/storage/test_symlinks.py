@@ -106,6 +106,9 @@ def test_upload_skips_links_out_of_the_tree_with_one_warning_each(
     ]:
         assert sum(f"symbolic link {name}" in w and why in w for w in warnings) == 1, (name, warnings)
     assert len(warnings) == 7
+    warnings.clear()
+    assert storage.sync(str(src), f"s3://{s3}/up").skipped == 4  # a job's next push: no repeated warnings
+    assert warnings == []
 
 
 def test_follow_symlinks_opts_in_but_never_reads_proc(s3: str, tmp_path: Path, warnings: list[str]) -> None:
