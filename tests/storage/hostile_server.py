@@ -1,7 +1,8 @@
 """A tiny S3 look-alike on loopback that answers every request with the same hostile reply.
 
 For what a real server will not do: a listing that is not XML (an HTML error page from a proxy, a truncated
-body). Start with `with HostileServer(status, body) as server:` and point S3_ENDPOINT at `server.endpoint`.
+body), or a reply that is not even HTTP (`raw`). Start with `with HostileServer(status, body) as server:` and
+point S3_ENDPOINT at `server.endpoint`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class HostileServer:
-    def __init__(self, status: int, body: bytes, content_type: str = "application/xml") -> None:
-        self.status, self.body, self.content_type = status, body, content_type
+    def __init__(self, status: int, body: bytes, content_type: str = "application/xml", raw: bytes = b"") -> None:
+        self.status, self.body, self.content_type, self.raw = status, body, content_type, raw
         self.requests: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -45,6 +46,10 @@ class HostileServer:
                 if length:
                     self.rfile.read(length)
                 server.requests.append(f"{self.command} {self.path}")
+                if server.raw:  # not HTTP at all: then hang up
+                    self.wfile.write(server.raw)
+                    self.close_connection = True
+                    return
                 self.send_response(server.status)
                 self.send_header("Content-Type", server.content_type)
                 self.send_header("Content-Length", str(len(server.body)))

@@ -86,6 +86,14 @@ def test_a_listing_that_is_not_xml_is_one_line(command: list[str], body: bytes, 
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_a_reply_that_is_not_http_is_retried_then_one_line_exit_75() -> None:
+    with HostileServer(200, b"", raw=b"SSH-2.0-OpenSSH_9.2\r\n\r\n") as server:
+        result = run_cli("data", "ls", "s3://bucket/x/", env={"S3_ENDPOINT": server.endpoint, "LAUNCHER_S3_MAX_ATTEMPTS": "2"})
+    assert len(server.requests) == 2  # retried once, as a connection fault
+    assert result.returncode == EXIT_INFRA, result.stderr
+    assert len(error_lines(result.stderr)) == 1
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs (needs root, as CI is; skipped with the reason elsewhere)."""
