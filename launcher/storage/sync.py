@@ -43,6 +43,7 @@ from launcher.storage.stores import (
     as_folder,
     in_pseudo_fs,
     is_part_file,
+    is_within,
     part_file_owner,
 )
 from launcher.storage.transfer import Transfers
@@ -145,7 +146,7 @@ class SyncEngine:
             for warning in src_listing.warnings:
                 _warn_once(f"{printable(src_label)}: {warning}")
             self._clean_leftovers(dst_store, dst_key, dst_listing.leftovers)
-            dst_links = set(dst_listing.links)
+            dst_links = _links_out_of(dst_store, dst_key, dst_listing.links)
             items = []
             only = set(self.options.files) if self.options.files is not None else None
             for entry in src_listing.entries:
@@ -376,6 +377,14 @@ def raise_on_failures(report: SyncReport) -> SyncReport:
             report,
         )
     return report
+
+
+def _links_out_of(store: Store, folder: str, links: list[str]) -> set[str]:
+    """The links below a local `folder` that lead out of it: nothing may be written through them."""
+    if not links or not isinstance(store, LocalStore):
+        return set()
+    top = os.path.realpath(store.path(folder))
+    return {rel for rel in links if not is_within(os.path.realpath(store.path(join_key(as_folder(folder), rel))), top)}
 
 
 _warned: set[str] = set()

@@ -155,6 +155,15 @@ def test_a_download_never_writes_through_a_link_in_the_destination(tmp_path: Pat
     assert (out / "fine.txt").read_bytes() == b"fine" and (out / "linked").is_symlink()
 
 
+def test_a_download_may_write_through_a_link_that_stays_inside_the_destination(tmp_path: Path) -> None:
+    storage.write_bytes("obs://bucket/i/alias/c.txt", b"c")
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    (out / "alias").symlink_to("sub")
+    storage.sync("obs://bucket/i", str(out))
+    assert (out / "sub" / "c.txt").read_bytes() == b"c" and (out / "alias").is_symlink()
+
+
 def test_a_link_at_the_destination_of_a_file_is_replaced_not_written_through(tmp_path: Path) -> None:
     make_victims(tmp_path)
     storage.write_bytes("obs://bucket/f/keep.txt", b"new content")
