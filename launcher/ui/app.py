@@ -26,7 +26,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from launcher.errors import JobNotFound, UserError
 from launcher.jobs import JobRecord, JobStore
 from launcher.redact import redact
-from launcher.ui.outputs import OutsideOutputs, fetch_output, list_outputs
+from launcher.ui.outputs import OutsideOutputs, fetch_output, list_outputs, tree
 from launcher.ui.security import CSRF_FIELD, LOOPBACK_HOSTS, Access, AccessMiddleware, same_origin
 from launcher.ui.views import Dashboard, Filters
 
@@ -121,7 +121,7 @@ def create_app(access: Access | None = None, store: JobStore | None = None, bind
         view = dashboard.job(get_record(job_id).id)
         files, cut = list_outputs(view.record.train_url)
         images = [f for f in files if Path(f.path).suffix.lower() in INLINE_IMAGES]
-        return page(request, "job.html", view=view, files=files, cut=cut, images=images)
+        return page(request, "job.html", view=view, files=files, cut=cut, images=images, tree=tree(files))
 
     @app.get("/compare", response_class=HTMLResponse)
     def compare_page(request: Request, job: Annotated[list[str], Query()] = []) -> HTMLResponse:  # noqa: B006

@@ -128,8 +128,8 @@ def from_event_file(data: bytes, source: str) -> list[Series]:
 
 
 def event_source(relpath: str) -> str:
-    folder = relpath.rsplit("/", 1)[0] if "/" in relpath else "."
-    return f"tensorboard:{folder}"
+    folder = relpath.rsplit("/", 1)[0] if "/" in relpath else ""
+    return "tensorboard" if folder in ("", "tensorboard") else f"tensorboard:{folder}"
 
 
 def merge(series: list[Series]) -> list[Series]:

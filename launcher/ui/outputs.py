@@ -32,6 +32,32 @@ class OutputFile:
     size: int
 
 
+@dataclass(slots=True)
+class Folder:
+    """A folder of the output tree: sub-folders first, then files; totals for the collapsed line."""
+
+    name: str
+    folders: dict[str, Folder]
+    files: list[OutputFile]
+    count: int = 0
+    size: int = 0
+
+
+def tree(files: list[OutputFile]) -> Folder:
+    root = Folder("", {}, [])
+    for f in files:
+        node = root
+        *parents, _ = f.path.split("/")
+        for name in parents:
+            node.count += 1
+            node.size += f.size
+            node = node.folders.setdefault(name, Folder(name, {}, []))
+        node.count += 1
+        node.size += f.size
+        node.files.append(f)
+    return root
+
+
 def checked_relpath(path: str) -> str:
     """`path` if it names something strictly inside a folder; OutsideOutputs otherwise."""
     if not path or path.startswith("/") or "\\" in path or "\x00" in path:
