@@ -5,6 +5,7 @@
   const body = () => document.getElementById("jobs-body");
   if (!body()) return;
   const ticked = new Set();
+  let lastRows = null;
   document.addEventListener("change", (event) => {
     const box = event.target;
     if (box.name === "job") box.checked ? ticked.add(box.value) : ticked.delete(box.value);
@@ -19,9 +20,12 @@
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
       const rows = doc.getElementById("jobs-body");
       const pager = doc.getElementById("pager");
+      const pagerNow = document.getElementById("pager");
+      if (pager.outerHTML !== pagerNow.outerHTML) pagerNow.replaceWith(pager);
+      if (rows.outerHTML === lastRows) return; // nothing changed: leave the table (and what is ticked) alone
+      lastRows = rows.outerHTML;
       for (const box of rows.querySelectorAll("input[name=job]")) box.checked = ticked.has(box.value);
       body().replaceWith(rows);
-      document.getElementById("pager").replaceWith(pager);
     } catch (error) {
       /* the server restarting: try again on the next tick */
     }
