@@ -4,6 +4,8 @@ test's tmp dir (docs/ui-jobs.png and docs/ui-job.png come from them)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, expect
@@ -19,6 +21,15 @@ from tests.ui.conftest import FIXTURES
 RECIPE = FIXTURES / "ui_lenet.yaml"
 LIVE = 60_000  # ms: generous for a loaded 2-core CI machine; the assertions return as soon as they hold
 expect.set_options(timeout=LIVE)
+
+
+def keep_artifacts(tmp_path: Path) -> None:
+    """Screenshots stay in the test's tmp dir; CI also collects them from $LAUNCHER_TEST_ARTIFACTS/ui."""
+    target = os.environ.get("LAUNCHER_TEST_ARTIFACTS")
+    if target:
+        Path(target, "ui").mkdir(parents=True, exist_ok=True)
+        for shot in tmp_path.glob("ui-*.png"):
+            shutil.copy2(shot, Path(target, "ui", shot.name))
 
 
 def submit(store: JobStore, **overrides: object) -> JobRecord:
@@ -112,6 +123,7 @@ def test_jobs_table_live_log_state_flip_curves_and_failure(
         assert jobs.errors == [] and job.errors == []  # type: ignore[attr-defined]
     for name in ("ui-jobs.png", "ui-job.png", "ui-job-failed.png", "ui-compare.png"):
         assert (tmp_path / name).stat().st_size > 10_000, name
+    keep_artifacts(tmp_path)
 
 
 def test_stop_button_stops_a_running_job(store: JobStore, browser_context: BrowserContext, tmp_path: Path) -> None:
@@ -125,5 +137,6 @@ def test_stop_button_stops_a_running_job(store: JobStore, browser_context: Brows
         expect(page.locator("#exit")).to_have_text("exit 143")
         expect(page.locator("#restart-form")).to_be_visible()
         page.screenshot(path=str(tmp_path / "ui-job-stopped.png"), full_page=True)
+    keep_artifacts(tmp_path)
     record = store.get(job.id)
     assert record.state is JobState.STOPPED and record.exit_code == 143
