@@ -20,7 +20,6 @@ from launcher.ui import curves
 from launcher.ui.outputs import list_outputs, read_many
 
 PER_PAGE = 50
-MAX_SCANNED = 100_000  # records filtered per request; far beyond what a person pages through
 # Metrics worth a column, best first (the CLI's summary order, then the recipes' own).
 HEADLINE_METRICS = ("accuracy", "top1", "rank1", "mAP", "loss", "error", "samples_per_sec")
 MAX_EVENT_FILE_BYTES = 64 * 1024 * 1024
@@ -51,7 +50,7 @@ class JobRow(BaseModel):
 class JobsPage(BaseModel):
     rows: list[JobRow]
     total: int  # matching the filters
-    stored: int  # in the store at all (0: the empty state)
+    empty: bool  # no job in the store at all: the page says how to submit one
     page: int
     pages: int
     filters: Filters
@@ -172,17 +171,14 @@ class Dashboard:
         return found
 
     def jobs_page(self, filters: Filters, per_page: int = PER_PAGE) -> JobsPage:
-        everything = self.store.list(limit=MAX_SCANNED)
-        chosen = [
-            r
-            for r in everything
-            if (not filters.state or r.state == filters.state)
-            and (not filters.backend or r.backend == filters.backend)
-            and (not filters.recipe or r.name == filters.recipe)
-        ]
-        pages = max(1, -(-len(chosen) // per_page))
+        query = {"state": filters.state, "backend": filters.backend, "name": filters.recipe}
+        chosen, total = self.store.page(**query, offset=(max(1, filters.page) - 1) * per_page, limit=per_page)
+        pages = max(1, -(-total // per_page))
         page = min(max(1, filters.page), pages)
-        shown = [self.status(r) for r in chosen[(page - 1) * per_page : page * per_page]]
+        if total and not chosen:  # past the last page: show the last one
+            chosen, total = self.store.page(**query, offset=(page - 1) * per_page, limit=per_page)
+        backends, recipes = self.store.distinct("backend"), self.store.distinct("name")
+        shown = [self.status(r) for r in chosen]
         live = self._live(shown)
         rows = []
         for r in shown:
@@ -204,14 +200,14 @@ class Dashboard:
             )
         return JobsPage(
             rows=rows,
-            total=len(chosen),
-            stored=len(everything),
+            total=total,
+            empty=not backends,
             page=page,
             pages=pages,
             filters=filters.model_copy(update={"page": page}),
             states=[s.value for s in JobState],
-            backends=sorted({r.backend for r in everything}),
-            recipes=sorted({r.name for r in everything}),
+            backends=backends,
+            recipes=recipes,
         )
 
     def job(self, job_id: str) -> JobView:
