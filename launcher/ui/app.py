@@ -75,7 +75,7 @@ def create_app(access: Access | None = None, store: JobStore | None = None, bind
     app.add_middleware(AccessMiddleware, access=access)
     # On loopback, a page from another site that rebinds its DNS name to 127.0.0.1 sends its own Host: refused.
     if bind_host in LOOPBACK_HOSTS and access.token is None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "testserver"])
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]"])
 
     def page(request: Request, name: str, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"csrf": access.csrf, **context})
@@ -226,7 +226,10 @@ def create_app(access: Access | None = None, store: JobStore | None = None, bind
     async def stop(request: Request, job_id: str) -> RedirectResponse:
         await posted_form(request)
         record = await run_in_threadpool(get_record, job_id)
-        await run_in_threadpool(dashboard.stop, record.id)  # SIGTERM, the job pushes, then it is STOPPED
+        try:
+            await run_in_threadpool(dashboard.stop, record.id)  # SIGTERM, the job pushes, then it is STOPPED
+        except UserError as error:
+            raise HTTPException(400, redact(str(error))) from None
         return RedirectResponse(f"/jobs/{record.id}", status_code=303)
 
     @app.post("/jobs/{job_id}/restart")

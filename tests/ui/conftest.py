@@ -15,7 +15,10 @@ import httpx
 import pytest
 
 from launcher import storage
+from launcher.backends import get_backend
+from launcher.cli import seed_demo_data
 from launcher.jobs import JobRecord, JobState, JobStore
+from launcher.jobspec import plan_job
 from launcher.ui.security import Access
 from launcher.ui.server import running
 
@@ -52,6 +55,13 @@ def make_record(store: JobStore, job_id: str, state: JobState = JobState.SUCCEED
         **fields,
     }
     return store.create(JobRecord(**values))
+
+
+def submit(store: JobStore, **overrides: object) -> JobRecord:
+    """A real LeNet-like job through the local backend (fixtures/ui_lenet.yaml), as `launcher submit --detach`."""
+    spec = plan_job(FIXTURES / "ui_lenet.yaml", overrides)
+    seed_demo_data(spec)
+    return get_backend("local", store, {"grace_seconds": 20}).submit(spec)
 
 
 def put(url: str, document: object) -> None:

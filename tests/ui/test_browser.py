@@ -11,14 +11,11 @@ from pathlib import Path
 from playwright.sync_api import BrowserContext, Page, expect
 
 from launcher.backends import get_backend
-from launcher.cli import seed_demo_data
-from launcher.jobs import JobRecord, JobState, JobStore
-from launcher.jobspec import plan_job
+from launcher.jobs import JobState, JobStore
 from launcher.ui.server import running
 from tests.launcher.helpers import wait_terminal
-from tests.ui.conftest import FIXTURES
+from tests.ui.conftest import submit
 
-RECIPE = FIXTURES / "ui_lenet.yaml"
 LIVE = 60_000  # ms: generous for a loaded 2-core CI machine; the assertions return as soon as they hold
 expect.set_options(timeout=LIVE)
 
@@ -30,12 +27,6 @@ def keep_artifacts(tmp_path: Path) -> None:
         Path(target, "ui").mkdir(parents=True, exist_ok=True)
         for shot in tmp_path.glob("ui-*.png"):
             shutil.copy2(shot, Path(target, "ui", shot.name))
-
-
-def submit(store: JobStore, **overrides: object) -> JobRecord:
-    spec = plan_job(RECIPE, overrides)
-    seed_demo_data(spec)
-    return get_backend("local", store, {"grace_seconds": 20}).submit(spec)
 
 
 def fresh_page(context: BrowserContext) -> Page:

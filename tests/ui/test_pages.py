@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 
 from entry.contract import ProgressReport
+from launcher.backends import get_backend
 from launcher.jobs import JobState, JobStore
-from tests.ui.conftest import make_record, put
+from tests.launcher.helpers import wait_terminal
+from tests.ui.conftest import csrf_of, make_record, put, submit
 
 
 def test_no_jobs_shows_how_to_submit_one(client: httpx.Client) -> None:
@@ -117,3 +119,20 @@ def test_log_stream_sends_lines_then_end_and_resumes_after_last_event_id(
     resumed = _events(client.get("/api/jobs/logged-1/logs/0", headers={"Last-Event-ID": "5"}).text)
     assert [line for kind, _, data in resumed if kind == "lines" for line in data] == ["line 6", "line 7"]
     assert client.get("/api/jobs/logged-1/logs/3").status_code == 404  # no such rank: a clear refusal
+
+
+def test_restart_button_runs_the_job_again_on_its_train_url(store: JobStore, client: httpx.Client) -> None:
+    local = get_backend("local", store)
+    first = submit(store, steps=2, learning_rate=0.02)
+    wait_terminal(store, first.id, local)
+    csrf = csrf_of(client.get(f"/jobs/{first.id}").text)
+    answer = client.post(
+        f"/jobs/{first.id}/restart", content=f"csrf={csrf}", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert answer.status_code == 303
+    again = store.get(answer.headers["location"].removeprefix("/jobs/"))
+    assert again.id != first.id and again.train_url == first.train_url
+    assert again.hyperparameters == first.hyperparameters
+    final = wait_terminal(store, again.id, local)
+    assert final.state is JobState.SUCCEEDED
+    assert client.get(f"/jobs/{again.id}").status_code == 200

@@ -15,8 +15,7 @@ from launcher.backends import get_backend
 from launcher.jobs import JobState, JobStore
 from tests.launcher.helpers import wait_terminal
 from tests.reliability.test_secrets_never_shown import SECRET, SECRET_ENV, assert_clean
-from tests.ui.conftest import make_record, put
-from tests.ui.test_browser import submit
+from tests.ui.conftest import make_record, put, submit
 
 PLAIN_TOKEN = "plain-value-under-a-secret-name"
 

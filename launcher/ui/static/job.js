@@ -36,9 +36,6 @@
     });
   }
 
-  function duration(text) {
-    return text;
-  }
   async function poll() {
     let data;
     try {
@@ -52,7 +49,7 @@
     state.textContent = data.state;
     state.className = `state state-${data.state.toLowerCase()}`;
     document.getElementById("exit").textContent = data.exit_code === null ? "" : `exit ${data.exit_code}`;
-    document.getElementById("duration").textContent = duration(data.duration);
+    document.getElementById("duration").textContent = data.duration;
     const p = data.progress;
     if (p) {
       const total = p.total_steps ? `/${p.total_steps}` : "";
@@ -107,9 +104,9 @@
   follow(0);
   curves();
   setInterval(() => {
-    if (!terminal) poll();
+    if (!terminal && !document.hidden) poll();
   }, 2000);
   setInterval(() => {
-    if (!terminal) curves();
+    if (!terminal && !document.hidden) curves();
   }, 5000);
 })();

@@ -12,6 +12,7 @@
     if (box.form && box.form.id === "filters") box.form.submit();
   });
   async function refresh() {
+    if (document.hidden) return; // a background tab costs the server nothing
     const url = new URL(location.href);
     url.searchParams.set("fragment", "rows");
     try {
