@@ -26,6 +26,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from launcher.errors import JobNotFound, UserError
 from launcher.jobs import JobRecord, JobStore
 from launcher.redact import redact
+from launcher.storage.errors import StorageError
 from launcher.ui.outputs import OutsideOutputs, fetch_output, list_outputs, tree
 from launcher.ui.security import CSRF_FIELD, LOOPBACK_HOSTS, Access, AccessMiddleware, same_origin
 from launcher.ui.views import Dashboard, Filters
@@ -34,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 INLINE_IMAGES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml", ".webp": "image/webp"}
 TEXT_FILES = {".txt", ".log", ".json", ".yaml", ".yml", ".csv", ".md"}
 LOG_BATCH = 500  # lines per server-sent event at most
+MAX_INLINE_IMAGES = 12  # shown on the job page; the rest are in the tree
 
 
 def _duration(seconds: float | None) -> str:
@@ -120,7 +122,7 @@ def create_app(access: Access | None = None, store: JobStore | None = None, bind
     def job_page(request: Request, job_id: str) -> HTMLResponse:
         view = dashboard.job(get_record(job_id).id)
         files, cut = list_outputs(view.record.train_url)
-        images = [f for f in files if Path(f.path).suffix.lower() in INLINE_IMAGES]
+        images = [f for f in files if Path(f.path).suffix.lower() in INLINE_IMAGES][:MAX_INLINE_IMAGES]
         return page(request, "job.html", view=view, files=files, cut=cut, images=images, tree=tree(files))
 
     @app.get("/compare", response_class=HTMLResponse)
@@ -196,6 +198,8 @@ def create_app(access: Access | None = None, store: JobStore | None = None, bind
             raise HTTPException(400, "refused: that path is outside the job's outputs") from None
         except FileNotFoundError:
             raise HTTPException(404, f"no file {path!r} in the job's outputs") from None
+        except StorageError as error:  # the store unreachable, or no train_url at all
+            raise HTTPException(502, f"cannot read the outputs of {record.id}: {redact(str(error))}") from None
         suffix = Path(path).suffix.lower()
         copied = scratch in local.parents
         cleanup = BackgroundTask(shutil.rmtree, local.parent, ignore_errors=True) if copied else None

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from entry.contract import ProgressReport
 from launcher.backends import get_backend
@@ -53,6 +54,7 @@ def test_paging_and_filters(store: JobStore, client: httpx.Client) -> None:
     first = client.get("/api/jobs").json()
     assert first["total"] == 120 and first["pages"] == 3 and len(first["rows"]) == 50
     assert first["rows"][0]["id"] == "job-119"  # newest first
+    assert first["backends"] == ["local"] and first["recipes"] == ["lenet", "sesemi"]
     last = client.get("/api/jobs", params={"page": 3}).json()
     assert [r["id"] for r in last["rows"]][-1] == "job-000" and len(last["rows"]) == 20
     failed = client.get("/api/jobs", params={"state": "FAILED", "recipe": "lenet"}).json()
@@ -136,3 +138,16 @@ def test_restart_button_runs_the_job_again_on_its_train_url(store: JobStore, cli
     final = wait_terminal(store, again.id, local)
     assert final.state is JobState.SUCCEEDED
     assert client.get(f"/jobs/{again.id}").status_code == 200
+
+
+def test_an_unreachable_object_store_leaves_the_pages_up(
+    store: JobStore, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("S3_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("LAUNCHER_S3_MAX_ATTEMPTS", "1")
+    make_record(store, "far-1", train_url="s3://gone-bucket/jobs/far-1/")
+    assert client.get("/api/jobs").json()["rows"][0]["id"] == "far-1"
+    page = client.get("/jobs/far-1")
+    assert page.status_code == 200 and "Nothing in the outputs yet" in page.text
+    download = client.get("/jobs/far-1/files/metrics.json")
+    assert download.status_code == 502 and "cannot read the outputs of far-1: " in download.text

@@ -7,16 +7,25 @@
   const log = document.getElementById("log");
   const logStatus = document.getElementById("log-status");
   const autoscroll = document.getElementById("autoscroll");
+  const MAX_SHOWN = 4 * 1024 * 1024; // characters of log kept in the pane
+  let shown = 0;
   let stream = null;
   let terminal = job.dataset.terminal === "true";
 
   function follow(rank) {
     if (stream) stream.close();
     log.textContent = "";
+    shown = 0;
     logStatus.textContent = "following…";
     stream = new EventSource(`/api/jobs/${encodeURIComponent(id)}/logs/${rank}`);
     stream.addEventListener("lines", (event) => {
       log.append(document.createTextNode(event.data + "\n"));
+      shown += event.data.length + 1;
+      // A days-long log would swamp the page: keep the newest few MB (`launcher logs` has the rest).
+      while (shown > MAX_SHOWN && log.childNodes.length > 1) {
+        shown -= log.firstChild.textContent.length;
+        log.firstChild.remove();
+      }
       if (autoscroll.checked) log.scrollTop = log.scrollHeight;
     });
     stream.addEventListener("end", () => {
