@@ -70,7 +70,7 @@ class JobView(BaseModel):
     progress: ProgressReport | None
     metrics: dict[str, float]
     failure: Failure | None
-    ranks: int
+    log_tabs: list[tuple[str, int]]  # (label, rank to ask the backend for)
     resolved: dict[str, Any]  # what the job ran with, secrets masked
 
 
@@ -114,6 +114,21 @@ def masked(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         return "***" if key and is_secret_name(key) and value else redact(value)
     return value
+
+
+def log_tabs(handle: dict[str, Any]) -> list[tuple[str, int]]:
+    """One tab per log the backend keeps: per rank on local/docker (handle["logs"]), per node on ModelArts and
+    Volcano (handle["nodes"] x handle["ranks_per_node"]: a node's log holds all its ranks)."""
+    logs = handle.get("logs")
+    if isinstance(logs, list) and logs:
+        return [(f"rank {r}", r) for r in range(len(logs))]
+    try:
+        nodes, per_node = max(1, int(handle.get("nodes", 1))), max(1, int(handle.get("ranks_per_node", 1)))
+    except (TypeError, ValueError):
+        return [("log", 0)]
+    if nodes == 1:
+        return [("log", 0)]
+    return [(f"node {n}", n * per_node) for n in range(nodes)]
 
 
 def output_url(record: JobRecord, name: str) -> str:
@@ -216,11 +231,14 @@ class Dashboard:
         failure = None
         if record.state is JobState.FAILED or record.exit_code:
             failure = self._failure(record)
-        handle_logs = record.handle.get("logs")
-        ranks = len(handle_logs) if isinstance(handle_logs, list) and handle_logs else int(record.handle.get("ranks", 1))
         resolved = masked(record.model_dump(mode="json", exclude={"handle", "stop_requested"}))
         return JobView(
-            record=record, progress=progress, metrics=metrics, failure=failure, ranks=max(1, ranks), resolved=resolved
+            record=record,
+            progress=progress,
+            metrics=metrics,
+            failure=failure,
+            log_tabs=log_tabs(record.handle),
+            resolved=resolved,
         )
 
     def _failure(self, record: JobRecord) -> Failure:

@@ -12,6 +12,7 @@ import pytest
 from entry.contract import ProgressReport
 from launcher.backends import get_backend
 from launcher.jobs import JobState, JobStore
+from launcher.ui.views import log_tabs
 from tests.launcher.helpers import wait_terminal
 from tests.ui.conftest import csrf_of, make_record, put, submit
 
@@ -151,3 +152,10 @@ def test_an_unreachable_object_store_leaves_the_pages_up(
     assert page.status_code == 200 and "Nothing in the outputs yet" in page.text
     download = client.get("/jobs/far-1/files/metrics.json")
     assert download.status_code == 502 and "cannot read the outputs of far-1: " in download.text
+
+
+def test_log_tabs_follow_what_each_backend_keeps() -> None:
+    assert log_tabs({"logs": ["/j/job.log", "/j/job-rank-1.log"]}) == [("rank 0", 0), ("rank 1", 1)]
+    assert log_tabs({"nodes": 2, "ranks_per_node": 8}) == [("node 0", 0), ("node 1", 8)]  # ModelArts, Volcano
+    assert log_tabs({"nodes": 1, "ranks_per_node": 8}) == [("log", 0)]
+    assert log_tabs({}) == [("log", 0)] and log_tabs({"nodes": "x"}) == [("log", 0)]
