@@ -20,6 +20,7 @@ from launcher.ui import curves
 from launcher.ui.outputs import list_outputs, read_many
 
 PER_PAGE = 50
+MAX_PAGE = 1_000_000
 # Metrics worth a column, best first (the CLI's summary order, then the recipes' own).
 HEADLINE_METRICS = ("accuracy", "top1", "rank1", "mAP", "loss", "error", "samples_per_sec")
 MAX_EVENT_FILE_BYTES = 64 * 1024 * 1024
@@ -187,9 +188,10 @@ class Dashboard:
 
     def jobs_page(self, filters: Filters, per_page: int = PER_PAGE) -> JobsPage:
         query = {"state": filters.state, "backend": filters.backend, "name": filters.recipe}
-        chosen, total = self.store.page(**query, offset=(max(1, filters.page) - 1) * per_page, limit=per_page)
+        requested = min(max(1, filters.page), MAX_PAGE)  # a page number from a URL: keep SQLite's OFFSET in range
+        chosen, total = self.store.page(**query, offset=(requested - 1) * per_page, limit=per_page)
         pages = max(1, -(-total // per_page))
-        page = min(max(1, filters.page), pages)
+        page = min(requested, pages)
         if total and not chosen:  # past the last page: show the last one
             chosen, total = self.store.page(**query, offset=(page - 1) * per_page, limit=per_page)
         backends, recipes = self.store.distinct("backend"), self.store.distinct("name")

@@ -62,6 +62,8 @@ def test_paging_and_filters(store: JobStore, client: httpx.Client) -> None:
     assert failed["total"] == 20 and {(r["state"], r["name"]) for r in failed["rows"]} == {("FAILED", "lenet")}
     assert client.get("/api/jobs", params={"backend": "volcano"}).json()["total"] == 0
     assert client.get("/api/jobs", params={"page": 99}).json()["page"] == 3  # clamped, not an empty page
+    assert client.get("/api/jobs", params={"page": 10**20}).json()["page"] == 3
+    assert client.get("/api/jobs", params={"page": -4}).json()["page"] == 1
     fragment = client.get("/", params={"fragment": "rows", "page": 2}).text
     assert fragment.count("<tr data-job=") == 50 and "page 2 of 3" in fragment and "<html" not in fragment
 
