@@ -230,9 +230,7 @@ class Dashboard:
     def job(self, job_id: str) -> JobView:
         record = self.status(self.store.get(job_id))
         progress, metrics = self._live([record]).get(record.id, (None, {}))
-        failure = None
-        if record.state is JobState.FAILED or record.exit_code:
-            failure = self._failure(record)
+        failure = self._failure(record) if record.state is JobState.FAILED else None  # a stop is not a failure
         resolved = masked(record.model_dump(mode="json", exclude={"handle", "stop_requested"}))
         return JobView(
             record=record,

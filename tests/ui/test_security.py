@@ -116,8 +116,10 @@ def supervisor() -> Iterator[dict[str, object]]:
 def test_buttons_need_the_pages_csrf_token_and_origin(
     store: JobStore, client: httpx.Client, supervisor: dict[str, object]
 ) -> None:
-    make_record(store, "live", JobState.PENDING, handle=supervisor)
-    csrf = csrf_of(client.get("/").text)
+    make_record(store, "live", JobState.PENDING, handle=supervisor, started_at=None)
+    page = client.get("/jobs/live")
+    assert page.status_code == 200 and 'id="stop-form" hidden' not in page.text  # a pending job can be stopped
+    csrf = csrf_of(page.text)
     form = {"content-type": "application/x-www-form-urlencoded"}
     assert client.post("/jobs/live/stop", content="", headers=form).status_code == 403
     assert client.post("/jobs/live/stop", content="csrf=wrong", headers=form).status_code == 403
