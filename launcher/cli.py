@@ -199,6 +199,15 @@ class LauncherCLI:
                 f"{r.id:<36} {r.backend:<9} {r.state:<10} {exit_code:>4} {_format_duration(r.duration):>9}  {created}"
             )
 
+    def ui(self, port: int = 8765, host: str = "127.0.0.1", browser: bool = False) -> None:
+        """The web dashboard: jobs of every backend, live logs, curves, outputs, Stop/Restart. Serves until Ctrl-C.
+
+        --port 0 picks a free port; --host other than 127.0.0.1 prints a token the browser must present;
+        --browser opens it."""
+        from launcher.ui import serve  # the web stack loads only for this command
+
+        serve(host=host, port=port, open_browser=browser)
+
     def stop(self, job_id: str) -> None:
         """SIGTERM the job (it pushes its outputs), SIGKILL after the grace period."""
         record = _backend_for(job_id).stop(job_id)

@@ -174,6 +174,27 @@ class JobStore:
         with self._connect() as db:
             return [self._from_row(r) for r in db.execute(query, params).fetchall()]
 
+    def page(
+        self, *, state: str = "", backend: str = "", name: str = "", offset: int = 0, limit: int = 50
+    ) -> tuple[list[JobRecord], int]:
+        """One page of jobs, newest first, filtered in SQL (the dashboard pages thousands), and how many match."""
+        where = " AND ".join(f"{c} = :{c}" for c, v in (("state", state), ("backend", backend), ("name", name)) if v)
+        clause = f" WHERE {where}" if where else ""
+        params = {"state": state, "backend": backend, "name": name, "offset": max(0, offset), "limit": limit}
+        with self._connect() as db:
+            total = db.execute(f"SELECT COUNT(*) FROM jobs{clause}", params).fetchone()[0]
+            rows = db.execute(
+                f"SELECT * FROM jobs{clause} ORDER BY created_at DESC LIMIT :limit OFFSET :offset", params
+            ).fetchall()
+        return [self._from_row(r) for r in rows], total
+
+    def distinct(self, column: str) -> list[str]:
+        """The values one filterable column takes (backend, name, state), sorted."""
+        if column not in ("backend", "name", "state"):
+            raise ValueError(f"not a filterable column: {column}")
+        with self._connect() as db:
+            return [r[0] for r in db.execute(f"SELECT DISTINCT {column} FROM jobs ORDER BY {column}")]
+
     def transition(self, job_id: str, to: JobState, **fields: Any) -> bool:
         """Move the job to `to` if its current state allows it; set `fields` in the same transaction.
 
