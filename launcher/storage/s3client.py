@@ -138,10 +138,15 @@ class S3Client:
         self._proxies: dict[str, str | None] = {}
         self._list_v1 = profile.list_version == "1"
         source = chain.credential_source(profile)
-        self.region = profile.region or profile.endpoint_region or chain.chain_region(profile) or "us-east-1"
+        self.region = self.resolve_region(profile)
         self.signer = Signer(source, self.region) if source is not None else None
         self.backoff = Backoff(profile.max_attempts)
         self.health = EndpointHealth(give_up_after_s=max(self.backoff.budget_s, 1.0))
+
+    @staticmethod
+    def resolve_region(profile: Profile) -> str:
+        """Profile/environment, else the endpoint's host name, else the AWS config of the profile, else us-east-1."""
+        return profile.region or profile.endpoint_region or chain.chain_region(profile) or "us-east-1"
 
     async def __aenter__(self) -> S3Client:
         self._open()

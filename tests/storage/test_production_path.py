@@ -315,3 +315,20 @@ def test_endpoint_with_a_password_is_refused_without_showing_it(tmp_path: Path) 
     assert "hunter2-s3cret" not in done.stderr + done.stdout
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "user:password@" in lines[0]
+
+
+def test_fsspec_obs_over_https_virtual_host(tls_server: TLSServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fsspec
+
+    _use_tls(monkeypatch, tls_server)
+    bucket = tls_server.buckets[3]
+    storage.write_bytes(f"obs://{bucket}/fs/in.txt", b"over tls")
+    with CountingProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)  # botocore honours it too: shows which host s3fs reached
+        with fsspec.open(f"obs://{bucket}/fs/in.txt", "rb") as fh:
+            assert fh.read() == b"over tls"
+        with fsspec.open(f"obs://{bucket}/fs/out.txt", "wb") as fh:
+            fh.write(b"from s3fs")
+        monkeypatch.delenv("HTTPS_PROXY")
+    assert storage.read_bytes(f"obs://{bucket}/fs/out.txt") == b"from s3fs"
+    assert set(proxy.tunnels) == {f"{bucket}.{tls_server.domain}"}
