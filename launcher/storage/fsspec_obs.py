@@ -29,8 +29,9 @@ def s3fs_options(profile: Profile) -> dict[str, Any]:
 
     style = profile.addressing_style
     if style == "auto":
-        # botocore's "auto" is virtual-host for DNS-compatible buckets; keep our exceptions (IP, localhost).
-        style = "path" if profile.use_path_style("dns-compatible-name") else "auto"
+        # botocore's "auto" means path style on a custom endpoint: decide as our own client does (virtual-host
+        # unless the endpoint is an IP, localhost or dotless; botocore keeps path style for non-DNS bucket names).
+        style = "path" if profile.use_path_style("dns-compatible-name") else "virtual"
     config: dict[str, Any] = {
         "s3": {"addressing_style": style},
         # OBS (and older S3-compatible servers) reject the trailing CRC checksums botocore >= 1.36 adds.

@@ -54,7 +54,7 @@ def test_profile_settings_reach_s3fs(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     )
     assert (options["key"], options["secret"], options["token"]) == ("AK", "sk-1234", "tok-1234")
     assert options["client_kwargs"] == {"region_name": "cn-north-4", "verify": str(ca)}
-    assert options["config_kwargs"]["s3"] == {"addressing_style": "auto"}
+    assert options["config_kwargs"]["s3"] == {"addressing_style": "virtual"}
     assert options["config_kwargs"]["request_checksum_calculation"] == "when_required"
     local = s3fs_options(load_profile(env={"S3_ENDPOINT": "http://127.0.0.1:9000", "S3_VERIFY_SSL": "0"}))
     assert local["config_kwargs"]["s3"] == {"addressing_style": "path"}
