@@ -66,14 +66,7 @@ class StaticCredentials:
         return f"StaticCredentials(access_key={self.frozen.access_key!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class ChainResult:
-    credentials: CredentialSource | None
-    region: str | None
-    method: str  # botocore's name for where the keys came from ("shared-credentials-file", "custom-process", ...)
-
-
-_cache: dict[tuple[object, ...], ChainResult] = {}
+_sessions: dict[tuple[object, ...], Any] = {}
 _lock = threading.Lock()
 
 
@@ -82,28 +75,33 @@ def _cache_key(aws_profile: str | None) -> tuple[object, ...]:
     return (aws_profile, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
 
 
-def from_botocore_chain(aws_profile: str | None) -> ChainResult:
-    """Credentials and region from botocore's session (once per process and setting)."""
+def _session(aws_profile: str | None) -> Any:
+    """One botocore session per process and setting (it caches the credentials it resolves)."""
     key = _cache_key(aws_profile)
     with _lock:
-        found = _cache.get(key)
-        if found is None:
-            found = _cache[key] = _resolve(aws_profile)
-    return found
+        session = _sessions.get(key)
+        if session is None:
+            import botocore.session
+
+            session = botocore.session.Session(profile=aws_profile)
+            session.set_config_variable("metadata_service_timeout", _METADATA_TIMEOUT_S)
+            session.set_config_variable("metadata_service_num_attempts", _METADATA_ATTEMPTS)
+            _sessions[key] = session
+    return session
 
 
-def _resolve(aws_profile: str | None) -> ChainResult:
+def _chain_call(aws_profile: str | None, what: str) -> Any:
+    """Run one botocore look-up; its failures become one-line CredentialsErrors."""
     import botocore.exceptions
-    import botocore.session
 
+    session = _session(aws_profile)
     try:
-        session = botocore.session.Session(profile=aws_profile)
-        session.set_config_variable("metadata_service_timeout", _METADATA_TIMEOUT_S)
-        session.set_config_variable("metadata_service_num_attempts", _METADATA_ATTEMPTS)
+        if what == "region":
+            return session.get_config_variable("region")
         credentials = session.get_credentials()
-        region = session.get_config_variable("region")
         if credentials is not None:
             _register(credentials.get_frozen_credentials())  # may run credential_process: inside the try
+        return credentials
     except botocore.exceptions.ProfileNotFound:
         where = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
         raise CredentialsError(
@@ -113,9 +111,11 @@ def _resolve(aws_profile: str | None) -> ChainResult:
     except (botocore.exceptions.BotoCoreError, RuntimeError) as exc:
         # e.g. a credential_process that failed, printed something that is not credentials JSON, or expired keys.
         raise CredentialsError(f"cannot get storage credentials from the AWS chain: {exc}") from None
-    if credentials is None:
-        return ChainResult(None, region, "none")
-    return ChainResult(credentials, region, getattr(credentials, "method", "") or "")
+
+
+def from_botocore_chain(aws_profile: str | None) -> CredentialSource | None:
+    """Credentials from botocore's chain (refreshable ones stay refreshable), or None: no keys anywhere."""
+    return _chain_call(aws_profile, "credentials")
 
 
 def _register(frozen: Any) -> None:
@@ -136,14 +136,15 @@ def credential_source(profile: Profile) -> CredentialSource | None:
     source = static_source(profile)
     if source is not None or profile.anonymous:
         return source
-    return from_botocore_chain(profile.aws_profile).credentials
+    return from_botocore_chain(profile.aws_profile)
 
 
 def chain_region(profile: Profile) -> str | None:
     """The region the AWS config gives for the profile, consulted only when nothing closer names one."""
     if static_source(profile) is not None and profile.aws_profile is None and "AWS_PROFILE" not in os.environ:
         return None  # keys given directly and no AWS profile asked for: do not pay for reading AWS files
-    return from_botocore_chain(profile.aws_profile).region
+    region = _chain_call(profile.aws_profile, "region")
+    return str(region) if region else None
 
 
 def current(source: CredentialSource) -> FrozenCredentials:

@@ -147,7 +147,7 @@ def test_embedded_store_never_consults_the_chain(monkeypatch: pytest.MonkeyPatch
     def refuse(aws_profile: str | None) -> object:
         raise AssertionError("the embedded store must not look for credentials")
 
-    monkeypatch.setattr(credentials, "_resolve", refuse)
+    monkeypatch.setattr(credentials, "_session", refuse)
     storage.write_bytes("obs://bucket/k.txt", b"local")
     assert storage.read_bytes("obs://bucket/k.txt") == b"local"
 
