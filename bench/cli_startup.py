@@ -4,7 +4,7 @@
 
 Starts a SeaweedFS server (plain HTTP, or HTTPS with a private CA and virtual-host buckets with --tls,
 which needs a writable /etc/hosts), then runs each command --runs times (hyperfine-like: one warm-up,
-then the median and the minimum wall time) and prints a side-by-side table with ratios to s5cmd
+then the median and the minimum wall time, and the median CPU time) and prints a side-by-side table with ratios to s5cmd
 (> 1: ours is faster). Rows:
   python -c pass              the floor: interpreter start-up
   launcher data ls            `python -m launcher data ls` (the lazy path: no job machinery, no backends)
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,16 +39,23 @@ def _succeeded(done: subprocess.CompletedProcess[bytes]) -> bool:
     return done.returncode == 0 or b"no object found" in done.stderr
 
 
-def _time(command: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
-    walls = []
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _time(command: list[str], env: dict[str, str], runs: int) -> tuple[float, float, float]:
+    """(median wall, min wall, median CPU = user + sys) in seconds. CPU time is what a loaded machine inflates least."""
+    walls, cpus = [], []
     for run in range(runs + 1):  # run 0 warms up (page cache, .pyc)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu()
         done = subprocess.run(command, env=env, capture_output=True)
         if run:
             walls.append(time.perf_counter() - started)
+            cpus.append(_cpu() - cpu)
         if not _succeeded(done):
             raise SystemExit(f"{' '.join(command)} failed: {done.stderr.decode()[-500:]}")
-    return statistics.median(walls), min(walls)
+    return statistics.median(walls), min(walls), statistics.median(cpus)
 
 
 @contextlib.contextmanager
@@ -120,11 +128,12 @@ def main() -> None:
             rows.append(("s5cmd ls", [s5cmd, "--endpoint-url", server.endpoint, "ls", url]))
         results = {name: _time(command, env, args.runs) for name, command in rows}
     base = results.get("s5cmd ls")
-    print(f"{'command':<22} {'median s':>9} {'min s':>7} {'vs s5cmd':>9}   ({'https+virtual' if args.tls else 'http'}, "
-          f"{args.runs} runs, {os.cpu_count()} CPUs)")
-    for name, (median, fastest) in results.items():
+    load = os.getloadavg()[0]
+    print(f"{'command':<22} {'median s':>9} {'min s':>7} {'CPU s':>7} {'vs s5cmd':>9}   "
+          f"({'https+virtual' if args.tls else 'http'}, {args.runs} runs, {os.cpu_count()} CPUs, load {load:.1f})")
+    for name, (median, fastest, cpu) in results.items():
         ratio = f"{base[0] / median:.2f}x" if base else "-"
-        print(f"{name:<22} {median:>9.3f} {fastest:>7.3f} {ratio:>9}")
+        print(f"{name:<22} {median:>9.3f} {fastest:>7.3f} {cpu:>7.3f} {ratio:>9}")
 
 
 if __name__ == "__main__":

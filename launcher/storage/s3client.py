@@ -241,8 +241,14 @@ class S3Client:
             if self.signer is not None:
                 self.signer.sign(method, host, path, query, send, payload_hash)
             try:
+                # No automatic redirects: a request signed for one host is invalid at another (we report them).
                 async with session.request(
-                    method, url, headers=send, data=body if body else None, proxy=self.proxy(host)
+                    method,
+                    url,
+                    headers=send,
+                    data=body if body else None,
+                    proxy=self.proxy(host),
+                    allow_redirects=False,
                 ) as resp:
                     data = await resp.read()
                     status = resp.status

@@ -183,3 +183,25 @@ def test_multipart_upload_assembled_right_passes() -> None:
         return await client.complete_multipart_upload("b", "k", "up1", etags)
 
     assert _with_server(handler, check) == right
+
+
+def test_a_temporary_redirect_is_reported_not_followed() -> None:
+    followed: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        if request.path.startswith("/elsewhere"):
+            followed.append(request.path)
+            return web.Response(status=200, body=b"should not be read")
+        return _xml(
+            "<Error><Code>TemporaryRedirect</Code><Message>Please re-send this request to the specified temporary "
+            "endpoint.</Message><Endpoint>bucket.s3-eu-west-1.amazonaws.com</Endpoint></Error>",
+            307,
+            Location="/elsewhere/k",
+        )
+
+    async def check(client: S3Client) -> None:
+        with pytest.raises(WrongRegion, match="s3-eu-west-1.amazonaws.com"):
+            await client.get_object("bucket", "k")
+
+    _with_server(handler, check)
+    assert followed == []
