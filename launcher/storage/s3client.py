@@ -21,7 +21,6 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
-from xml.sax.saxutils import escape
 
 import aiohttp
 from loguru import logger
@@ -106,6 +105,11 @@ def _text(node: ET.Element, name: str, default: str = "") -> str:
 
 def _xml(body: bytes) -> ET.Element:
     return ET.fromstring(body)
+
+
+def escape(text: str) -> str:
+    """XML character data (what xml.sax.saxutils.escape does, without importing xml.sax at start-up)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _children(root: ET.Element, name: str) -> list[ET.Element]:
