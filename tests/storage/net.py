@@ -18,7 +18,7 @@ HOSTS = Path("/etc/hosts")
 @contextlib.contextmanager
 def loopback_names(names: list[str]) -> Iterator[None]:
     """Make `names` resolve to 127.0.0.1 (an /etc/hosts line, removed on exit: only ours, in place)."""
-    marker = f"# launcher-test {id(names)}"
+    marker = f"# launcher-test {os.getpid()}-{id(names)}"
     line = f"127.0.0.1 {' '.join(names)} {marker}\n"
     with HOSTS.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
