@@ -25,6 +25,10 @@ STORAGE_ENV = (
     "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
     "LAUNCHER_STORAGE_PROFILE", "LAUNCHER_S3_MAX_ATTEMPTS",
+    "SECURITY_TOKEN", "S3_SECURITY_TOKEN", "AWS_SECURITY_TOKEN", "S3_LIST_VERSION", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    "http_proxy", "https_proxy", "no_proxy", "all_proxy",
 )
 _bucket_numbers = itertools.count()
 
@@ -35,6 +39,10 @@ def launcher_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("LAUNCHER_HOME", str(home))
     for name in STORAGE_ENV:
         monkeypatch.delenv(name, raising=False)
+    # botocore's chain must not read the developer's ~/.aws nor wait on an instance metadata service.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     yield home
 
 

@@ -2,6 +2,7 @@
 
     python bench/sync/run.py                      # 5,000 x 4 KiB + 1 GiB, 3 rounds, medians
     python bench/sync/run.py --big-mib 256 --rounds 1 --tools ours,s5cmd
+    python bench/sync/run.py --tls               # HTTPS (private CA) + virtual-host buckets (writable /etc/hosts)
 
 Scenarios: (a) many small files in nested folders, upload and download, then a no-change re-sync of the
 upload; (b) one large file, upload and download. Every tool is run as its command-line program (ours:
@@ -14,6 +15,7 @@ are skipped with a note. Results: a table on stdout and JSON under bench/results
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -202,8 +204,12 @@ class Commands:
         raise ValueError(tool.name)
 
 
-def tool_env(endpoint: str, home: Path) -> dict[str, str]:
+def tool_env(endpoint: str, home: Path, ca: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RCLONE_", "S3_"))}
+    if ca is not None:
+        # ours and aws read AWS_CA_BUNDLE; s5cmd and rclone (Go) read SSL_CERT_FILE. Virtual-host everywhere.
+        env.update({"AWS_CA_BUNDLE": str(ca), "SSL_CERT_FILE": str(ca), "RCLONE_CONFIG_SW_FORCE_PATH_STYLE": "false"})
+        (home / "aws-config").write_text("[default]\ns3 =\n    addressing_style = virtual\n")
     env.update(
         {
             "PYTHONPATH": str(REPO),
@@ -292,7 +298,25 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
     return elapsed, problem
 
 
-def create_bucket(endpoint: str, bucket: str) -> None:
+def tls_setup(workdir: Path, buckets: list[str], stack: contextlib.ExitStack) -> tuple[Path, dict[str, object]]:
+    """A private CA and a certificate for <domain> and *.<domain>; the names on loopback while the run lasts."""
+    import trustme
+
+    from tests.storage.net import loopback_names
+
+    folder = workdir / "tls"
+    folder.mkdir(parents=True, exist_ok=True)
+    domain = f"s3.bench-{os.getpid()}.test"
+    authority = trustme.CA()
+    cert = authority.issue_cert(domain, f"*.{domain}")
+    cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(folder / "key.pem"))
+    authority.cert_pem.write_to_path(str(folder / "ca.pem"))
+    stack.enter_context(loopback_names([domain, *(f"{b}.{domain}" for b in buckets)]))
+    return folder / "ca.pem", {"tls": (str(folder / "cert.pem"), str(folder / "key.pem")), "domain_name": domain}
+
+
+def create_bucket(endpoint: str, bucket: str, ca: Path | None = None) -> None:
     import asyncio
 
     from launcher.storage.profiles import load_profile
@@ -300,7 +324,8 @@ def create_bucket(endpoint: str, bucket: str) -> None:
 
     async def create() -> None:
         profile = load_profile(
-            env={"S3_ENDPOINT": endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY}
+            env={"S3_ENDPOINT": endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY},
+            ca_bundle=str(ca) if ca else None,
         )
         async with S3Client(profile) as client:
             if not await client.bucket_exists(bucket):
@@ -321,6 +346,9 @@ def main() -> None:
         help="ours = the CLI (with interpreter start-up); ours-engine = the same engine timed inside Python",
     )
     parser.add_argument("--workdir", default=None, help="data and server folder (default: a temp dir, removed)")
+    parser.add_argument(
+        "--tls", action="store_true", help="HTTPS with a private CA (trustme) and virtual-host addressing (bucket.<domain>)"
+    )
     args = parser.parse_args()
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="launcher-bench-"))
@@ -342,16 +370,22 @@ def main() -> None:
 
     # A fresh server every run: `weed mini` reloads saved flags, and old objects would let tools skip work.
     shutil.rmtree(workdir / "seaweed", ignore_errors=True)
-    server = SeaweedServer(workdir=str(workdir / "seaweed"))
+    names = contextlib.ExitStack()
+    ca: Path | None = None
+    if args.tls:
+        ca, tls_options = tls_setup(workdir, [f"bench-{tool.name}" for tool in tools], names)
+        server = SeaweedServer(workdir=str(workdir / "seaweed"), **tls_options)
+    else:
+        server = SeaweedServer(workdir=str(workdir / "seaweed"))
     server.start()
-    env = tool_env(server.endpoint, workdir / "home")
     (workdir / "home").mkdir(exist_ok=True)
+    env = tool_env(server.endpoint, workdir / "home", ca)
     commands = Commands(server.endpoint)
     results: dict[tuple[str, str], Result] = {}
     scenarios = ("small up", "small down", "no-change re-sync", "big up", "big down")
     try:
         for tool in tools:
-            create_bucket(server.endpoint, f"bench-{tool.name}")
+            create_bucket(server.endpoint, f"bench-{tool.name}", ca)
         for round_no in range(args.rounds):
             order = tools[round_no % len(tools) :] + tools[: round_no % len(tools)]
             for scenario in scenarios:
@@ -386,6 +420,7 @@ def main() -> None:
                     shutil.rmtree(out, ignore_errors=True)
     finally:
         server.stop(timeout_s=5)
+        names.close()
         shutil.rmtree(workdir / "seaweed", ignore_errors=True)
 
     report(results, tools, args, workdir)
@@ -406,7 +441,8 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
     print()
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"median of {args.rounds} round(s); SeaweedFS on loopback; ours = CLI incl. interpreter start-up, "
+        f"median of {args.rounds} round(s); SeaweedFS on loopback "
+        f"({'HTTPS, private CA, virtual-host' if args.tls else 'plain HTTP, path style'}); ours = CLI incl. interpreter start-up, "
         "ours-engine = in-process engine time"
     )
     print(f"{'scenario':20}" + "".join(f"{n:>23}" for n in names))

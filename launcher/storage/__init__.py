@@ -22,6 +22,7 @@ from launcher.storage.api import (
     sync,
     write_bytes,
 )
+from launcher.storage import fsspec_hook
 from launcher.storage.errors import (
     CredentialsError,
     Interrupted,
@@ -38,6 +39,8 @@ from launcher.storage.models import Failure, SyncOptions, SyncReport, TransferCo
 from launcher.storage.profiles import Profile, load_profile
 from launcher.storage.stores import Entry
 from launcher.storage.urls import StorageURL, parse_url
+
+fsspec_hook.install()  # fsspec.open("obs://...") works once launcher.storage is imported
 
 __all__ = [
     "CredentialsError",

@@ -25,6 +25,7 @@ from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, StorageError
 from launcher.storage.retry import RETRY_CODES, RETRY_STATUS
 from launcher.storage.s3client import S3Client, S3Error, S3Unavailable, _error_code, md5_b64
 from launcher.storage.sigv4 import canonical_query
+from launcher.storage.transport import http_connection
 
 _BUFFER = 1 << 20
 _TRANSIENT = (OSError, http.client.HTTPException)
@@ -50,17 +51,8 @@ class BulkClient:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "host", "") == host:
             return conn
-        timeout = self.client.profile.read_timeout_s
-        if self._https:
-            import ssl
-
-            context = ssl.create_default_context()
-            if not self.client.profile.verify_ssl:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            conn = http.client.HTTPSConnection(host, timeout=timeout, context=context)
-        else:
-            conn = http.client.HTTPConnection(host, timeout=timeout)
+        # The endpoint's TLS (CA bundle, verify_ssl) and proxy settings, as on the asyncio path.
+        conn = http_connection(self.client.profile, host, self.client.profile.read_timeout_s)
         self._local.conn, self._local.host = conn, host
         with self._lock:
             self._live.add(conn)

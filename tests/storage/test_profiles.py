@@ -51,7 +51,7 @@ def test_profile_file_and_env_precedence(launcher_home: Path) -> None:
     default = load_profile(env={})
     assert default.access_key_id == "FILEAK"
     assert default.signing_region == "ap-southeast-1"
-    assert load_profile(env={"ACCESS_KEY_ID": "ENVAK"}).access_key_id == "ENVAK"
+    assert load_profile(env={"ACCESS_KEY_ID": "ENVAK", "SECRET_ACCESS_KEY": "env-s-1"}).access_key_id == "ENVAK"
     named = load_profile(env={"LAUNCHER_STORAGE_PROFILE": "minio"})
     assert (named.endpoint, named.signing_region, named.use_path_style("b")) == ("http://localhost:9000", "eu-1", True)
     assert redact("file-secret-1234") == "***"  # loaded secrets are registered for redaction
@@ -84,3 +84,85 @@ def test_request_addressing_follows_the_profile() -> None:
     local = S3Client(load_profile(env={"S3_ENDPOINT": "http://127.0.0.1:8333"}))
     assert local.location("bucket", "k/") == ("127.0.0.1:8333", "/bucket/k/")
     assert local.signer is None  # no credentials: anonymous requests, never a half-filled signature
+
+
+# -- one order for credentials: arguments > environment > profiles.toml > botocore's chain ---------------
+
+
+def _source_key(profile: object) -> str | None:
+    from launcher.storage.credentials import credential_source, current
+
+    source = credential_source(profile)  # type: ignore[arg-type]
+    return None if source is None else current(source).access_key
+
+
+def test_credential_order_env_then_profile_file_then_aws_files(
+    launcher_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "aws-credentials"
+    shared.write_text("[default]\naws_access_key_id = SHAREDAK\naws_secret_access_key = shared-secret-1\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(shared))
+    endpoint = {"S3_ENDPOINT": "https://obs.cn-north-4.myhuaweicloud.com"}
+    assert _source_key(load_profile(env=endpoint)) == "SHAREDAK"
+    launcher_home.mkdir(parents=True, exist_ok=True)
+    (launcher_home / "profiles.toml").write_text(
+        '[default]\naccess_key_id = "FILEAK"\nsecret_access_key = "file-secret-1"\n'
+    )
+    assert _source_key(load_profile(env=endpoint)) == "FILEAK"
+    env_keys = {**endpoint, "AWS_ACCESS_KEY_ID": "AWSAK", "AWS_SECRET_ACCESS_KEY": "aws-secret-1"}
+    assert _source_key(load_profile(env=env_keys)) == "AWSAK"
+    modelarts = {**env_keys, "ACCESS_KEY_ID": "MAAK", "SECRET_ACCESS_KEY": "ma-secret-1", "SECURITY_TOKEN": "tok-1234"}
+    profile = load_profile(env=modelarts)
+    assert _source_key(profile) == "MAAK" and profile.session_token is not None
+    assert profile.session_token.get_secret_value() == "tok-1234"
+    assert _source_key(load_profile(env=modelarts, access_key_id="ARGAK", secret_access_key="arg-secret-1")) == "ARGAK"
+
+
+def test_keys_are_never_mixed_across_sources(launcher_home: Path) -> None:
+    launcher_home.mkdir(parents=True, exist_ok=True)
+    (launcher_home / "profiles.toml").write_text('[default]\naccess_key_id = "FILEAK"\nsecret_access_key = "file-s-1"\n')
+    with pytest.raises(StorageError, match="access key id without its secret"):
+        load_profile(env={"ACCESS_KEY_ID": "ENVAK"})  # the file's secret must not be paired with it
+    profile = load_profile(env={"AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "bbbb", "SECURITY_TOKEN": "tttt"})
+    assert profile.session_token is None  # a ModelArts token does not ride along with AWS_* keys
+
+
+def test_region_from_the_aws_config_of_the_chosen_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from launcher.storage.s3client import S3Client
+
+    config = tmp_path / "aws-config"
+    config.write_text("[profile eu]\nregion = eu-west-3\naws_access_key_id = EUAK\naws_secret_access_key = eu-secret-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    client = S3Client(load_profile(env={"S3_ENDPOINT": "https://s3.example.com", "AWS_PROFILE": "eu"}, aws_profile="eu"))
+    assert client.region == "eu-west-3" and client.signer is not None
+    # a region in the endpoint's host name is closer to the truth than the AWS config
+    obs = S3Client(load_profile(env={"S3_ENDPOINT": "https://obs.cn-south-1.myhuaweicloud.com"}, aws_profile="eu"))
+    assert obs.region == "cn-south-1"
+
+
+def test_embedded_store_never_consults_the_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from launcher import storage
+    from launcher.storage import credentials
+
+    def refuse(aws_profile: str | None) -> object:
+        raise AssertionError("the embedded store must not look for credentials")
+
+    monkeypatch.setattr(credentials, "_session", refuse)
+    storage.write_bytes("obs://bucket/k.txt", b"local")
+    assert storage.read_bytes("obs://bucket/k.txt") == b"local"
+
+
+def test_endpoint_with_user_and_password_is_one_line_without_the_password() -> None:
+    with pytest.raises(StorageError) as info:
+        load_profile(env={"S3_ENDPOINT": "https://ak:pa55word-x@obs.cn-north-4.myhuaweicloud.com"})
+    text = str(info.value)
+    assert "\n" not in text and "pa55word-x" not in text and "user:password@" in text
+    assert redact("S3_ENDPOINT=https://ak:pa55word-x@host") == "S3_ENDPOINT=https://ak:***@host"
+
+
+def test_auto_addressing_is_virtual_for_named_endpoints_with_a_port() -> None:
+    named = load_profile(env={"S3_ENDPOINT": "https://s3.internal.example:9000"})
+    assert named.use_path_style("my-bucket") is False
+    assert named.use_path_style("Not_DNS") is True
+    assert load_profile(env={"S3_ENDPOINT": "http://minio:9000"}).use_path_style("b-1") is True  # dotless host
+    assert load_profile(env={"S3_ENDPOINT": "http://[::1]:9000"}).use_path_style("b-1") is True

@@ -20,7 +20,7 @@ SK = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 def test_matches_the_aws_documented_get_object_example() -> None:
     # "GET Object" example of the S3 SigV4 header-auth documentation.
     headers = {"Range": "bytes=0-9"}
-    Signer(AK, SK, "us-east-1").sign(
+    Signer.static(AK, SK, "us-east-1").sign(
         "GET",
         "examplebucket.s3.amazonaws.com",
         "/test.txt",
@@ -48,7 +48,7 @@ def test_signature_equals_botocore_for_any_key_and_query(key: str, prefix: str) 
     params = {"list-type": "2", "prefix": prefix}
     query = canonical_query(params)
     ours = {"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}
-    Signer(AK, SK, "cn-north-4").sign("PUT", host, path, query, ours, EMPTY_SHA256, now=now)
+    Signer.static(AK, SK, "cn-north-4").sign("PUT", host, path, query, ours, EMPTY_SHA256, now=now)
 
     request = AWSRequest(
         method="PUT",
@@ -64,4 +64,4 @@ def test_signature_equals_botocore_for_any_key_and_query(key: str, prefix: str) 
 
 
 def test_secret_never_in_repr() -> None:
-    assert SK not in repr(Signer(AK, SK, "us-east-1"))
+    assert SK not in repr(Signer.static(AK, SK, "us-east-1"))
