@@ -1,15 +1,87 @@
-"""Why a trainer ended badly, in words a user can act on, and failure.json beside the logs."""
+"""Why a job ended badly, in words a user can act on: the exit code an error maps to, and failure.json.
+
+`classify` is the one place that decides whether an error is the user's to fix (exit 2: restarting cannot help),
+a transient infrastructure failure (EXIT_INFRA: storage unreachable or failing after retries, disk full or
+failing; platforms restart the job) or anything else (exit 1). The failure path itself never raises: a job folder
+on a full disk still gets its reason logged, and failure.json written wherever a byte still fits.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
 import signal
+import sys
 import time
 from pathlib import Path
 
-FAILURE_FILE = "failure.json"
+from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, FAILURE_FILE
+from launcher.errors import UserError
+from launcher.redact import redact
+from launcher.storage.errors import CredentialsError, InvalidURL, NotFound, StorageError, TransferFailed
+
+__all__ = ["FAILURE_FILE", "classify", "describe_error", "describe_exit", "exit_code_of", "oom_kills", "tail", "write_failure"]
+
 LAST_LINES = 50
 _CGROUP_EVENTS = Path("/sys/fs/cgroup/memory.events")
+
+# OS errors a restart (on another node, after the outage) can get past: the disk and the network, not the user.
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM, errno.ESTALE, errno.ETIMEDOUT,
+        errno.ECONNRESET, errno.ECONNREFUSED, errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH,
+        errno.ENETDOWN, errno.EPIPE,
+    }
+)
+# How the storage layer words a transient failure in a message (a TransferFailed carries only messages):
+# the OS's own text for those errnos, an S3 5xx/408/429 after retries, a connection that failed after retries.
+_TRANSIENT_TEXT = re.compile(
+    "|".join(
+        [*(re.escape(os.strerror(code)) for code in sorted(TRANSIENT_ERRNOS)),
+         r"failed \((?:5\d\d|408|429)\b",
+         r"failed: (?:Client\w*Error|ServerDisconnectedError|ServerTimeoutError|TimeoutError|Connection\w*Error|OSError)\b",
+         r"downloaded content does not match its recorded MD5"]
+    )
+)
+_NOT_A_FILE_FAILURE = re.compile(r"deletions skipped because some files failed")
+
+
+def classify(exc: BaseException) -> int:
+    """The entry's exit code for an error that ended the job outside the trainer."""
+    # Once launcher.storage.errors has a transient class, it is the first test here.
+    if isinstance(exc, (CredentialsError, NotFound, InvalidURL)):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, TransferFailed):
+        report = exc.report
+        errors = [f.error for f in getattr(report, "failures", []) if not _NOT_A_FILE_FAILURE.search(f.error)]
+        transient = bool(errors) and all(_TRANSIENT_TEXT.search(e) for e in errors)
+        return EXIT_INFRA if transient or (not errors and _TRANSIENT_TEXT.search(str(exc))) else EXIT_BAD_INPUT
+    if isinstance(exc, StorageError):
+        status = getattr(exc, "status", None)
+        if status == 0 and getattr(exc, "code", "") == "" and " failed: " in str(exc):  # S3Error: no answer
+            return EXIT_INFRA
+        if isinstance(status, int) and (status >= 500 or status in (408, 429)):
+            return EXIT_INFRA
+        return EXIT_INFRA if _TRANSIENT_TEXT.search(str(exc)) else EXIT_BAD_INPUT
+    if isinstance(exc, UserError):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS:
+        return EXIT_INFRA
+    return EXIT_FAILED
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line, secrets masked: `Type: message`, or the OS's words and the path for an OSError."""
+    if isinstance(exc, UserError):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f)
+        text = f"{type(exc).__name__}: {exc.strerror}" + (f": {where}" if where else "")
+    else:
+        text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    return redact(" ".join(text.split()) or type(exc).__name__)
 
 
 def oom_kills(events: Path = _CGROUP_EVENTS) -> int | None:
@@ -43,20 +115,62 @@ def exit_code_of(returncode: int) -> int:
 def tail(path: Path, lines: int = LAST_LINES) -> list[str]:
     try:
         return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-    except OSError:
+    except (OSError, ValueError):
         return []
 
 
-def write_failure(log_dir: Path, job_id: str, exit_code: int, reason: str, log_file: Path, signal_name: str = "") -> Path:
+def write_failure(
+    log_dir: Path, job_id: str, exit_code: int, reason: str, log_file: Path, signal_name: str = ""
+) -> Path | None:
+    """Write failure.json (secrets masked); never raises. Its path, or None when even that could not be written.
+
+    On a full disk the whole document may not fit: the last log lines are dropped first, then the reason is
+    written to stderr only (which the platform still captures).
+    """
     path = log_dir / FAILURE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "job_id": job_id,
         "exit_code": exit_code,
         "signal": signal_name or None,
-        "reason": reason,
+        "reason": redact(reason),
         "time": time.time(),
-        "last_log_lines": tail(log_file),
+        "last_log_lines": [redact(line) for line in tail(log_file)],
     }
-    path.write_text(json.dumps(document, indent=2))
-    return path
+    for attempt in (document, {**document, "last_log_lines": []}):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_replacing(path, json.dumps(attempt, indent=2).encode())
+            return path
+        except OSError as error:
+            problem = describe_error(error)
+    _say(f"launcher: cannot write {path} ({problem}); the job failed: {document['reason']}")
+    return None
+
+
+def _write_replacing(path: Path, data: bytes) -> None:
+    """Whole or not at all: a reader never sees half a failure.json (written beside it, then renamed)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _say(line: str) -> None:
+    try:
+        sys.stderr.write(redact(line) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
