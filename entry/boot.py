@@ -34,7 +34,7 @@ from entry.environment import JobEnvironment
 from entry.pusher import PeriodicPusher, final_push, push
 from entry.restore import RestoreFailed, restore_latest
 from entry.tee import Tee
-from entry.trainer_process import TrainerSpec
+from entry.trainer_process import ERROR_FILE_BYTES, TrainerSpec
 from launcher.errors import UserError
 from launcher.logs import setup_logging
 from launcher.redact import redact
@@ -102,6 +102,7 @@ def plan(args: BootArgs, env: JobEnvironment, mode: str, code_dir: Path) -> Plan
         metrics_file=env.work_dir / f"metrics-rank-{env.rank}.json",
         error_file=env.work_dir / f"error-rank-{env.rank}.json",
     )
+    failure.reserve(spec.error_file, ERROR_FILE_BYTES)  # its report must fit even if the trainer fills the disk
     spec_file = env.work_dir / f"trainer-rank-{env.rank}.json"
     spec_file.write_text(spec.model_dump_json(indent=2))
     return Plan(name=recipe.name, argv=[sys.executable, "-m", "entry.trainer_process", str(spec_file)], hyperparameters=hp)
@@ -167,7 +168,7 @@ def _trainer_error(env: JobEnvironment) -> str | None:
     try:
         error = json.loads((env.work_dir / f"error-rank-{env.rank}.json").read_text())
         return redact(f"{error['type']}: {error['message']}")
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):  # none, or blank: the space reserved for it, unused
         return None
 
 
@@ -196,6 +197,7 @@ def main(argv: Sequence[str], mode: str = "acc") -> int:
         return EXIT_BAD_INPUT
     try:
         _setup_dirs(env)
+        failure.reserve_report_space(env.work_dir)
         tee: Tee | None = Tee(env.log_file)
     except OSError as error:  # a job folder that cannot be written (full, read-only): the platform may retry
         logger.error("cannot prepare the job folder {}: {}", env.work_dir, failure.describe_error(error))

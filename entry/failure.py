@@ -22,7 +22,10 @@ from launcher.errors import UserError
 from launcher.redact import redact
 from launcher.storage.errors import CredentialsError, InvalidURL, NotFound, StorageError, TransferFailed
 
-__all__ = ["FAILURE_FILE", "classify", "describe_error", "describe_exit", "exit_code_of", "oom_kills", "tail", "write_failure"]
+__all__ = [
+    "FAILURE_FILE", "classify", "describe_error", "describe_exit", "exit_code_of", "oom_kills", "overwrite", "reserve",
+    "reserve_report_space", "tail", "write_failure",
+]
 
 LAST_LINES = 50
 _CGROUP_EVENTS = Path("/sys/fs/cgroup/memory.events")
@@ -119,13 +122,51 @@ def tail(path: Path, lines: int = LAST_LINES) -> list[str]:
         return []
 
 
+RESERVED_BYTES = 64 * 1024
+_reserved: list[Path] = []  # space set aside for failure.json at the start (see reserve_report_space)
+
+
+def reserve(path: Path, size: int) -> bool:
+    """Set aside `size` bytes at `path` now, for a report that may have to be written on a full disk later.
+
+    Overwriting blocks a file already holds needs no new space (tmpfs, ext4, xfs), so `overwrite` then succeeds.
+    The file holds spaces: as JSON it is blank, not a report.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        overwrite(path, b" " * size)
+        return True
+    except OSError:
+        return False  # already full: the report will fall back to stderr
+
+
+def reserve_report_space(work_dir: Path) -> None:
+    """Reserve room for failure.json in the job folder (outside the pushed output folder, same file system)."""
+    path = work_dir / f".{FAILURE_FILE}.reserved"
+    if reserve(path, RESERVED_BYTES):
+        _reserved[:] = [path]
+
+
+def overwrite(path: Path, data: bytes) -> None:
+    """Write `data` over the start of `path` (created if missing), cut it to that length, fsync."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_failure(
     log_dir: Path, job_id: str, exit_code: int, reason: str, log_file: Path, signal_name: str = ""
 ) -> Path | None:
     """Write failure.json (secrets masked); never raises. Its path, or None when even that could not be written.
 
-    On a full disk the whole document may not fit: the last log lines are dropped first, then the reason is
-    written to stderr only (which the platform still captures).
+    On a full disk it goes into the space reserved at the start; failing that, the last log lines are dropped;
+    failing that, the reason goes to stderr only (which the platform still captures).
     """
     path = log_dir / FAILURE_FILE
     document = {
@@ -136,10 +177,16 @@ def write_failure(
         "time": time.time(),
         "last_log_lines": [redact(line) for line in tail(log_file)],
     }
+    problem = ""
     for attempt in (document, {**document, "last_log_lines": []}):
+        data = json.dumps(attempt, indent=2).encode()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _write_replacing(path, json.dumps(attempt, indent=2).encode())
+            if _reserved and len(data) <= RESERVED_BYTES:
+                overwrite(_reserved[0], data)
+                os.replace(_reserved.pop(), path)
+            else:
+                _write_replacing(path, data)
             return path
         except OSError as error:
             problem = describe_error(error)
@@ -151,14 +198,7 @@ def _write_replacing(path: Path, data: bytes) -> None:
     """Whole or not at all: a reader never sees half a failure.json (written beside it, then renamed)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        overwrite(tmp, data)
         os.replace(tmp, path)
     except BaseException:
         try:

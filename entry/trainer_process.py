@@ -19,9 +19,14 @@ from types import FrameType
 from pydantic import BaseModel
 
 from entry.contract import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from entry.failure import overwrite
 from entry.environment import JobEnvironment
 from launcher.recipe import import_ref
 from launcher.redact import redact
+
+
+MESSAGE_LIMIT = 4000  # characters of an exception's message kept for failure.json (the log has all of it)
+ERROR_FILE_BYTES = 16 * 1024  # what the boot core reserves for the error file
 
 
 class TrainerSpec(BaseModel):
@@ -57,8 +62,9 @@ def run(spec: TrainerSpec) -> int:
         return EXIT_STOPPED
     except Exception as error:
         print(redact(traceback.format_exc()), end="", file=sys.stderr, flush=True)
-        try:
-            spec.error_file.write_text(json.dumps({"type": type(error).__name__, "message": redact(str(error))}))
+        report = {"type": type(error).__name__, "message": redact(str(error))[:MESSAGE_LIMIT]}
+        try:  # into the space the boot core reserved for it: this works on a full disk too
+            overwrite(spec.error_file, json.dumps(report).encode())
         except OSError as write_error:  # a full disk: the traceback above is still in the log
             print(f"trainer: cannot write {spec.error_file}: {write_error.strerror}", file=sys.stderr, flush=True)
         return EXIT_FAILED
