@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, FAILURE_FILE
+from entry.reserved import overwrite, reserve
 from launcher.errors import UserError
 from launcher.redact import redact
 from launcher.storage.errors import CredentialsError, InvalidURL, NotFound, StorageError, TransferFailed
@@ -126,38 +127,11 @@ RESERVED_BYTES = 64 * 1024
 _reserved: list[Path] = []  # space set aside for failure.json at the start (see reserve_report_space)
 
 
-def reserve(path: Path, size: int) -> bool:
-    """Set aside `size` bytes at `path` now, for a report that may have to be written on a full disk later.
-
-    Overwriting blocks a file already holds needs no new space (tmpfs, ext4, xfs), so `overwrite` then succeeds.
-    The file holds spaces: as JSON it is blank, not a report.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        overwrite(path, b" " * size)
-        return True
-    except OSError:
-        return False  # already full: the report will fall back to stderr
-
-
 def reserve_report_space(work_dir: Path) -> None:
     """Reserve room for failure.json in the job folder (outside the pushed output folder, same file system)."""
     path = work_dir / f".{FAILURE_FILE}.reserved"
     if reserve(path, RESERVED_BYTES):
         _reserved[:] = [path]
-
-
-def overwrite(path: Path, data: bytes) -> None:
-    """Write `data` over the start of `path` (created if missing), cut it to that length, fsync."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.ftruncate(fd, len(data))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_failure(

@@ -19,7 +19,7 @@ from types import FrameType
 from pydantic import BaseModel
 
 from entry.contract import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
-from entry.failure import overwrite
+from entry.reserved import overwrite
 from entry.environment import JobEnvironment
 from launcher.recipe import import_ref
 from launcher.redact import redact
