@@ -112,3 +112,16 @@ def test_a_restarted_job_resumes_from_the_last_good_checkpoint(tmp_path: Path) -
     log = (objects_root() / "toy-bucket" / "resume" / "logs" / "job-1-proc-rank-0-device-0.txt").read_text()
     assert "toy: resumed from step 2" in log and "toy: step 3\n" in log  # before: resumed from the corrupt step 3
     assert "files missing, of the wrong size or corrupted" in second.stderr
+
+
+def test_pruning_keeps_the_newest_complete_checkpoints_to_fall_back_on(tmp_path: Path) -> None:
+    from recipes.common.checkpoint_files import prune_checkpoints
+
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, step, write_weights(b"w" * 100), {})
+    (tmp_path / "step-000000003" / MANIFEST).unlink()  # a newest folder that is not complete (copied in by hand)
+    deleted = prune_checkpoints(tmp_path, keep=1)
+    assert [p.name for p in deleted] == ["step-000000001"]  # before: step 2 went too, leaving nothing to resume
+    assert latest_checkpoint(tmp_path) == tmp_path / "step-000000002"
+    save_checkpoint(tmp_path, 4, write_weights(b"w" * 100), {})
+    assert [p.name for p in prune_checkpoints(tmp_path, keep=1)] == ["step-000000002", "step-000000003"]
