@@ -17,11 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, FAILURE_FILE
+from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, EXIT_STOPPED, FAILURE_FILE
 from entry.reserved import overwrite, reserve
 from launcher.errors import UserError
 from launcher.redact import redact
-from launcher.storage.errors import CredentialsError, InvalidURL, NotFound, StorageError, TransferFailed
+from launcher.storage.errors import CredentialsError, Interrupted, InvalidURL, NotFound, StorageError, TransferFailed
 
 __all__ = [
     "FAILURE_FILE", "classify", "describe_error", "describe_exit", "exit_code_of", "oom_kills", "overwrite", "reserve",
@@ -55,6 +55,8 @@ _NOT_A_FILE_FAILURE = re.compile(r"deletions skipped because some files failed")
 def classify(exc: BaseException) -> int:
     """The entry's exit code for an error that ended the job outside the trainer."""
     # Once launcher.storage.errors has a transient class, it is the first test here.
+    if isinstance(exc, Interrupted):  # a sync cancelled by a signal: the job was stopped
+        return EXIT_STOPPED
     if isinstance(exc, (CredentialsError, NotFound, InvalidURL)):
         return EXIT_BAD_INPUT
     if isinstance(exc, TransferFailed):

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA
+from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, EXIT_STOPPED
 from entry.failure import classify, describe_error
 from launcher import storage
 from launcher.errors import UserError
 from launcher.paths import objects_root
-from launcher.storage import StorageError
+from launcher.storage import Interrupted, StorageError
 
 
 def raised(call) -> BaseException:  # noqa: ANN001
@@ -44,6 +44,7 @@ def test_os_errors_by_errno_and_a_copy_blocked_by_a_file_in_the_way(tmp_path: Pa
     assert classify(OSError(errno.EIO, "Input/output error")) == EXIT_INFRA
     assert classify(FileNotFoundError(errno.ENOENT, "No such file or directory")) == EXIT_FAILED
     assert classify(ValueError("a bug")) == EXIT_FAILED
+    assert classify(Interrupted("interrupted by SIGTERM")) == EXIT_STOPPED
     # A real TransferFailed whose files failed on the disk side (a file is in the way of a folder: not transient).
     source = objects_root() / "b" / "src"
     (source / "d").mkdir(parents=True)
