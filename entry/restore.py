@@ -22,7 +22,6 @@ from entry.checkpoints import MANIFEST, is_complete
 from entry.contract import EXIT_BAD_INPUT, EXIT_INFRA
 from entry.failure import classify, describe_error
 from launcher import storage
-from launcher.storage import NotFound
 
 _STEP = re.compile(r"/?(step-(\d+))/?$")
 T = TypeVar("T")
@@ -56,10 +55,9 @@ def _retried(what: str, call: Callable[[], T], first_wait_s: float = 1.0) -> T:
 
 
 def _candidates(checkpoints_url: str) -> list[tuple[int, str]]:
-    try:
-        names = _retried(f"listing {checkpoints_url}", lambda: storage.ls(checkpoints_url))
-    except NotFound:  # no bucket/folder yet: a first run
-        return []
+    # An empty or missing folder lists as []: a first run. A missing bucket raises NotFound (exit 2, before any
+    # training): every push would fail on it.
+    names = _retried(f"listing {checkpoints_url}", lambda: storage.ls(checkpoints_url))
     found = []
     for name in names:
         match = _STEP.search(name.rstrip("/"))

@@ -121,6 +121,11 @@ def test_what_the_user_must_fix_stays_exit_2(s3: str, tmp_path: Path, monkeypatc
         tmp_path, f"--data_url=s3://{s3}-missing/data/", f"--train_url={tmp_path / 'out'}", "--recipe=toy_counter.yaml"
     )
     assert unknown_bucket.returncode == EXIT_BAD_INPUT and f"{s3}-missing" in unknown_bucket.stderr
+    no_train_bucket = run_entry(
+        tmp_path, f"--data_url={local_data(tmp_path)}", f"--train_url=s3://{s3}-gone/out/", "--recipe=toy_counter.yaml"
+    )
+    assert no_train_bucket.returncode == EXIT_BAD_INPUT and f"{s3}-gone" in no_train_bucket.stderr
+    assert "toy: step 1" not in log_text(tmp_path)  # refused before training, not after it at the push
     monkeypatch.setenv("SECRET_ACCESS_KEY", "wrong-secret-key-1234")
     wrong_key = run_entry(
         tmp_path, f"--data_url=s3://{s3}/data/", f"--train_url={tmp_path / 'out'}", "--recipe=toy_counter.yaml"
