@@ -198,7 +198,7 @@ def main(argv: Sequence[str], mode: str = "acc") -> int:
     try:
         _setup_dirs(env)
         failure.reserve_report_space(env.work_dir)
-        tee: Tee | None = Tee(env.log_file)
+        tee = Tee(env.log_file)
     except OSError as error:  # a job folder that cannot be written (full, read-only): the platform may retry
         logger.error("cannot prepare the job folder {}: {}", env.work_dir, failure.describe_error(error))
         return failure.classify(error)
@@ -250,8 +250,7 @@ def main(argv: Sequence[str], mode: str = "acc") -> int:
             signal.signal(sig, signal.SIG_IGN)
     if train_url and code != EXIT_BAD_INPUT:  # bad input: nothing moves, in or out
         code = _push_outputs(env, train_url, code, push_attempts)
-    if tee is not None:
-        tee.close()
+    tee.close()
     if train_url and code != EXIT_BAD_INPUT:
         push(env, train_url)  # once more, so the stored log ends with the push
     for sig, handler in previous.items():
@@ -266,7 +265,7 @@ def _failed(env: JobEnvironment, code: int, reason: str) -> int:
 
 
 def _push_outputs(env: JobEnvironment, train_url: str, code: int, attempts: int) -> int:
-    """The final push; a job whose outputs did not reach train_url is not done (EXIT_INFRA), whatever the trainer did."""
+    """The final push, retried. A finished job whose outputs did not reach train_url is not done: EXIT_INFRA."""
     error = final_push(env, train_url, attempts=attempts)
     if error is None:
         return code
