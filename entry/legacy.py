@@ -27,6 +27,8 @@ ENTRY_ARGUMENTS = ("data_path", "output_path")
 
 def prepare(code_dir: Path, script: str, work_dir: Path) -> Path:
     """Build the mirror for `script` (relative to code_dir) and return it: the folder to run the script in."""
+    if Path(script).is_absolute() or ".." in Path(script).parts:
+        raise UserError(f"legacy script {script!r} must be a path inside the code folder (no '..', not absolute)")
     source = code_dir / script
     if not source.is_file():
         raise UserError(f"legacy script {script} not found in {code_dir}")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from entry import legacy
+from launcher.errors import UserError
 from launcher.paths import objects_root
 from tests.entry.test_boot import LEGACY_SCRIPT, _modelzoo_dir, run_entry, seed_data
 
@@ -79,3 +81,12 @@ def test_hyperparameters_named_data_path_or_output_path_do_not_replace_the_entry
     assert (out / "ckpt_npu" / "model.ckpt").read_text() == "epochs=4\n"
     assert not elsewhere.exists()
     assert "hyperparameter data_path ignored" in result.stderr and "hyperparameter output_path ignored" in result.stderr
+
+
+@pytest.mark.parametrize("script", ["../outside.sh", "/etc/profile", "test/../../outside.sh"])
+def test_a_legacy_script_path_out_of_the_code_folder_is_refused(tmp_path: Path, script: str) -> None:
+    code = zoo_with_helper(tmp_path)
+    (tmp_path / "outside.sh").write_text("echo outside\n")
+    with pytest.raises(UserError, match="must be a path inside the code folder"):
+        legacy.prepare(code, script, tmp_path / "work")
+    assert not (tmp_path / "work").exists()
