@@ -24,6 +24,7 @@ class BootArgs(BaseModel):
     hyperparameters: dict[str, Any]
     overrides: dict[str, Any]  # `--name=value` extras the platform passes as job parameters
     push_interval: float
+    push_attempts: int  # tries of the final push before the job counts as failed (EXIT_INFRA)
     stop_grace: float
 
 
@@ -56,6 +57,9 @@ def parse_args(argv: Sequence[str]) -> BootArgs:
     parser.add_argument("--recipe", default=None, help="recipe YAML, relative to the code dir")
     parser.add_argument("--hyperparameters", default="{}", help="JSON document, or @file.json")
     parser.add_argument("--push_interval", type=float, default=60.0, help="seconds between pushes of outputs")
+    parser.add_argument(
+        "--push_attempts", type=int, default=3, help="tries of the final push (backoff between) before the job fails"
+    )
     parser.add_argument("--stop_grace", type=float, default=20.0, help="seconds the trainer gets after SIGTERM")
     try:
         known, extras = parser.parse_known_args(argv)
@@ -79,5 +83,6 @@ def parse_args(argv: Sequence[str]) -> BootArgs:
         hyperparameters=document,
         overrides=parse_extras(extras),
         push_interval=known.push_interval,
+        push_attempts=max(1, known.push_attempts),
         stop_grace=known.stop_grace,
     )

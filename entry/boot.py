@@ -2,8 +2,10 @@
 
 Order matters: hyperparameters are validated before any data moves (a typo costs seconds, not a dataset
 download); the trainer runs in a child process so that this one outlives it (out of memory, SIGKILL) and still
-pushes outputs and writes failure.json; outputs are pushed while it runs, on SIGTERM and at the end.
-Exit codes: 0 done, 1 the trainer raised, 2 bad input, 143 stopped, 128+N the trainer was killed by signal N.
+pushes outputs and writes failure.json; outputs are pushed while it runs, on SIGTERM and at the end. A job is done
+only once its outputs are stored: a final push that still fails after retries makes it an infrastructure failure.
+Exit codes (entry/contract.py): 0 done, 1 the trainer raised, 2 bad input, EXIT_INFRA (75) storage or disk failed
+(restartable), 143 stopped, 128+N the trainer was killed by signal N. entry/failure.classify maps errors to them.
 """
 
 from __future__ import annotations
@@ -24,16 +26,18 @@ from filelock import FileLock
 from loguru import logger
 from pydantic import BaseModel
 
-from entry import failure, perf
+from entry import failure, legacy, perf
 from entry.args import BootArgs, parse_args
+from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_STOPPED
 from entry.datacache import prepare_data
 from entry.environment import JobEnvironment
-from entry.pusher import PeriodicPusher, push
-from entry.restore import restore_latest
+from entry.pusher import PeriodicPusher, final_push, push
+from entry.restore import RestoreFailed, restore_latest
 from entry.tee import Tee
-from entry.trainer_process import TrainerSpec
+from entry.trainer_process import ERROR_FILE_BYTES, TrainerSpec
 from launcher.errors import UserError
 from launcher.logs import setup_logging
+from launcher.redact import redact
 from launcher.recipe import (
     LegacyHyperparameters,
     LegacyScripts,
@@ -43,7 +47,6 @@ from launcher.recipe import (
     validate_hyperparameters,
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_STOPPED = 0, 1, 2, 143
 CODE_DIR = Path(__file__).resolve().parent.parent  # the folder holding entry/, launcher/, recipes/
 
 
@@ -57,17 +60,13 @@ class Plan(BaseModel):
     name: str
     argv: list[str]
     hyperparameters: dict[str, Any]
+    cwd: Path | None = None  # where the trainer runs; None: the code folder
 
 
-def _legacy_argv(code_dir: Path, script: str, env: JobEnvironment, values: dict[str, Any]) -> list[str]:
-    path = code_dir / script
-    if not path.is_file():
-        raise UserError(f"legacy script {script} not found in {code_dir}")
-    text = path.read_bytes()
-    if b"\r" in text:  # what the ModelZoo template's `dos2unix ./test/*` does
-        path.write_bytes(text.replace(b"\r\n", b"\n"))
-    flags = [f"--{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in values.items()]
-    return ["bash", script, f"--data_path={env.data_dir}", f"--output_path={env.output_dir}", *flags]
+def _legacy_plan(name: str, code_dir: Path, script: str, env: JobEnvironment, values: dict[str, Any]) -> Plan:
+    cwd = legacy.prepare(code_dir, script, env.work_dir)
+    argv = legacy.argv(script, env.data_dir, env.output_dir, values)
+    return Plan(name=name, argv=argv, hyperparameters=values, cwd=cwd)
 
 
 def plan(args: BootArgs, env: JobEnvironment, mode: str, code_dir: Path) -> Plan:
@@ -77,14 +76,14 @@ def plan(args: BootArgs, env: JobEnvironment, mode: str, code_dir: Path) -> Plan
         scripts = LegacyScripts()
         values = {**args.hyperparameters, **args.overrides}
         script = scripts.perf if perf_run else scripts.full
-        return Plan(name=code_dir.name, argv=_legacy_argv(code_dir, script, env, values), hyperparameters=values)
+        return _legacy_plan(code_dir.name, code_dir, script, env, values)
     recipe: Recipe = load_recipe(args.recipe)
     model = hyperparameters_class(recipe)
     if recipe.legacy is not None:
         values = {**recipe.hyperparameter_values(perf_run), **args.hyperparameters, **args.overrides}
         hp = validate_hyperparameters(LegacyHyperparameters, values).model_dump(mode="json")
         script = recipe.legacy.perf if perf_run else recipe.legacy.full
-        return Plan(name=recipe.name, argv=_legacy_argv(code_dir, script, env, hp), hyperparameters=hp)
+        return _legacy_plan(recipe.name, code_dir, script, env, hp)
     # Platform extras the model does not know are someone else's (e.g. ModelArts' --init_method): pass them by.
     known = {k: v for k, v in args.overrides.items() if k in model.model_fields}
     ignored = sorted(set(args.overrides) - set(known))
@@ -103,6 +102,7 @@ def plan(args: BootArgs, env: JobEnvironment, mode: str, code_dir: Path) -> Plan
         metrics_file=env.work_dir / f"metrics-rank-{env.rank}.json",
         error_file=env.work_dir / f"error-rank-{env.rank}.json",
     )
+    failure.reserve(spec.error_file, ERROR_FILE_BYTES)  # its report must fit even if the trainer fills the disk
     spec_file = env.work_dir / f"trainer-rank-{env.rank}.json"
     spec_file.write_text(spec.model_dump_json(indent=2))
     return Plan(name=recipe.name, argv=[sys.executable, "-m", "entry.trainer_process", str(spec_file)], hyperparameters=hp)
@@ -167,8 +167,8 @@ class TrainerRun:
 def _trainer_error(env: JobEnvironment) -> str | None:
     try:
         error = json.loads((env.work_dir / f"error-rank-{env.rank}.json").read_text())
-        return f"{error['type']}: {error['message']}"
-    except (OSError, ValueError, KeyError):
+        return redact(f"{error['type']}: {error['message']}")
+    except (OSError, ValueError, KeyError, TypeError):  # none, or blank: the space reserved for it, unused
         return None
 
 
@@ -195,21 +195,29 @@ def main(argv: Sequence[str], mode: str = "acc") -> int:
     except UserError as error:
         logger.error("{}", error)
         return EXIT_BAD_INPUT
-    _setup_dirs(env)
-    tee = Tee(env.log_file)
+    try:
+        _setup_dirs(env)
+        failure.reserve_report_space(env.work_dir)
+        tee = Tee(env.log_file)
+    except OSError as error:  # a job folder that cannot be written (full, read-only): the platform may retry
+        logger.error("cannot prepare the job folder {}: {}", env.work_dir, failure.describe_error(error))
+        return failure.classify(error)
     code_dir = Path.cwd()
     run: TrainerRun | None = None
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     train_url: str | None = None
+    push_attempts = 3
     code = EXIT_FAILED
     try:
         args = parse_args(argv)
+        push_attempts = args.push_attempts
         run = TrainerRun([], code_dir, env, args.stop_grace)
         for sig in previous:
             signal.signal(sig, run.on_signal)
         the_plan = plan(args, env, mode, code_dir)
         train_url = args.train_url
         run.argv = the_plan.argv
+        run.cwd = the_plan.cwd or code_dir
         logger.info(
             "job {} rank {}/{} ({} run of {}): hyperparameters {}",
             env.job_id, env.rank, env.world_size, mode, the_plan.name, json.dumps(the_plan.hyperparameters),
@@ -221,27 +229,53 @@ def main(argv: Sequence[str], mode: str = "acc") -> int:
         with PeriodicPusher(env, train_url, interval=args.push_interval):
             returncode = run.run()
         code = _outcome(env, run, returncode, oom_before, mode)
-    except UserError as error:
-        logger.error("{}", error)
-        code = EXIT_BAD_INPUT
     except Stopped as stop:
         logger.warning("received {} before training started: stopping", stop)
         code = EXIT_STOPPED
+    except RestoreFailed as error:
+        code = _failed(env, EXIT_INFRA, f"{error}; the job did not start, so that it cannot overwrite its checkpoints")
     except Exception as error:
-        logger.exception("boot failed: {}", error)
-        failure.write_failure(env.log_dir, env.job_id, EXIT_FAILED, f"{type(error).__name__}: {error}", env.log_file)
-        code = EXIT_FAILED
+        code = failure.classify(error)
+        reason = failure.describe_error(error)
+        if code == EXIT_BAD_INPUT:
+            logger.error("{}", reason)
+        elif code == EXIT_FAILED:  # a bug: the traceback helps (masked by the log sink)
+            logger.opt(exception=error).error("boot failed: {}", reason)
+            failure.write_failure(env.log_dir, env.job_id, code, reason, env.log_file)
+        else:
+            _failed(env, code, reason)
     finally:
         # A second SIGTERM must not cut the final push short; the backend's SIGKILL after its grace is the backstop.
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
     if train_url and code != EXIT_BAD_INPUT:  # bad input: nothing moves, in or out
-        push(env, train_url)
+        code = _push_outputs(env, train_url, code, push_attempts)
     tee.close()
     if train_url and code != EXIT_BAD_INPUT:
         push(env, train_url)  # once more, so the stored log ends with the push
     for sig, handler in previous.items():
         signal.signal(sig, handler)
+    return code
+
+
+def _failed(env: JobEnvironment, code: int, reason: str) -> int:
+    logger.error("{}", reason)
+    failure.write_failure(env.log_dir, env.job_id, code, reason, env.log_file)
+    return code
+
+
+def _push_outputs(env: JobEnvironment, train_url: str, code: int, attempts: int) -> int:
+    """The final push, retried. A finished job whose outputs did not reach train_url is not done: EXIT_INFRA."""
+    error = final_push(env, train_url, attempts=attempts)
+    if error is None:
+        return code
+    reason = (
+        f"outputs were not saved to {train_url} ({failure.describe_error(error)}); "
+        f"the local copy is in {env.output_dir}"
+    )
+    if code == EXIT_OK:
+        return _failed(env, EXIT_INFRA, reason)
+    logger.error("{}", reason)  # the job failed already: its own reason stays the reason
     return code
 
 

@@ -7,40 +7,83 @@ Two rules keep the store consistent with what the trainer wrote:
   being listed waits for the next push, so a manifest never reaches the store before the files it lists.
 Only the chief pushes the whole folder. Another rank pushes the files named for it (`*rank-<r>-*`, `*rank-<r>.*`):
 its log, `perf/rank-<r>.json`, anything a trainer names that way; so two ranks never write the same key.
+The folder is listed without following links out of it (entry/output_folder.py). A push while the job runs may
+fail (the next one retries); the final push is retried and its failure is the job's (see `final_push`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from loguru import logger
+from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from entry.checkpoints import MANIFEST
 from entry.environment import JobEnvironment
-from launcher import storage
+from entry.failure import describe_error
+from entry.output_folder import OutputFolder
+from launcher.storage import SyncOptions, SyncReport, runner
+from launcher.storage.session import Session
+from launcher.storage.sync import SyncEngine, raise_on_failures
 
 IN_PROGRESS = ["*.partial/*", "*.restoring/*", "*.partial", "*.restoring"]
 
 
 def push(env: JobEnvironment, train_url: str) -> bool:
     """One push; returns False (and logs why) when some file could not be pushed: the next push retries it."""
-    source = str(env.output_dir)
     try:
-        if env.is_chief:
-            ready = sorted(_complete_checkpoints(env.checkpoint_dir))
-            report = storage.sync(source, train_url, exclude=[*IN_PROGRESS, MANIFEST])
-            if ready:
-                rel = env.checkpoint_dir.relative_to(env.output_dir).as_posix()
-                storage.sync(source, train_url, include=[f"{rel}/{name}/{MANIFEST}" for name in ready])
-        else:
-            report = storage.sync(source, train_url, include=rank_files(env.rank), exclude=IN_PROGRESS)
+        report = push_or_raise(env, train_url)
     except Exception as error:  # a failed push must not stop training or hide the job's own outcome
-        logger.warning("push to {} incomplete: {}", train_url, error)
+        logger.warning("push to {} incomplete: {}", train_url, describe_error(error))
         return False
     logger.debug("pushed: {}", report.summary())
     return True
+
+
+def final_push(env: JobEnvironment, train_url: str, attempts: int = 3, first_wait_s: float = 1.0) -> Exception | None:
+    """The push at the end of the job, retried with backoff; None once everything is stored, else the last error."""
+    retrying = Retrying(
+        stop=stop_after_attempt(max(1, attempts)),
+        wait=wait_exponential(multiplier=first_wait_s, max=30),
+        reraise=True,
+        before_sleep=lambda state: logger.warning(
+            "final push to {} failed (attempt {} of {}): {}; retrying",
+            train_url, state.attempt_number, attempts, describe_error(state.outcome.exception()),
+        ),
+    )
+    try:
+        report = retrying(push_or_raise, env, train_url)
+    except Exception as error:
+        return error
+    logger.info("outputs stored: {}", report.summary())
+    return None
+
+
+def push_or_raise(env: JobEnvironment, train_url: str) -> SyncReport:
+    """One push of what this rank owns; raises (TransferFailed, StorageError, OSError) when it is incomplete."""
+    if env.is_chief:
+        ready = sorted(_complete_checkpoints(env.checkpoint_dir))
+        report = _sync(env, train_url, exclude=[*IN_PROGRESS, MANIFEST])
+        if ready:
+            rel = env.checkpoint_dir.relative_to(env.output_dir).as_posix()
+            _sync(env, train_url, include=[f"{rel}/{name}/{MANIFEST}" for name in ready])
+        return report
+    return _sync(env, train_url, include=rank_files(env.rank), exclude=IN_PROGRESS)
+
+
+def _sync(env: JobEnvironment, train_url: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> SyncReport:
+    options = SyncOptions(include=list(include), exclude=list(exclude))
+
+    async def work() -> SyncReport:
+        async with Session() as session:
+            dst_store, dst_key = session.open(train_url)
+            source = OutputFolder(str(env.output_dir))
+            return await SyncEngine(session, options).run_between(source, "", dst_store, dst_key)
+
+    return raise_on_failures(runner.run(work))
 
 
 def rank_files(rank: int) -> list[str]:

@@ -1,6 +1,8 @@
 """Copy everything the process writes to fd 1 and 2 (Python, C libraries, child processes) into a log file too.
 
 Each stream keeps going where it went before (stdout stays stdout, stderr stays stderr); the file gets both.
+Both get it with every secret the process knows masked (launcher/redact.py): a trainer that prints a key, or
+raises with one in its message, leaves it in neither the console the platform captures nor the pushed log.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import os
 import sys
 import threading
 from pathlib import Path
+
+from launcher.redact import StreamRedactor
 
 
 class Tee:
@@ -31,11 +35,24 @@ class Tee:
             self._threads.append(thread)
 
     def _pump(self, read_end: int, original: int) -> None:
+        redactor = StreamRedactor()
         with os.fdopen(read_end, "rb", buffering=0) as pipe:
             while chunk := pipe.read(65536):
-                os.write(original, chunk)
-                with self._file_lock:
-                    self._file.write(chunk)
+                self._emit(original, redactor.feed(chunk))
+        self._emit(original, redactor.flush())
+
+    def _emit(self, original: int, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            os.write(original, data)
+        except OSError:  # the console is gone: the file still gets it
+            pass
+        with self._file_lock:
+            try:
+                self._file.write(data)
+            except OSError:  # a full disk: the console still gets it
+                pass
 
     def close(self) -> None:
         """Restore fd 1/2; returns once every byte written so far is in the file."""

@@ -3,7 +3,8 @@
 The boot core runs the trainer in a child so that it survives the trainer's death (out of memory, SIGKILL) and
 can still push outputs and write failure.json. The spec holds the already-validated hyperparameters, so this
 process validates nothing the user could get wrong. Metrics go to the file the spec names; an exception's
-type and message to the error file, for the boot core's failure.json.
+type and message to the error file, for the boot core's failure.json; both, and the traceback, with every secret
+this process knows masked (the file is pushed with the outputs; the traceback lands in the job's log).
 """
 
 from __future__ import annotations
@@ -17,10 +18,15 @@ from types import FrameType
 
 from pydantic import BaseModel
 
+from entry.contract import EXIT_FAILED, EXIT_OK, EXIT_STOPPED
+from entry.reserved import overwrite
 from entry.environment import JobEnvironment
 from launcher.recipe import import_ref
+from launcher.redact import redact
 
-EXIT_STOPPED = 143
+
+MESSAGE_LIMIT = 4000  # characters of an exception's message kept for failure.json (the log has all of it)
+ERROR_FILE_BYTES = 16 * 1024  # what the boot core reserves for the error file
 
 
 class TrainerSpec(BaseModel):
@@ -50,14 +56,18 @@ def run(spec: TrainerSpec) -> int:
         trainer = import_ref(spec.trainer)
         metrics = trainer(model.model_validate(spec.hyperparameters), JobEnvironment.from_env())
         spec.metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-        return 0
+        return EXIT_OK
     except Stopped as stop:
         print(f"trainer: stopped by {stop}", file=sys.stderr, flush=True)
         return EXIT_STOPPED
     except Exception as error:
-        traceback.print_exc()
-        spec.error_file.write_text(json.dumps({"type": type(error).__name__, "message": str(error)}))
-        return 1
+        print(redact(traceback.format_exc()), end="", file=sys.stderr, flush=True)
+        report = {"type": type(error).__name__, "message": redact(str(error))[:MESSAGE_LIMIT]}
+        try:  # into the space the boot core reserved for it: this works on a full disk too
+            overwrite(spec.error_file, json.dumps(report).encode())
+        except OSError as write_error:  # a full disk: the traceback above is still in the log
+            print(f"trainer: cannot write {spec.error_file}: {write_error.strerror}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

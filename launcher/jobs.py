@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from launcher.errors import JobNotFound, UserError
 from launcher.paths import launcher_home
+from launcher.redact import redact
 
 
 class JobState(StrEnum):
@@ -236,5 +237,7 @@ class JobStore:
                 value = json.dumps(value)
             elif key == "stop_requested":
                 value = int(value)
+            elif key == "reason" and isinstance(value, str):
+                value = redact(value)  # a reason may quote an exception; status, list and the UI show it
             out[key] = value
         return out

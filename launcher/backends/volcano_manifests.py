@@ -33,6 +33,7 @@ from kubernetes.client import (
 )
 from pydantic import BaseModel
 
+from entry.contract import EXIT_BAD_INPUT, EXIT_INFRA
 from entry.environment import ENV_JOB_ID, ENV_LOCAL_SIZE, ENV_WORK_DIR
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.volcano_options import VolcanoOptions
@@ -54,7 +55,6 @@ CODE_DIR = "/home/launcher/code"
 CACHE_DIR = "/cache"
 STORAGE_KEYS = ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY")
 NAME_LIMIT = 40  # pod names <job>-worker-<n> and the rings-config-<job> ConfigMap must stay valid DNS names
-EXIT_BAD_INPUT = 2  # the entry's exit code for bad hyperparameters/recipe: restarting cannot help
 
 
 class StorageAccess(BaseModel):
@@ -234,13 +234,16 @@ def pod_template(
 
 def volcano_job(job: JobSpec, name: str, options: VolcanoOptions, template: V1PodTemplateSpec) -> dict[str, Any]:
     """The batch.volcano.sh/v1alpha1 Job: gang-scheduled (minAvailable = nodes), restarted as a whole on
-    eviction or pod failure up to maxRetry times, never on bad input (exit code 2)."""
+    eviction, an infrastructure failure (EXIT_INFRA: storage or disk, after the entry's own retries) and, with
+    restart_on_failure, any pod failure, up to maxRetry times; never on bad input (EXIT_BAD_INPUT: restarting cannot
+    help). Volcano applies the first policy that matches, so the abort comes first."""
     nodes = job.recipe.resources.nodes
     labels = {LABEL_JOB: name, **MANAGED_BY}
     if device_kind(job) == "ascend":
         labels[RING_LABEL] = options.ring_controller
     policies: list[dict[str, Any]] = [
         {"exitCode": EXIT_BAD_INPUT, "action": "AbortJob"},
+        {"exitCode": EXIT_INFRA, "action": "RestartJob"},
         {"event": "PodEvicted", "action": "RestartJob"},
     ]
     if options.restart_on_failure:

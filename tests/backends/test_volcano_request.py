@@ -60,6 +60,7 @@ def test_ascend_job_field_by_field(make_job) -> None:  # noqa: ANN001
     assert spec["plugins"] == {"env": [], "svc": []}
     assert spec["policies"] == [
         {"exitCode": 2, "action": "AbortJob"},
+        {"exitCode": 75, "action": "RestartJob"},  # EXIT_INFRA: storage or disk failed; a restart resumes
         {"event": "PodEvicted", "action": "RestartJob"},
         {"event": "PodFailed", "action": "RestartJob"},
     ]
@@ -131,6 +132,10 @@ def test_gpu_and_cpu_jobs(make_job) -> None:  # noqa: ANN001
     assert pod["containers"][0]["workingDir"] == "/opt/code" and "initContainers" not in pod
     assert cpu.code is None
     assert {"event": "PodFailed", "action": "RestartJob"} not in volcano["spec"]["policies"]
+    assert volcano["spec"]["policies"][:2] == [  # infrastructure failures restart even then; bad input never
+        {"exitCode": 2, "action": "AbortJob"},
+        {"exitCode": 75, "action": "RestartJob"},
+    ]
     assert job_schema_errors(volcano) == []
 
 
@@ -153,7 +158,7 @@ def test_the_schema_catches_what_the_api_server_would_prune(make_job) -> None:  
     problems = "\n".join(job_schema_errors(broken))
     assert "'maxRetries' was unexpected" in problems
     assert "spec.tasks.0.name: 'Worker_0' does not match" in problems
-    assert "spec.policies.3" in problems and "spec.policies.4.event: 'PodCrashed' is not one of" in problems
+    assert "spec.policies.4" in problems and "spec.policies.5.event: 'PodCrashed' is not one of" in problems
 
 
 @pytest.mark.parametrize(
