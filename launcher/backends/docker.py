@@ -265,7 +265,7 @@ class DockerBackend(Backend):
         except docker.errors.APIError as error:
             self.store.transition(job.id, JobState.FAILED, reason=f"cannot create the container: {api_message(error)}")
             raise UserError(f"cannot create the container for {job.id}: {api_message(error)}") from None
-        self.store.update(job.id, handle={**record.handle, "container_id": container.id})
+        self.store.update(job.id, handle_update={"container_id": container.id})
         try:
             container.start()
         except docker.errors.APIError as error:

@@ -171,7 +171,7 @@ class LocalBackend(Backend):
         for name, content in request.files.items():
             (request.job_dir / name).write_text(content)
         (request.job_dir / REQUEST_FILE).write_text(request.model_dump_json(indent=2))
-        record = self.create_record(
+        self.create_record(
             job, {"job_dir": str(request.job_dir), "logs": [str(r.log_path) for r in request.ranks]}
         )
         with open(request.job_dir / "supervisor.log", "ab") as supervisor_log:
@@ -183,8 +183,8 @@ class LocalBackend(Backend):
                 start_new_session=True,  # survives the CLI's terminal and Ctrl-C
                 env={**os.environ, "LAUNCHER_HOME": str(launcher_home())},
             )
-        handle = {**record.handle, **process.identity(supervisor.pid, prefix="supervisor_")}
-        self.store.update(job.id, handle=handle)
+        # Merged, not written back: the supervisor may already have added the job's own pid/pgid.
+        self.store.update(job.id, handle_update=process.identity(supervisor.pid, prefix="supervisor_"))
         return self.store.get(job.id)
 
     def status(self, job_id: str) -> JobRecord:
