@@ -43,7 +43,7 @@ from launcher.backends.docker_images import (
 )
 from launcher.backends.docker_ranks import RESULT_FILE, RankSpec, RanksSpec
 from launcher.backends.docker_spec import DockerOptions, DockerRequest, Ulimit, human_size, parse_size
-from launcher.backends.local import distributed_env, entry_script, hyperparameters_json
+from launcher.backends.local import distributed_env, entry_script, hyperparameters_argument
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec
@@ -137,7 +137,7 @@ class DockerBackend(Backend):
             f"--data_url={job.data_url}",
             f"--train_url={job.train_url}",
             f"--recipe={recipe_arg}",
-            f"--hyperparameters={hyperparameters_json(job)}",
+            hyperparameters_argument(job, JOB_IN_CONTAINER, files),
         ]
         log_paths = [job_dir / JOB_LOG] + [job_dir / f"job-rank-{r}.log" for r in range(1, len(cards))]
 

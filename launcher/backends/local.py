@@ -36,6 +36,10 @@ from launcher.redact import redact_mapping
 REQUEST_FILE = "request.json"
 JOB_LOG = "job.log"
 RANK_TABLE = "rank_table.json"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+# Linux refuses to exec a command with one argument over 128 KiB (E2BIG); far below that, the document goes in
+# a file in the job folder that the entry reads (`--hyperparameters=@file`), so a render stays readable too.
+MAX_INLINE_HYPERPARAMETERS = 16 * 1024
 
 
 class LocalOptions(BaseModel):
@@ -114,6 +118,16 @@ def hyperparameters_json(job: JobSpec) -> str:
     return json.dumps(job.hyperparameters, separators=(",", ":"), sort_keys=True)
 
 
+def hyperparameters_argument(job: JobSpec, job_dir_in_job: str, files: dict[str, str]) -> str:
+    """The entry's `--hyperparameters` argument: inline when small, else `@<job dir>/hyperparameters.json`
+    (the document is added to `files`, which the backend writes into the job folder)."""
+    document = hyperparameters_json(job)
+    if len(document.encode()) <= MAX_INLINE_HYPERPARAMETERS:
+        return f"--hyperparameters={document}"
+    files[HYPERPARAMETERS_FILE] = document
+    return f"--hyperparameters=@{job_dir_in_job}/{HYPERPARAMETERS_FILE}"
+
+
 class LocalBackend(Backend):
     name: ClassVar[str] = "local"
     Options: ClassVar[type[BaseModel]] = LocalOptions
@@ -157,7 +171,7 @@ class LocalBackend(Backend):
             f"--data_url={job.data_url}",
             f"--train_url={job.train_url}",
             f"--recipe={job.recipe_relpath}",
-            f"--hyperparameters={hyperparameters_json(job)}",
+            hyperparameters_argument(job, str(job_dir), files),
         ]
         return LocalRequest(
             job_id=job.id, argv=argv, env=env, cwd=job.code_dir, job_dir=job_dir, ranks=ranks, files=files
