@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from launcher.errors import JobNotFound, UserError
-from launcher.paths import launcher_home
+from launcher.paths import launcher_home, private_dir, touch_private
 
 
 class JobState(StrEnum):
@@ -99,7 +99,14 @@ class InvalidTransition(Exception):
 class JobStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or launcher_home() / "jobs.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        # Reasons and handles may quote secrets. SQLite gives its -wal/-shm files the database file's mode, so
+        # the database is made 0600 first (and one made by an older version is tightened, with its companions).
+        for companion in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + companion)
+            if sidecar.exists():
+                touch_private(sidecar)
+        touch_private(self.path)
         with self._connect() as db:
             db.executescript(_SCHEMA)
 

@@ -47,7 +47,7 @@ from launcher.backends.local import distributed_env, entry_script, hyperparamete
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec
-from launcher.paths import jobs_root, launcher_home, objects_root
+from launcher.paths import jobs_root, launcher_home, objects_root, private_dir, touch_private, write_private
 from launcher.redact import redact_mapping
 
 if TYPE_CHECKING:
@@ -280,17 +280,17 @@ class DockerBackend(Backend):
     def _prepare_job_dir(self, request: DockerRequest) -> None:
         """The folders the container mounts exist before it starts (Docker would make them root's), and belong to
         the user it runs as."""
-        objects_root().mkdir(parents=True, exist_ok=True)
-        request.job_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(objects_root())
+        private_dir(request.job_dir)
         made = [request.job_dir]
         for name, content in request.files.items():
-            (request.job_dir / name).write_text(content)
+            write_private(request.job_dir / name, content)
             made.append(request.job_dir / name)
         for path in request.log_paths[1:]:
-            path.touch()
+            touch_private(path)
             made.append(path)
         shown = request.model_copy(update={"environment": redact_mapping(request.environment)})
-        (request.job_dir / REQUEST_FILE).write_text(shown.model_dump_json(indent=2))
+        write_private(request.job_dir / REQUEST_FILE, shown.model_dump_json(indent=2))
         uid, _, gid = request.user.partition(":")
         # A launcher run by root for another user hands that user the job folder, or the job could not write it.
         if os.geteuid() == 0 and uid.isdigit() and int(uid) != 0:
@@ -360,7 +360,7 @@ class DockerBackend(Backend):
         log_path = Path(record.handle["logs"][0])
         partial = log_path.with_name(f"{log_path.name}.{os.getpid()}.partial")  # one a process: callers may race
         try:
-            partial.write_bytes(container.logs(stdout=True, stderr=True))
+            write_private(partial, container.logs(stdout=True, stderr=True))
             partial.replace(log_path)
         except docker.errors.NotFound:
             partial.unlink(missing_ok=True)  # another caller saved it and removed the container

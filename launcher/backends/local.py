@@ -30,7 +30,7 @@ from launcher.backends.devices import DeviceRequest
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
-from launcher.paths import jobs_root, launcher_home
+from launcher.paths import jobs_root, launcher_home, private_dir, touch_private, write_private
 from launcher.redact import redact_mapping
 
 REQUEST_FILE = "request.json"
@@ -179,16 +179,16 @@ class LocalBackend(Backend):
 
     def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
         assert isinstance(request, LocalRequest)
-        request.job_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(request.job_dir)
         for rank in request.ranks:
-            rank.log_path.touch()
+            touch_private(rank.log_path)
         for name, content in request.files.items():
-            (request.job_dir / name).write_text(content)
-        (request.job_dir / REQUEST_FILE).write_text(request.model_dump_json(indent=2))
+            write_private(request.job_dir / name, content)
+        write_private(request.job_dir / REQUEST_FILE, request.model_dump_json(indent=2))
         self.create_record(
             job, {"job_dir": str(request.job_dir), "logs": [str(r.log_path) for r in request.ranks]}
         )
-        with open(request.job_dir / "supervisor.log", "ab") as supervisor_log:
+        with open(touch_private(request.job_dir / "supervisor.log"), "ab") as supervisor_log:
             supervisor = subprocess.Popen(
                 [sys.executable, "-m", "launcher.backends.local_supervisor", str(request.job_dir)],
                 stdin=subprocess.DEVNULL,
