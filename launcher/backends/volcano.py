@@ -76,6 +76,7 @@ class VolcanoRequest(BaseModel):
         """The same as shell commands: what `launcher render` prints after the JSON."""
         lines = [
             shlex.join(["launcher", "data", "sync", str(u.source), u.destination, "--exclude", ",".join(u.exclude)])
+            + f"  # {len(u.files)} files: also as .gitignore says, no credentials, no links out of the folder"
             for u in (self.code.uploads if self.code else [])
         ]
         if self.secret is not None:

@@ -80,7 +80,7 @@ def test_fifty_thousand_brackets_are_refused_in_one_line(tmp_path: Path) -> None
         ("a: &r [1, *r]\n", "refers to a node that contains it"),
         ("a: &r {k: *r}\n", "refers to a node that contains it"),
         # Aliases may not stack shallow pieces into a deep document either.
-        ("".join(f"l{i}: &l{i} [{'*l' + str(i - 1) if i else 0}]\n" for i in range(MAX_DEPTH + 1)), "levels of nesting"),
+        ("".join(f"l{i}: &l{i} [{f'*l{i - 1}' if i else 0}]\n" for i in range(MAX_DEPTH + 1)), "levels of nesting"),
     ],
 )
 def test_recursive_and_deep_aliases_are_refused(text: str, problem: str) -> None:
