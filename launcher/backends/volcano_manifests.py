@@ -53,26 +53,34 @@ ASCEND_DRIVER = "/usr/local/Ascend/driver"
 CODE_DIR = "/home/launcher/code"
 CACHE_DIR = "/cache"
 STORAGE_KEYS = ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY")
+TOKEN_KEY = "SESSION_TOKEN"  # temporary credentials: without it the keys are refused
 NAME_LIMIT = 40  # pod names <job>-worker-<n> and the rings-config-<job> ConfigMap must stay valid DNS names
 EXIT_BAD_INPUT = 2  # the entry's exit code for bad hyperparameters/recipe: restarting cannot help
 
 
 class StorageAccess(BaseModel):
-    """How pods reach the object store: the endpoint (not secret) and a Secret holding the keys."""
+    """How pods reach the object store: the endpoint (not secret) and the Secret keys they read, by reference."""
 
     endpoint: str
     region: str | None = None
-    secret: str
-    keys_in_secret: bool  # False: the cluster provides credentials otherwise (references are optional)
+    secret: str | None = None  # None: no keys from a Secret (the cluster provides credentials otherwise)
+    keys: list[str] = []
+    optional_keys: list[str] = []  # in a Secret the user keeps: a token may or may not be there
 
 
 class SecretPlan(BaseModel):
-    """The Secret `send` writes from the local profile; values are read at send time, never kept here."""
+    """The job's own Secret, written by `send` from the local profile and then owned by the Job (deleted with
+    it); values are read at send time, never kept here."""
 
     name: str
     namespace: str
     keys: list[str]
     source: str
+
+
+def storage_secret_name(name: str) -> str:
+    """`<job>-storage`: one Secret per job, so jobs in a namespace never overwrite each other's keys."""
+    return f"{name}-storage"
 
 
 def k8s_name(job_id: str) -> str:
@@ -125,8 +133,8 @@ def _storage_env(access: StorageAccess) -> list[V1EnvVar]:
     env = [V1EnvVar(name="S3_ENDPOINT", value=access.endpoint)]
     if access.region:
         env.append(V1EnvVar(name="S3_REGION", value=access.region))
-    for key in STORAGE_KEYS:
-        selector = V1SecretKeySelector(name=access.secret, key=key, optional=not access.keys_in_secret)
+    for key in access.keys:
+        selector = V1SecretKeySelector(name=access.secret, key=key, optional=key in access.optional_keys)
         env.append(V1EnvVar(name=key, value_from=V1EnvVarSource(secret_key_ref=selector)))
     return env
 
