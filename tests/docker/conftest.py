@@ -2,8 +2,9 @@
 
 The daemon is Debian's `docker.io` with its own data root, exec root, unix socket and config file, no bridge and
 no iptables, so it touches nothing of the host's Docker and needs no network. It also listens on a loopback
-TCP port with mutual TLS (--tlsverify, certificates from trustme), as a remote Docker host does. It lives for the test session;
-teardown removes its containers, stops it, lazily unmounts anything left under its folder and deletes that.
+TCP port with mutual TLS (--tlsverify, certificates from trustme), as a remote Docker host does. It lives for
+the test session; teardown removes its containers, stops it, lazily unmounts anything left under its folder and
+deletes that.
 Where no daemon can start (no dockerd, not root, a kernel without overlay or cgroups) the tests that need it skip
 with the reason; LAUNCHER_REQUIRE_DOCKER=1 (CI) turns that skip into a failure.
 """
