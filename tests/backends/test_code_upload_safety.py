@@ -139,3 +139,17 @@ def test_a_recipe_named_like_a_key_file_is_refused_not_silently_dropped(
     job = make_job("modelarts").model_copy(update={"code_dir": project, "recipe_path": project / "id_recipe.yaml"})
     with pytest.raises(UserError, match="credentials file"):
         plan_code_upload(job, "obs://b/c/")
+
+
+def test_a_trainer_module_beside_the_recipe_is_its_code_dir(make_job: Callable[..., JobSpec], tmp_path: Path) -> None:
+    from launcher.jobspec import find_code_dir
+
+    project = tmp_path / "solo"
+    (project / "recipes").mkdir(parents=True)
+    (project / "train.py").write_text("def main(hp, env): ...\n")
+    (project / "recipes" / "r.yaml").write_text("name: x")
+    assert find_code_dir(project / "recipes" / "r.yaml", "train:main") == project
+    job = make_job("modelarts")
+    recipe = job.recipe.model_copy(update={"trainer": "train:main"})
+    job = job.model_copy(update={"code_dir": project, "recipe_path": project / "recipes" / "r.yaml", "recipe": recipe})
+    assert plan_code_upload(job, "obs://b/c/").uploads[0].files == ["recipes/r.yaml", "train.py"]
