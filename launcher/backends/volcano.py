@@ -39,6 +39,7 @@ from launcher.backends.volcano_manifests import (
     StorageAccess,
     device_kind,
     from_wire,
+    hyperparameters_configmap,
     k8s_name,
     pod_template,
     rank_table_configmap,
@@ -73,7 +74,7 @@ class VolcanoRequest(BaseModel):
     namespace: str
     code: CodePlan | None
     secret: SecretPlan | None
-    manifests: list[dict[str, Any]]  # the rank-table ConfigMap (Ascend), then the Job
+    manifests: list[dict[str, Any]]  # ConfigMaps (the Ascend rank table, large hyperparameters), then the Job
 
     def command_line(self) -> str:
         """The same as shell commands: what `launcher render` prints after the JSON."""
@@ -196,6 +197,9 @@ class VolcanoBackend(Backend):
         manifests: list[dict[str, Any]] = []
         if device_kind(job) == "ascend":
             manifests.append(to_wire(rank_table_configmap(name, self.options.namespace, self.options)))
+        hyperparameters = hyperparameters_configmap(name, self.options.namespace, job)
+        if hyperparameters is not None:
+            manifests.append(to_wire(hyperparameters))
         document = volcano_job(job, name, self.options, template)
         problems = job_schema_errors(document)
         if problems:  # a bug or a bad option: say it before the cluster does

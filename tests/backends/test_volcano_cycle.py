@@ -4,6 +4,8 @@ Volcano controller: bearer auth, schema-checked Jobs, ConfigMap ownership, the s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from launcher.backends import get_backend
@@ -231,3 +233,28 @@ def test_a_job_that_cannot_be_created_leaves_no_secret(kube: FakeKube, make_job)
 def test_missing_kubeconfig(make_job, tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(UserError, match="no usable Kubernetes configuration"):
         backend(kubeconfig=str(tmp_path / "nope")).submit(make_job("volcano", image=IMAGE))
+
+
+def test_hyperparameters_too_large_for_one_argument_travel_in_an_owned_configmap(
+    kube: FakeKube, make_job  # noqa: ANN001
+) -> None:
+    note = "n" * 300_000  # one exec argument may hold 128 KiB: the pod's entry would fail with E2BIG
+    runner = backend()
+    job = make_job("volcano", overrides={"note": note}, image=IMAGE)
+    record = runner.submit(job)
+    name = k8s_name(job.id)
+    config_map = kube.objects[("configmaps", "default", f"{name}-hyperparameters")]
+    assert json.loads(config_map["data"]["hyperparameters.json"])["note"] == note
+    owner = kube.jobs[("default", name)].body
+    assert config_map["metadata"]["ownerReferences"][0]["uid"] == owner["metadata"]["uid"]
+    pod = owner["spec"]["tasks"][0]["template"]["spec"]
+    (trainer,) = pod["containers"]
+    assert trainer["command"][-1] == "--hyperparameters=@/etc/launcher/hyperparameters/hyperparameters.json"
+    assert len(json.dumps(owner)) < 20_000
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["hyperparameters"]["configMap"] == {"name": f"{name}-hyperparameters"}
+    mount = next(m for m in trainer["volumeMounts"] if m["name"] == "hyperparameters")
+    assert mount["mountPath"] == "/etc/launcher/hyperparameters" and mount["readOnly"]
+    assert record.handle["config_maps"] == [f"{name}-hyperparameters"]
+    runner.stop(job.id)
+    assert ("configmaps", "default", f"{name}-hyperparameters") not in kube.objects
