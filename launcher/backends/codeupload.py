@@ -9,6 +9,7 @@ codefiles.py). The chosen files are staged in a private temporary folder, so the
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -139,7 +140,7 @@ def plan_code_upload(job: JobSpec, code_url: str | None = None, extra_excludes: 
 
 
 def _stage(item: CodeUpload, staging: Path) -> None:
-    """Copy the chosen files (contents, mtimes) into `staging`; a file that now resolves out of the source
+    """Hard-link (else copy, with mtimes) the chosen files into `staging`; a file that now resolves out of the source
     folder (a link swapped since the plan) is left out."""
     source = item.source.resolve()
     for rel in item.files:
@@ -149,7 +150,10 @@ def _stage(item: CodeUpload, staging: Path) -> None:
             continue
         target = staging / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        try:
+            os.link(path, target)  # same file system: no copy, and the mtime the sync compares is the file's own
+        except OSError:
+            shutil.copy2(path, target)  # another file system, or links not allowed here
 
 
 def upload_code(plan: CodePlan) -> None:
