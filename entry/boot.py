@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from entry import failure, legacy, perf
 from entry.args import BootArgs, parse_args
 from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_STOPPED
+from entry.credentials import load_credentials
 from entry.datacache import prepare_data
 from entry.environment import JobEnvironment
 from entry.pusher import PeriodicPusher, final_push, push
@@ -191,6 +192,7 @@ def main(argv: Sequence[str], mode: str = "acc") -> int:
     setup_logging()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not the job's log
     try:
+        load_credentials()  # before anything reads storage settings (docker: keys are a file, not the environment)
         env = JobEnvironment.from_env()
     except UserError as error:
         logger.error("{}", error)

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from launcher.errors import JobNotFound, UserError
-from launcher.paths import launcher_home
+from launcher.paths import launcher_home, private_dir, touch_private
 from launcher.redact import redact
 
 
@@ -100,7 +100,14 @@ class InvalidTransition(Exception):
 class JobStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or launcher_home() / "jobs.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        # Reasons and handles may quote secrets. SQLite gives its -wal/-shm files the database file's mode, so
+        # the database is made 0600 first (and one made by an older version is tightened, with its companions).
+        for companion in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + companion)
+            if sidecar.exists():
+                touch_private(sidecar)
+        touch_private(self.path)
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
@@ -156,12 +163,16 @@ class JobStore:
         return record
 
     def get(self, job_id: str) -> JobRecord:
-        """Exact id, or a unique prefix of one."""
+        """Exact id, or a unique prefix of one (case-sensitive, as ids are; an empty prefix names no job)."""
+        if not job_id:
+            raise UserError("give a job id (or a unique prefix of one; see `launcher list`)")
         with self._connect() as db:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
-                pattern = job_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                rows = db.execute("SELECT * FROM jobs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (pattern,)).fetchall()
+                # substr, not LIKE: LIKE ignores ASCII case and treats '%' and '_' as wildcards.
+                rows = db.execute(
+                    "SELECT * FROM jobs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(job_id), job_id)
+                ).fetchall()
                 if len(rows) > 1:
                     raise UserError(f"job id prefix {job_id!r} is ambiguous; give more characters")
                 row = rows[0] if rows else None
@@ -196,10 +207,13 @@ class JobStore:
         with self._connect() as db:
             return [r[0] for r in db.execute(f"SELECT DISTINCT {column} FROM jobs ORDER BY {column}")]
 
-    def transition(self, job_id: str, to: JobState, **fields: Any) -> bool:
+    def transition(
+        self, job_id: str, to: JobState, *, handle_update: dict[str, Any] | None = None, **fields: Any
+    ) -> bool:
         """Move the job to `to` if its current state allows it; set `fields` in the same transaction.
 
-        Returns False (and changes nothing) when the job has already moved on, e.g. a stop raced with the end.
+        `handle_update` is merged into the stored handle (see `update`). Returns False (and changes nothing)
+        when the job has already moved on, e.g. a stop raced with the end.
         """
         sources = [s.value for s, targets in TRANSITIONS.items() if to in targets]
         if not sources:
@@ -210,21 +224,42 @@ class JobStore:
         if to.terminal:
             fields.setdefault("ended_at", now)
         updates = {"state": to.value, **self._encode(fields)}
-        assignments = ", ".join(f"{c} = :{c}" for c in updates)
+        assignments = self._assignments(updates, handle_update)
         marks = ", ".join(f":s{i}" for i in range(len(sources)))
-        params = {**updates, "id": job_id, **{f"s{i}": s for i, s in enumerate(sources)}}
+        params = {**updates, **self._handle_param(handle_update), "id": job_id}
+        params.update({f"s{i}": s for i, s in enumerate(sources)})
         with self._transaction() as db:
             cursor = db.execute(f"UPDATE jobs SET {assignments} WHERE id = :id AND state IN ({marks})", params)
             return cursor.rowcount == 1
 
-    def update(self, job_id: str, **fields: Any) -> None:
-        """Set non-state fields (handle, stop_requested, ...)."""
+    def update(self, job_id: str, *, handle_update: dict[str, Any] | None = None, **fields: Any) -> None:
+        """Set non-state fields (stop_requested, ...).
+
+        `handle_update` merges keys into the stored handle inside the UPDATE itself (SQLite's json_patch), so
+        two processes adding their own keys (the CLI its supervisor's pid, the supervisor the job's pgid) never
+        erase each other's, as writing back a whole handle read earlier would. A None value removes its key.
+        """
         if "state" in fields:
             raise InvalidTransition("use transition() to change state")
         updates = self._encode(fields)
-        assignments = ", ".join(f"{c} = :{c}" for c in updates)
+        if not updates and not handle_update:
+            return
+        params = {**updates, **self._handle_param(handle_update), "id": job_id}
         with self._transaction() as db:
-            db.execute(f"UPDATE jobs SET {assignments} WHERE id = :id", {**updates, "id": job_id})
+            db.execute(f"UPDATE jobs SET {self._assignments(updates, handle_update)} WHERE id = :id", params)
+
+    @staticmethod
+    def _assignments(updates: dict[str, Any], handle_update: dict[str, Any] | None) -> str:
+        if handle_update and "handle" in updates:
+            raise ValueError("give either a whole handle or handle_update, not both")
+        parts = [f"{c} = :{c}" for c in updates]
+        if handle_update:
+            parts.append("handle = json_patch(handle, :handle_update)")
+        return ", ".join(parts)
+
+    @staticmethod
+    def _handle_param(handle_update: dict[str, Any] | None) -> dict[str, str]:
+        return {"handle_update": json.dumps(handle_update)} if handle_update else {}
 
     @staticmethod
     def _encode(fields: dict[str, Any]) -> dict[str, Any]:

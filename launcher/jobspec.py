@@ -40,10 +40,12 @@ def new_job_id(name: str) -> str:
 
 
 def find_code_dir(recipe_path: Path, trainer_ref: str) -> Path:
-    """Nearest folder at or above the recipe that holds the trainer's top-level package (e.g. `recipes/`)."""
+    """Nearest folder at or above the recipe that holds the trainer's top-level package (e.g. `recipes/`) or
+    module (`train.py`). None found: the current directory (the package may be installed); remote backends
+    refuse to upload that (codeupload.py)."""
     top_package = trainer_ref.split(":", 1)[0].split(".", 1)[0]
     for folder in [recipe_path.parent, *recipe_path.parent.parents]:
-        if (folder / top_package).is_dir():
+        if (folder / top_package).is_dir() or (folder / f"{top_package}.py").is_file():
             return folder
     return Path.cwd().resolve()
 

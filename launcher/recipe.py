@@ -13,9 +13,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PydanticUserError,
+    RootModel,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from launcher.errors import UserError
+from launcher.recipe_yaml import YAMLTooComplex, load_bounded
 
 MAX_RECIPE_BYTES = 1_000_000  # a recipe is a few lines; refuse anything that could be a YAML bomb
 BackendName = Literal["local", "docker", "modelarts", "volcano"]
@@ -119,9 +130,10 @@ def load_recipe(path: str | Path) -> Recipe:
     if path.stat().st_size > MAX_RECIPE_BYTES:
         raise RecipeError(f"{path}: recipe file is larger than {MAX_RECIPE_BYTES} bytes")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:  # safe_load also refuses !!python/object tags
-        raise RecipeError(f"{path}: malformed YAML at {_yaml_error_line(error)}") from None
+        document = load_bounded(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:  # also refuses !!python/object tags, alias bombs and deep nesting
+        what = "YAML refused" if isinstance(error, YAMLTooComplex) else "malformed YAML"
+        raise RecipeError(f"{path}: {what} at {_yaml_error_line(error)}") from None
     except UnicodeDecodeError:
         raise RecipeError(f"{path}: not UTF-8 text") from None
     if not isinstance(document, dict):
@@ -157,10 +169,30 @@ class LegacyHyperparameters(BaseModel):
 def hyperparameters_class(recipe: Recipe) -> type[BaseModel]:
     if recipe.hyperparameters_model is None:
         return LegacyHyperparameters
-    cls = import_ref(recipe.hyperparameters_model)
+    ref = recipe.hyperparameters_model
+    cls = import_ref(ref)
     if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
-        raise RecipeError(f"{recipe.hyperparameters_model} is not a pydantic model")
+        raise RecipeError(f"hyperparameters_model {ref} is not a pydantic model")
+    problem = _not_a_recipe_model(cls)
+    if problem:
+        raise RecipeError(f"hyperparameters_model {ref} {problem}: give your own BaseModel subclass with named fields")
     return cls
+
+
+def _not_a_recipe_model(cls: type[BaseModel]) -> str | None:
+    """Why `cls` cannot hold a recipe's named hyperparameters (pydantic only says so, as a traceback, on use)."""
+    if cls is BaseModel or cls.__module__.startswith("pydantic."):
+        return "is pydantic's own base class"
+    if issubclass(cls, RootModel):
+        return "is a RootModel (one value, not named fields)"
+    if cls.__pydantic_generic_metadata__["parameters"]:
+        return "is a generic model with unfilled type parameters"
+    if not cls.__pydantic_complete__:
+        try:
+            cls.model_rebuild()
+        except PydanticUserError as error:
+            return f"is not fully defined ({one_line(str(error).splitlines()[0])})"
+    return None
 
 
 def validate_hyperparameters(

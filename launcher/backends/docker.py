@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from entry.credentials import CREDENTIALS_IN_CONTAINER, ENV_CREDENTIALS_FILE
 from entry.failure import FAILURE_FILE, describe_exit
 from launcher.backends.base import Backend
 from launcher.backends.devices import DeviceRequest
@@ -42,13 +43,19 @@ from launcher.backends.docker_images import (
     flavor_of,
 )
 from launcher.backends.docker_ranks import RESULT_FILE, RankSpec, RanksSpec
-from launcher.backends.docker_spec import DockerOptions, DockerRequest, Ulimit, human_size, parse_size
-from launcher.backends.local import distributed_env, entry_script, hyperparameters_json
+from launcher.backends.docker_spec import (
+    DockerOptions,
+    DockerRequest,
+    Ulimit,
+    human_size,
+    parse_size,
+    shown_environment,
+)
+from launcher.backends.local import distributed_env, entry_script, hyperparameters_argument
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec
-from launcher.paths import jobs_root, launcher_home, objects_root
-from launcher.redact import redact_mapping
+from launcher.paths import jobs_root, launcher_home, objects_root, private_dir, touch_private, write_private
 
 if TYPE_CHECKING:
     import docker
@@ -61,12 +68,17 @@ JOB_IN_CONTAINER = "/job"  # the job folder: work/ (data cache, output dir), ran
 HOME_IN_CONTAINER = "/launcher"  # LAUNCHER_HOME: objects/ (the embedded store) and profiles.toml
 RECIPE_IN_CONTAINER = "/recipe"  # a recipe file that lives outside its code dir
 LABEL_JOB = "launcher.job"
-# What a job may need to reach its object store: passed through from the caller's environment.
+# What a job may need to reach its object store, passed through from the caller's environment: settings in the
+# container's environment; keys and tokens in a private file mounted read-only (`docker inspect` shows the
+# environment to anyone who may use the daemon), which the entry loads (entry/credentials.py).
 STORAGE_ENV = (
     "S3_ENDPOINT", "S3_USE_HTTPS", "S3_VERIFY_SSL", "S3_REGION", "S3_ADDRESSING_STYLE",
-    "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "SECURITY_TOKEN", "S3_SECURITY_TOKEN", "S3_LIST_VERSION",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "S3_LIST_VERSION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
     "AWS_REGION", "AWS_DEFAULT_REGION", "LAUNCHER_STORAGE_PROFILE", "LAUNCHER_S3_MAX_ATTEMPTS",
+)  # fmt: skip
+CREDENTIAL_ENV = (
+    "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN", "SECURITY_TOKEN", "S3_SECURITY_TOKEN",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 )  # fmt: skip
 CREATING_GRACE = 120.0  # a PENDING job without a container yet may still be in `send`
 
@@ -77,6 +89,16 @@ def caller_user() -> str:
 
 def _storage_env() -> dict[str, str]:
     return {name: os.environ[name] for name in STORAGE_ENV if os.environ.get(name)}
+
+
+def credentials_path(job_id: str) -> Path:
+    """Host side of the job's credentials file: outside the job folder (mounted read-write), removed at the end."""
+    return launcher_home() / "secrets" / f"{job_id}.json"
+
+
+def _remove_credentials(handle: dict[str, Any]) -> None:
+    if handle.get("credentials_file"):
+        Path(handle["credentials_file"]).unlink(missing_ok=True)
 
 
 def _timestamp(text: str | None) -> float | None:
@@ -128,16 +150,22 @@ class DockerBackend(Backend):
         profiles = launcher_home() / "profiles.toml"
         if profiles.is_file():
             mounts.append(BindMount(source=str(profiles), target=f"{HOME_IN_CONTAINER}/profiles.toml", read_only=True))
+        credential_names = [name for name in CREDENTIAL_ENV if os.environ.get(name)]
+        credentials_file = credentials_path(job.id) if credential_names else None
+        if credentials_file is not None:
+            mounts.append(BindMount(source=str(credentials_file), target=CREDENTIALS_IN_CONTAINER, read_only=True))
         mounts += devices.mounts + [BindMount.parse(v) for v in o.volumes]
         common, per_rank, files = distributed_env(device.kind, cards, Path(JOB_IN_CONTAINER))
         environment = {**self._environment(job, len(cards)), **devices.env, **common}
+        if credentials_file is not None:
+            environment[ENV_CREDENTIALS_FILE] = CREDENTIALS_IN_CONTAINER
         argv = [
             o.python,
             f"{PROJECT_IN_CONTAINER}/entry/{entry_script(job.entry).name}",
             f"--data_url={job.data_url}",
             f"--train_url={job.train_url}",
             f"--recipe={recipe_arg}",
-            f"--hyperparameters={hyperparameters_json(job)}",
+            hyperparameters_argument(job, JOB_IN_CONTAINER, files),
         ]
         log_paths = [job_dir / JOB_LOG] + [job_dir / f"job-rank-{r}.log" for r in range(1, len(cards))]
 
@@ -158,7 +186,8 @@ class DockerBackend(Backend):
             )
             files[RANKS_FILE] = ranks.model_dump_json(indent=2)
             command = [o.python, "-m", "launcher.backends.docker_ranks", f"{JOB_IN_CONTAINER}/{RANKS_FILE}"]
-        required = devices.required + [m.source for m in mounts if m.source not in (str(job_dir), str(objects_root()))]
+        made_by_send = {str(job_dir), str(objects_root()), str(credentials_file)}
+        required = devices.required + [m.source for m in mounts if m.source not in made_by_send]
         return DockerRequest(
             job_id=job.id,
             docker_host=daemon_url(o.docker_host),
@@ -184,6 +213,8 @@ class DockerBackend(Backend):
             labels={LABEL_JOB: job.id, "launcher.recipe": job.recipe.name},
             job_dir=job_dir,
             files=files,
+            credentials_file=credentials_file,
+            credential_names=credential_names,
             log_paths=log_paths,
             required_host_paths=required,
             grace_seconds=o.grace_seconds,
@@ -256,6 +287,7 @@ class DockerBackend(Backend):
                 "grace_seconds": request.grace_seconds,
                 "memory_bytes": request.memory_bytes,
                 "keep_container": request.keep_container,
+                "credentials_file": str(request.credentials_file) if request.credentials_file else None,
             },
         )
         import docker
@@ -264,14 +296,16 @@ class DockerBackend(Backend):
             container = client.containers.create(**request.create_kwargs())
         except docker.errors.APIError as error:
             self.store.transition(job.id, JobState.FAILED, reason=f"cannot create the container: {api_message(error)}")
+            _remove_credentials(record.handle)
             raise UserError(f"cannot create the container for {job.id}: {api_message(error)}") from None
-        self.store.update(job.id, handle={**record.handle, "container_id": container.id})
+        self.store.update(job.id, handle_update={"container_id": container.id})
         try:
             container.start()
         except docker.errors.APIError as error:
             container.remove(force=True)
             message = _start_hint(api_message(error))
             self.store.transition(job.id, JobState.FAILED, reason=f"cannot start the container: {message}")
+            _remove_credentials(record.handle)
             raise UserError(f"cannot start the container for {job.id}: {message}") from None
         if not self.store.transition(job.id, JobState.RUNNING):
             container.remove(force=True)  # stopped while it was being made: it never runs
@@ -280,17 +314,22 @@ class DockerBackend(Backend):
     def _prepare_job_dir(self, request: DockerRequest) -> None:
         """The folders the container mounts exist before it starts (Docker would make them root's), and belong to
         the user it runs as."""
-        objects_root().mkdir(parents=True, exist_ok=True)
-        request.job_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(objects_root())
+        private_dir(request.job_dir)
         made = [request.job_dir]
         for name, content in request.files.items():
-            (request.job_dir / name).write_text(content)
+            write_private(request.job_dir / name, content)
             made.append(request.job_dir / name)
         for path in request.log_paths[1:]:
-            path.touch()
+            touch_private(path)
             made.append(path)
-        shown = request.model_copy(update={"environment": redact_mapping(request.environment)})
-        (request.job_dir / REQUEST_FILE).write_text(shown.model_dump_json(indent=2))
+        if request.credentials_file is not None:  # values read now, never kept in the request
+            private_dir(request.credentials_file.parent)
+            values = {name: os.environ[name] for name in request.credential_names if os.environ.get(name)}
+            write_private(request.credentials_file, json.dumps(values))
+            made.append(request.credentials_file)
+        shown = request.model_copy(update={"environment": shown_environment(request.environment)})
+        write_private(request.job_dir / REQUEST_FILE, shown.model_dump_json(indent=2))
         uid, _, gid = request.user.partition(":")
         # A launcher run by root for another user hands that user the job folder, or the job could not write it.
         if os.geteuid() == 0 and uid.isdigit() and int(uid) != 0:
@@ -301,8 +340,13 @@ class DockerBackend(Backend):
 
     def status(self, job_id: str) -> JobRecord:
         record = self.store.get(job_id)
+        if not record.state.terminal:
+            record = self._reconcile(record)
         if record.state.terminal:
-            return record
+            _remove_credentials(record.handle)  # the container is gone or going: its keys leave the disk too
+        return record
+
+    def _reconcile(self, record: JobRecord) -> JobRecord:
         container = self._container(self._client_for(record), record)
         if container is None:
             return self._lost(record)
@@ -360,7 +404,7 @@ class DockerBackend(Backend):
         log_path = Path(record.handle["logs"][0])
         partial = log_path.with_name(f"{log_path.name}.{os.getpid()}.partial")  # one a process: callers may race
         try:
-            partial.write_bytes(container.logs(stdout=True, stderr=True))
+            write_private(partial, container.logs(stdout=True, stderr=True))
             partial.replace(log_path)
         except docker.errors.NotFound:
             partial.unlink(missing_ok=True)  # another caller saved it and removed the container

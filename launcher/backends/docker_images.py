@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict
 
 import entry
+from launcher.backends.codefiles import is_never_uploaded
 from launcher.backends.docker_client import api_message
 from launcher.errors import UserError
 
@@ -161,7 +162,9 @@ def _tree(root: Path, prefix: str, patterns: list[str]) -> dict[str, bytes | Pat
     files: dict[str, bytes | Path] = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
-        if path.is_file() and not path.is_symlink() and not ignored(relative, patterns):
+        # Credentials never go into an image, whatever .dockerignore says (the same list as the code upload).
+        secret = is_never_uploaded(relative)
+        if path.is_file() and not path.is_symlink() and not ignored(relative, patterns) and not secret:
             files[f"{prefix}/{relative}"] = path
     return files
 

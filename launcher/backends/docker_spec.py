@@ -16,10 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from launcher.backends.docker_devices import BindMount, DeviceNode, GpuRequest
 from launcher.backends.docker_images import PullPolicy
-from launcher.redact import redact_mapping
+from launcher.redact import MASK, redact_mapping
 
+# Key ids are not secrets to the store, but they name an account: masked like keys wherever a request is shown.
+_KEY_ID_NAME = re.compile(r"(ACCESS_KEY|(^|_)AK$)", re.IGNORECASE)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def shown_environment(environment: dict[str, str]) -> dict[str, str]:
+    """The container's environment fit to print: secrets and key ids masked."""
+    return {k: MASK if v and _KEY_ID_NAME.search(k) else v for k, v in redact_mapping(environment).items()}
 
 
 def parse_size(text: str) -> int:
@@ -155,6 +162,8 @@ class DockerRequest(BaseModel):
     # On the host:
     job_dir: Path
     files: dict[str, str] = Field(default_factory=dict, description="written into job_dir first (rank table, ranks)")
+    credentials_file: Path | None = Field(None, description="0600, mounted read-only; values written by send only")
+    credential_names: list[str] = Field(default_factory=list, description="variables that file holds")
     log_paths: list[Path] = Field(description="rank 0: saved from the container at the end; others: written by it")
     required_host_paths: list[str] = Field(default_factory=list, description="device files, driver and volume sources")
     grace_seconds: float = 30.0
@@ -188,7 +197,7 @@ class DockerRequest(BaseModel):
         )
         args += [a for d in self.devices for a in ("--device", d.spec())]
         args += [a for m in self.mounts for a in ("--volume", m.spec())]
-        args += [a for k, v in redact_mapping(self.environment).items() for a in ("--env", f"{k}={v}")]
+        args += [a for k, v in shown_environment(self.environment).items() for a in ("--env", f"{k}={v}")]
         args += [a for k, v in self.labels.items() for a in ("--label", f"{k}={v}")]
         return shlex.join([*args, self.image, *self.command])
 

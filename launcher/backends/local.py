@@ -30,12 +30,16 @@ from launcher.backends.devices import DeviceRequest
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
-from launcher.paths import jobs_root, launcher_home
+from launcher.paths import jobs_root, launcher_home, private_dir, touch_private, write_private
 from launcher.redact import redact_mapping
 
 REQUEST_FILE = "request.json"
 JOB_LOG = "job.log"
 RANK_TABLE = "rank_table.json"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+# Linux refuses to exec a command with one argument over 128 KiB (E2BIG); far below that, the document goes in
+# a file in the job folder that the entry reads (`--hyperparameters=@file`), so a render stays readable too.
+MAX_INLINE_HYPERPARAMETERS = 16 * 1024
 
 
 class LocalOptions(BaseModel):
@@ -114,6 +118,16 @@ def hyperparameters_json(job: JobSpec) -> str:
     return json.dumps(job.hyperparameters, separators=(",", ":"), sort_keys=True)
 
 
+def hyperparameters_argument(job: JobSpec, job_dir_in_job: str, files: dict[str, str]) -> str:
+    """The entry's `--hyperparameters` argument: inline when small, else `@<job dir>/hyperparameters.json`
+    (the document is added to `files`, which the backend writes into the job folder)."""
+    document = hyperparameters_json(job)
+    if len(document.encode()) <= MAX_INLINE_HYPERPARAMETERS:
+        return f"--hyperparameters={document}"
+    files[HYPERPARAMETERS_FILE] = document
+    return f"--hyperparameters=@{job_dir_in_job}/{HYPERPARAMETERS_FILE}"
+
+
 class LocalBackend(Backend):
     name: ClassVar[str] = "local"
     Options: ClassVar[type[BaseModel]] = LocalOptions
@@ -157,7 +171,7 @@ class LocalBackend(Backend):
             f"--data_url={job.data_url}",
             f"--train_url={job.train_url}",
             f"--recipe={job.recipe_relpath}",
-            f"--hyperparameters={hyperparameters_json(job)}",
+            hyperparameters_argument(job, str(job_dir), files),
         ]
         return LocalRequest(
             job_id=job.id, argv=argv, env=env, cwd=job.code_dir, job_dir=job_dir, ranks=ranks, files=files
@@ -165,16 +179,16 @@ class LocalBackend(Backend):
 
     def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
         assert isinstance(request, LocalRequest)
-        request.job_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(request.job_dir)
         for rank in request.ranks:
-            rank.log_path.touch()
+            touch_private(rank.log_path)
         for name, content in request.files.items():
-            (request.job_dir / name).write_text(content)
-        (request.job_dir / REQUEST_FILE).write_text(request.model_dump_json(indent=2))
-        record = self.create_record(
+            write_private(request.job_dir / name, content)
+        write_private(request.job_dir / REQUEST_FILE, request.model_dump_json(indent=2))
+        self.create_record(
             job, {"job_dir": str(request.job_dir), "logs": [str(r.log_path) for r in request.ranks]}
         )
-        with open(request.job_dir / "supervisor.log", "ab") as supervisor_log:
+        with open(touch_private(request.job_dir / "supervisor.log"), "ab") as supervisor_log:
             supervisor = subprocess.Popen(
                 [sys.executable, "-m", "launcher.backends.local_supervisor", str(request.job_dir)],
                 stdin=subprocess.DEVNULL,
@@ -183,8 +197,8 @@ class LocalBackend(Backend):
                 start_new_session=True,  # survives the CLI's terminal and Ctrl-C
                 env={**os.environ, "LAUNCHER_HOME": str(launcher_home())},
             )
-        handle = {**record.handle, **process.identity(supervisor.pid, prefix="supervisor_")}
-        self.store.update(job.id, handle=handle)
+        # Merged, not written back: the supervisor may already have added the job's own pid/pgid.
+        self.store.update(job.id, handle_update=process.identity(supervisor.pid, prefix="supervisor_"))
         return self.store.get(job.id)
 
     def status(self, job_id: str) -> JobRecord:

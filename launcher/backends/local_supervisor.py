@@ -103,9 +103,8 @@ def supervise(job_dir: Path) -> int:
             logs[0].write(f"launcher: cannot start the job: {error}\n".encode())
             store.transition(request.job_id, JobState.FAILED, reason=f"cannot start: {error}")
             return 1
-        record = store.get(request.job_id)
-        handle = {**record.handle, **process.identity(children[0].pid)}
-        if not store.transition(request.job_id, JobState.RUNNING, handle=handle):
+        identity = process.identity(children[0].pid)
+        if not store.transition(request.job_id, JobState.RUNNING, handle_update=identity):
             _kill_group(children[0].pid, signal.SIGKILL)  # stopped while PENDING: never let it run
             for child in children:
                 child.wait()

@@ -338,7 +338,7 @@ class ModelArtsBackend(Backend):
         seen = remote_status(details, record.stop_requested)
         tasks = list(details.status.tasks or []) if details.status else []
         if tasks and tasks != record.handle.get("tasks"):
-            self.store.update(record.id, handle={**record.handle, "tasks": tasks})
+            self.store.update(record.id, handle_update={"tasks": tasks})
             record = self.store.get(record.id)
         return reconcile(self.store, record, seen) if seen else record
 

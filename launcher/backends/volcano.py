@@ -3,8 +3,9 @@
 One pod per node (task `worker`, replicas = nodes, gang-scheduled with minAvailable = nodes); in each pod
 `launcher.backends.volcano_ranks` starts one entry process per card. For Ascend the Job and its pods carry the
 `ring-controller.atlas` label and mount the `rings-config-<job>` ConfigMap, which the device plugin fills with the
-rank table. Storage credentials reach the pods from a Secret, by reference; `render` shows which Secret and
-which keys, never their values. When Volcano restarts the job (eviction, a failed pod, up to maxRetry), every
+rank table. Storage credentials reach the pods from the job's own Secret (`<job>-storage`: keys and session token
+of the local profile, owned by the Job so it goes with it), by reference; `render` shows which Secret and which
+keys, never their values. When Volcano restarts the job (eviction, a failed pod, up to maxRetry), every
 entry restores the newest checkpoint it pushed to train_url and goes on from there.
 """
 
@@ -33,13 +34,16 @@ from launcher.backends.volcano_manifests import (
     MANAGED_BY,
     STORAGE_KEYS,
     TASK,
+    TOKEN_KEY,
     SecretPlan,
     StorageAccess,
     device_kind,
     from_wire,
+    hyperparameters_configmap,
     k8s_name,
     pod_template,
     rank_table_configmap,
+    storage_secret_name,
     to_wire,
     volcano_job,
 )
@@ -70,19 +74,20 @@ class VolcanoRequest(BaseModel):
     namespace: str
     code: CodePlan | None
     secret: SecretPlan | None
-    manifests: list[dict[str, Any]]  # the rank-table ConfigMap (Ascend), then the Job
+    manifests: list[dict[str, Any]]  # ConfigMaps (the Ascend rank table, large hyperparameters), then the Job
 
     def command_line(self) -> str:
         """The same as shell commands: what `launcher render` prints after the JSON."""
         lines = [
             shlex.join(["launcher", "data", "sync", str(u.source), u.destination, "--exclude", ",".join(u.exclude)])
+            + f"  # {len(u.files)} files: also as .gitignore says, no credentials, no links out of the folder"
             for u in (self.code.uploads if self.code else [])
         ]
         if self.secret is not None:
             lines.append(
                 f"kubectl -n {self.namespace} create secret generic {self.secret.name} "
                 + " ".join(f"--from-literal={k}=***" for k in self.secret.keys)
-                + f"  # values from {self.secret.source}"
+                + f"  # values from {self.secret.source}; then owned by the Job, deleted with it"
             )
         documents = yaml.safe_dump_all(self.manifests, sort_keys=False)
         lines.append(f"kubectl -n {self.namespace} create -f - <<'EOF'\n{documents}EOF")
@@ -153,7 +158,9 @@ class VolcanoBackend(Backend):
         handle = record.handle
         return self._api(handle.get("namespace"), handle.get("kubeconfig"), handle.get("context"))
 
-    def _storage(self) -> tuple[StorageAccess, SecretPlan | None]:
+    def _storage(self, name: str) -> tuple[StorageAccess, SecretPlan | None]:
+        """A Secret the user keeps (--storage_secret) is only read; otherwise the profile's keys (and session
+        token) go into the job's own Secret. Without keys the pods get none (the cluster provides them)."""
         profile = storage.load_profile()
         endpoint = self.options.storage_endpoint or profile.endpoint
         if not endpoint:
@@ -161,27 +168,26 @@ class VolcanoBackend(Backend):
                 "pods cannot reach the embedded object store under LAUNCHER_HOME: configure a storage endpoint "
                 "(S3_ENDPOINT or a profile) or give --storage_endpoint"
             )
-        has_keys = bool(profile.access_key_id and profile.secret_access_key)
-        secret = None
-        if has_keys and self.options.write_storage_secret:
-            source = f"storage profile {profile.name!r}"
-            secret = SecretPlan(
-                name=self.options.storage_secret,
-                namespace=self.options.namespace,
-                keys=list(STORAGE_KEYS),
-                source=source,
-            )
-        access = StorageAccess(
-            endpoint=endpoint,
-            region=profile.region,
-            secret=self.options.storage_secret,
-            keys_in_secret=has_keys or not self.options.write_storage_secret,
+        access = StorageAccess(endpoint=endpoint, region=profile.region)
+        if self.options.storage_secret:
+            keys = [*STORAGE_KEYS, TOKEN_KEY]
+            return access.model_copy(
+                update={"secret": self.options.storage_secret, "keys": keys, "optional_keys": [TOKEN_KEY]}
+            ), None
+        if not (profile.access_key_id and profile.secret_access_key):
+            return access, None
+        keys = [*STORAGE_KEYS, *([TOKEN_KEY] if profile.session_token else [])]
+        secret = SecretPlan(
+            name=storage_secret_name(name),
+            namespace=self.options.namespace,
+            keys=keys,
+            source=f"storage profile {profile.name!r}",
         )
-        return access, secret
+        return access.model_copy(update={"secret": secret.name, "keys": keys}), secret
 
     def render(self, job: JobSpec) -> VolcanoRequest:
         name = k8s_name(job.id)
-        access, secret = self._storage()
+        access, secret = self._storage(name)
         if self.options.code_in_image:
             code, code_url, recipe = None, None, job.recipe_relpath
         else:
@@ -191,6 +197,9 @@ class VolcanoBackend(Backend):
         manifests: list[dict[str, Any]] = []
         if device_kind(job) == "ascend":
             manifests.append(to_wire(rank_table_configmap(name, self.options.namespace, self.options)))
+        hyperparameters = hyperparameters_configmap(name, self.options.namespace, job)
+        if hyperparameters is not None:
+            manifests.append(to_wire(hyperparameters))
         document = volcano_job(job, name, self.options, template)
         problems = job_schema_errors(document)
         if problems:  # a bug or a bad option: say it before the cluster does
@@ -203,14 +212,9 @@ class VolcanoBackend(Backend):
         api = self._api(request.namespace)
         if request.code is not None:
             upload_code(request.code)
-        if request.secret is not None:
-            profile = storage.load_profile()
-            assert profile.access_key_id and profile.secret_access_key
-            values = {
-                "ACCESS_KEY_ID": profile.access_key_id,
-                "SECRET_ACCESS_KEY": profile.secret_access_key.get_secret_value(),
-            }
-            api.apply_secret(request.secret.name, values, dict(MANAGED_BY))
+        name = request.manifests[-1]["metadata"]["name"]
+        if request.secret is not None:  # before the Job: its pods must find the Secret when they start
+            api.write_secret(request.secret.name, self._secret_values(request.secret), {LABEL_JOB: name, **MANAGED_BY})
         *config_maps, body = request.manifests
         for config_map in config_maps:
             api.apply_config_map(from_wire(config_map, "V1ConfigMap"))
@@ -219,10 +223,14 @@ class VolcanoBackend(Backend):
         except UserError:
             for config_map in config_maps:  # no Job will ever own them
                 api.delete_config_map(config_map["metadata"]["name"])
+            if request.secret is not None:
+                api.delete_secret(request.secret.name)
             raise
         name = created["metadata"]["name"]
         for config_map in config_maps:
-            api.own_config_map(config_map["metadata"]["name"], created)
+            api.own("ConfigMap", config_map["metadata"]["name"], created)
+        if request.secret is not None:
+            api.own("Secret", request.secret.name, created)
         logger.info("Volcano job {}/{} created", request.namespace, name)
         resources = job.recipe.resources
         return self.create_record(
@@ -233,11 +241,26 @@ class VolcanoBackend(Backend):
                 "kubeconfig": self.options.kubeconfig,
                 "context": self.options.context,
                 "config_maps": [c["metadata"]["name"] for c in config_maps],
+                "secret": request.secret.name if request.secret is not None else None,
                 "nodes": resources.nodes,
                 "ranks_per_node": resources.count,
                 "uid": created["metadata"].get("uid"),
             },
         )
+
+    @staticmethod
+    def _secret_values(plan: SecretPlan) -> dict[str, str]:
+        """Read from the profile now: a refreshed token is the one sent, and no value is kept in a request."""
+        profile = storage.load_profile()
+        found = {
+            "ACCESS_KEY_ID": profile.access_key_id,
+            "SECRET_ACCESS_KEY": profile.secret_access_key.get_secret_value() if profile.secret_access_key else None,
+            TOKEN_KEY: profile.session_token.get_secret_value() if profile.session_token else None,
+        }
+        missing = [k for k in plan.keys if not found.get(k)]
+        if missing:
+            raise UserError(f"{plan.source} no longer has {', '.join(missing)}: cannot write Secret {plan.name}")
+        return {k: str(found[k]) for k in plan.keys}
 
     def _refresh(self, api: KubeAPI, record: JobRecord, job: dict[str, Any] | None) -> JobRecord:
         if job is None:  # deleted: by our stop, or by someone else
@@ -306,6 +329,8 @@ class VolcanoBackend(Backend):
         api.delete_job(name)
         for config_map in record.handle.get("config_maps", []):
             api.delete_config_map(config_map)  # owned by the Job too; deleting it here covers clusters without GC lag
+        if record.handle.get("secret"):
+            api.delete_secret(record.handle["secret"])
         deadline = time.monotonic() + self.options.stop_timeout_s
         while api.get_job(name) is not None and time.monotonic() < deadline:
             time.sleep(self.options.poll_interval_s)  # foreground deletion: the Job goes once its pods have

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import urllib3
 from kubernetes import client, config
@@ -198,16 +198,14 @@ class KubeAPI:
 
         self._call(f"create ConfigMap {name}", create)
 
-    def own_config_map(self, name: str, job: dict[str, Any]) -> None:
-        """Make the Job the ConfigMap's owner, so that deleting the Job deletes it too."""
+    def own(self, kind: Literal["ConfigMap", "Secret"], name: str, job: dict[str, Any]) -> None:
+        """Make the Job the owner of a ConfigMap or Secret, so that deleting the Job deletes it too."""
         owner = V1OwnerReference(
             api_version=job["apiVersion"], kind=job["kind"], name=job["metadata"]["name"], uid=job["metadata"]["uid"]
         )
         patch = {"metadata": {"ownerReferences": [self.api_client.sanitize_for_serialization(owner)]}}
-        self._call(
-            f"patch ConfigMap {name}",
-            lambda: self.core.patch_namespaced_config_map(name, self.namespace, patch, _request_timeout=self._t()),
-        )
+        method = self.core.patch_namespaced_config_map if kind == "ConfigMap" else self.core.patch_namespaced_secret
+        self._call(f"patch {kind} {name}", lambda: method(name, self.namespace, patch, _request_timeout=self._t()))
 
     def delete_config_map(self, name: str) -> None:
         with contextlib.suppress(Gone):  # already gone: with its owner Job, or never made
@@ -216,8 +214,8 @@ class KubeAPI:
                 lambda: self.core.delete_namespaced_config_map(name, self.namespace, _request_timeout=self._t()),
             )
 
-    def apply_secret(self, name: str, values: dict[str, str], labels: dict[str, str]) -> None:
-        """Create the Secret, or set these keys in an existing one (a merge: other keys someone keeps there stay)."""
+    def write_secret(self, name: str, values: dict[str, str], labels: dict[str, str]) -> None:
+        """Create a job's own Secret; one already there (our retried create) is replaced whole, never merged."""
         secret = V1Secret(
             api_version="v1",
             kind="Secret",
@@ -226,16 +224,22 @@ class KubeAPI:
             string_data=values,
         )
 
-        def apply() -> None:
+        def write() -> None:
             try:
                 self.core.create_namespaced_secret(self.namespace, secret, _request_timeout=self._t())
             except ApiException as error:
                 if error.status != 409:
                     raise
-                patch = {"stringData": values}
-                self.core.patch_namespaced_secret(name, self.namespace, patch, _request_timeout=self._t())
+                self.core.replace_namespaced_secret(name, self.namespace, secret, _request_timeout=self._t())
 
-        self._call(f"write Secret {name}", apply)
+        self._call(f"write Secret {name}", write)
+
+    def delete_secret(self, name: str) -> None:
+        with contextlib.suppress(Gone):  # already gone: with its owner Job, or never made
+            self._call(
+                f"delete Secret {name}",
+                lambda: self.core.delete_namespaced_secret(name, self.namespace, _request_timeout=self._t()),
+            )
 
     def pods(self, label_selector: str) -> list[client.V1Pod]:
         found = self._call(

@@ -36,6 +36,7 @@ from pydantic import BaseModel
 from entry.contract import EXIT_BAD_INPUT, EXIT_INFRA
 from entry.environment import ENV_JOB_ID, ENV_LOCAL_SIZE, ENV_WORK_DIR
 from launcher.backends.devices import DeviceRequest
+from launcher.backends.local import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json
 from launcher.backends.volcano_options import VolcanoOptions
 from launcher.backends.volcano_ranks import ENV_DEVICE, ENV_HOST_IP, ENV_NODES, ENV_POD_IP, ENV_RANK_TABLE_WAIT
 from launcher.errors import UserError
@@ -54,25 +55,33 @@ ASCEND_DRIVER = "/usr/local/Ascend/driver"
 CODE_DIR = "/home/launcher/code"
 CACHE_DIR = "/cache"
 STORAGE_KEYS = ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY")
+TOKEN_KEY = "SESSION_TOKEN"  # temporary credentials: without it the keys are refused
 NAME_LIMIT = 40  # pod names <job>-worker-<n> and the rings-config-<job> ConfigMap must stay valid DNS names
 
 
 class StorageAccess(BaseModel):
-    """How pods reach the object store: the endpoint (not secret) and a Secret holding the keys."""
+    """How pods reach the object store: the endpoint (not secret) and the Secret keys they read, by reference."""
 
     endpoint: str
     region: str | None = None
-    secret: str
-    keys_in_secret: bool  # False: the cluster provides credentials otherwise (references are optional)
+    secret: str | None = None  # None: no keys from a Secret (the cluster provides credentials otherwise)
+    keys: list[str] = []
+    optional_keys: list[str] = []  # in a Secret the user keeps: a token may or may not be there
 
 
 class SecretPlan(BaseModel):
-    """The Secret `send` writes from the local profile; values are read at send time, never kept here."""
+    """The job's own Secret, written by `send` from the local profile and then owned by the Job (deleted with
+    it); values are read at send time, never kept here."""
 
     name: str
     namespace: str
     keys: list[str]
     source: str
+
+
+def storage_secret_name(name: str) -> str:
+    """`<job>-storage`: one Secret per job, so jobs in a namespace never overwrite each other's keys."""
+    return f"{name}-storage"
 
 
 def k8s_name(job_id: str) -> str:
@@ -125,8 +134,8 @@ def _storage_env(access: StorageAccess) -> list[V1EnvVar]:
     env = [V1EnvVar(name="S3_ENDPOINT", value=access.endpoint)]
     if access.region:
         env.append(V1EnvVar(name="S3_REGION", value=access.region))
-    for key in STORAGE_KEYS:
-        selector = V1SecretKeySelector(name=access.secret, key=key, optional=not access.keys_in_secret)
+    for key in access.keys:
+        selector = V1SecretKeySelector(name=access.secret, key=key, optional=key in access.optional_keys)
         env.append(V1EnvVar(name=key, value_from=V1EnvVarSource(secret_key_ref=selector)))
     return env
 
@@ -135,9 +144,30 @@ def _field(name: str, path: str) -> V1EnvVar:
     return V1EnvVar(name=name, value_from=V1EnvVarSource(field_ref=V1ObjectFieldSelector(field_path=path)))
 
 
+HYPERPARAMETERS_DIR = "/etc/launcher/hyperparameters"
+
+
+def hyperparameters_configmap(name: str, namespace: str, job: JobSpec) -> V1ConfigMap | None:
+    """`<job>-hyperparameters` when the document is too large for one command-line argument (the pod's exec would
+    fail with E2BIG): mounted into the pods and given to the entry as `@file`; owned by the Job like the rank table."""
+    document = hyperparameters_json(job)
+    if len(document.encode()) <= MAX_INLINE_HYPERPARAMETERS:
+        return None
+    return V1ConfigMap(
+        api_version="v1",
+        kind="ConfigMap",
+        metadata=V1ObjectMeta(
+            name=f"{name}-hyperparameters", namespace=namespace, labels={LABEL_JOB: name, **MANAGED_BY}
+        ),
+        data={HYPERPARAMETERS_FILE: document},
+    )
+
+
 def entry_command(job: JobSpec, python: str, recipe: str) -> list[str]:
     """The pod's command: the rank launcher (one entry process per card), then the entry's own arguments."""
-    hyperparameters = json.dumps(job.hyperparameters, separators=(",", ":"), sort_keys=True)
+    hyperparameters = hyperparameters_json(job)
+    if len(hyperparameters.encode()) > MAX_INLINE_HYPERPARAMETERS:
+        hyperparameters = f"@{HYPERPARAMETERS_DIR}/{HYPERPARAMETERS_FILE}"
     return [
         python,
         "-m",
@@ -194,6 +224,11 @@ def pod_template(
             V1Volume(name="ascend-driver", host_path=V1HostPathVolumeSource(path=ASCEND_DRIVER)),
             V1Volume(name="ranktable", config_map=V1ConfigMapVolumeSource(name=f"rings-config-{name}")),
         ]
+    if hyperparameters_configmap(name, "", job) is not None:
+        mounts.append(V1VolumeMount(name="hyperparameters", mount_path=HYPERPARAMETERS_DIR, read_only=True))
+        volumes.append(
+            V1Volume(name="hyperparameters", config_map=V1ConfigMapVolumeSource(name=f"{name}-hyperparameters"))
+        )
     init_containers = None
     if code_url is not None:  # fetched by the launcher in the image itself, with the same storage settings
         mounts.append(V1VolumeMount(name="code", mount_path=CODE_DIR))

@@ -20,11 +20,11 @@ class VolcanoOptions(BaseModel):
     )
     code_in_image: str | None = Field(None, description="folder in the image that already holds the code: no upload")
     storage_endpoint: str | None = Field(None, description="S3_ENDPOINT inside the pods; default the storage profile's")
-    storage_secret: str = Field(
-        "launcher-storage", pattern=DNS_LABEL, description="Secret with ACCESS_KEY_ID/SECRET_ACCESS_KEY"
-    )
-    write_storage_secret: bool = Field(
-        True, description="create/update that Secret from the local storage profile's keys"
+    storage_secret: str | None = Field(
+        None,
+        pattern=DNS_LABEL,
+        description="an existing Secret with ACCESS_KEY_ID/SECRET_ACCESS_KEY (SESSION_TOKEN optional), left as it "
+        "is; default: the job's own Secret <job>-storage from the local storage profile, deleted with the Job",
     )
     max_retry: int = Field(3, ge=0, description="Volcano restarts of the whole job (preemption, failed pod)")
     restart_on_failure: bool = Field(

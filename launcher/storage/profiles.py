@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from launcher.paths import launcher_home
+from launcher.paths import launcher_home, warn_if_exposed
 from launcher.redact import register_secret
 from launcher.storage.errors import StorageError
 
@@ -171,6 +171,7 @@ def read_profile_file(name: str) -> dict[str, object]:
         if name != "default":
             raise StorageError(f"storage profile {name!r} not found: {path} does not exist")
         return {}
+    warn_if_exposed(path)
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -189,6 +189,12 @@ class FakeKube:
         if job.phases[0] != "Pending" and job.running_since is None:
             job.running_since = _now()
 
+    def _collect_garbage(self, owner_uid: str) -> None:
+        """Kubernetes' garbage collector: objects owned by a deleted Job go with it."""
+        for key, found in list(self.objects.items()):
+            if any(ref.get("uid") == owner_uid for ref in found["metadata"].get("ownerReferences") or []):
+                del self.objects[key]
+
     # -- routes -------------------------------------------------------------------------------------------------
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
@@ -260,6 +266,7 @@ class FakeKube:
         if method == "GET":
             if job.deleting == 0:
                 del self.jobs[(namespace, name or "")]
+                self._collect_garbage(job.body["metadata"]["uid"])
                 return 404, _status(404, "NotFound", f'jobs.batch.volcano.sh "{name}" not found')
             if job.deleting > 0:
                 job.deleting -= 1

@@ -122,10 +122,13 @@ def test_code_upload_keeps_what_the_job_needs(make_job, tmp_path) -> None:  # no
 def test_code_dir_under_tests_is_not_excluded(make_job) -> None:  # noqa: ANN001
     """A recipe kept in the repository's tests/ folder still ships: the tests/* exclude is dropped for it."""
     repo_recipe = FIXTURES / "toy_counter.yaml"
-    job = make_job("modelarts", recipe=repo_recipe).model_copy(update={"code_dir": FIXTURES.parent.parent})
+    job = make_job("modelarts", recipe=repo_recipe)
+    recipe = job.recipe.model_copy(update={"trainer": "recipes.lenet.train:train"})  # a package the root holds
+    job = job.model_copy(update={"code_dir": FIXTURES.parent.parent, "recipe": recipe})
     plan = plan_code_upload(job)
     assert plan.recipe == "tests/fixtures/toy_counter.yaml"
-    assert "tests/*" not in plan.uploads[0].exclude and ".venv/*" in plan.uploads[0].exclude
+    assert "/tests/" not in plan.uploads[0].exclude and ".venv/" in plan.uploads[0].exclude
+    assert "tests/fixtures/toy_counter.yaml" in plan.uploads[0].files
     assert len(plan.uploads) == 1  # the repository root has launcher/ and entry/ already
 
 

@@ -4,6 +4,8 @@ Volcano controller: bearer auth, schema-checked Jobs, ConfigMap ownership, the s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from launcher.backends import get_backend
@@ -43,14 +45,15 @@ def test_ascend_submit_status_logs_to_the_end(kube: FakeKube, make_job) -> None:
     record = runner.submit(job)
     name = k8s_name(job.id)
     assert record.state is JobState.PENDING and record.handle["name"] == name and record.handle["namespace"] == "train"
-    # Sent in order: the Secret (from the profile), the ConfigMap, the Job; then the ConfigMap is owned by the Job.
-    secret = kube.objects[("secrets", "train", "launcher-storage")]
+    # Sent in order: the job's Secret (from the profile), the ConfigMap, the Job; then the Job owns both.
+    secret = kube.objects[("secrets", "train", f"{name}-storage")]
     assert secret["stringData"] == {"ACCESS_KEY_ID": "obs-ak", "SECRET_ACCESS_KEY": SECRET}
     config_map = kube.objects[("configmaps", "train", f"rings-config-{name}")]
     owner = kube.jobs[("train", name)].body["metadata"]
-    assert config_map["metadata"]["ownerReferences"] == [
-        {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": name, "uid": owner["uid"]}
-    ]
+    for owned in (config_map, secret):
+        assert owned["metadata"]["ownerReferences"] == [
+            {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": name, "uid": owner["uid"]}
+        ]
     posted = kube.calls("POST", "/apis/batch.volcano.sh/v1alpha1/namespaces/train/jobs$")
     assert [p.status for p in posted] == [201] and posted[0].body == runner.render(job).manifests[-1]
     code = objects_root() / "toy-bucket" / "launcher-code" / job.id / "code"
@@ -157,18 +160,101 @@ def test_cluster_without_volcano(kube: FakeKube, make_job) -> None:  # noqa: ANN
     assert kube.calls("POST", "/configmaps$") and not [k for k in kube.objects if k[0] == "configmaps"]  # cleaned up
 
 
-def test_storage_secret_keys_are_merged_into_an_existing_secret(kube: FakeKube, make_job) -> None:  # noqa: ANN001
-    kube.objects[("secrets", "default", "launcher-storage")] = {
+def secret_refs(kube: FakeKube, name: str) -> dict[str, dict]:
+    pod = kube.jobs[("default", name)].body["spec"]["tasks"][0]["template"]["spec"]
+    env = pod["containers"][0]["env"]
+    return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+def test_each_job_has_its_own_secret_with_the_token_deleted_with_the_job(
+    kube: FakeKube, make_job, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    """Two users in one namespace: neither overwrites the other's keys, the session token travels, and each
+    Secret goes when its Job goes (ownerReferences: Kubernetes' garbage collector)."""
+    kube.objects[("secrets", "default", "launcher-storage")] = {  # the old shared Secret: never touched again
         "metadata": {"name": "launcher-storage", "namespace": "default"},
-        "stringData": {"ACCESS_KEY_ID": "old", "EXTRA_TOKEN_FOR_OTHERS": "kept"},
+        "stringData": {"ACCESS_KEY_ID": "someone-else"},
     }
-    backend().submit(make_job("volcano", image=IMAGE))
-    data = kube.objects[("secrets", "default", "launcher-storage")]["stringData"]
-    assert data == {"ACCESS_KEY_ID": "obs-ak", "SECRET_ACCESS_KEY": SECRET, "EXTRA_TOKEN_FOR_OTHERS": "kept"}
-    (patch,) = kube.calls("PATCH", "/secrets/launcher-storage$")
-    assert patch.body == {"stringData": {"ACCESS_KEY_ID": "obs-ak", "SECRET_ACCESS_KEY": SECRET}}
+    monkeypatch.setenv("SESSION_TOKEN", "alice-session-token")
+    alice = make_job("volcano", image=IMAGE)
+    backend().submit(alice)
+    monkeypatch.setenv("ACCESS_KEY_ID", "bob-ak")
+    monkeypatch.setenv("SECRET_ACCESS_KEY", "bob-sk")
+    monkeypatch.delenv("SESSION_TOKEN")
+    bob = make_job("volcano", image=IMAGE)
+    backend().submit(bob)
+    alice_name, bob_name = k8s_name(alice.id), k8s_name(bob.id)
+
+    assert kube.objects[("secrets", "default", f"{alice_name}-storage")]["stringData"] == {
+        "ACCESS_KEY_ID": "obs-ak",
+        "SECRET_ACCESS_KEY": SECRET,
+        "SESSION_TOKEN": "alice-session-token",
+    }
+    assert kube.objects[("secrets", "default", f"{bob_name}-storage")]["stringData"] == {
+        "ACCESS_KEY_ID": "bob-ak",
+        "SECRET_ACCESS_KEY": "bob-sk",
+    }
+    assert kube.objects[("secrets", "default", "launcher-storage")]["stringData"] == {"ACCESS_KEY_ID": "someone-else"}
+    assert not kube.calls("PATCH", "/secrets/launcher-storage$") and not kube.calls("PUT", "/secrets/")
+    assert {k: v["name"] for k, v in secret_refs(kube, alice_name).items()} == {
+        "ACCESS_KEY_ID": f"{alice_name}-storage",
+        "SECRET_ACCESS_KEY": f"{alice_name}-storage",
+        "SESSION_TOKEN": f"{alice_name}-storage",
+    }
+    assert set(secret_refs(kube, bob_name)) == {"ACCESS_KEY_ID", "SECRET_ACCESS_KEY"}
+
+    backend().stop(alice.id)
+    assert ("secrets", "default", f"{alice_name}-storage") not in kube.objects
+    assert ("secrets", "default", f"{bob_name}-storage") in kube.objects
+    kube.jobs[("default", bob_name)].deleting = 0  # deleted outside the launcher: the collector takes the Secret
+    backend().status(bob.id)
+    assert ("secrets", "default", f"{bob_name}-storage") not in kube.objects
+
+
+def test_a_secret_the_user_keeps_is_only_read(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    job = make_job("volcano", image=IMAGE)
+    backend(storage_secret="team-keys").submit(job)
+    assert not [k for k in kube.objects if k[0] == "secrets"] and not kube.calls("POST", "/secrets")
+    refs = secret_refs(kube, k8s_name(job.id))
+    assert {k: (v["name"], v["optional"]) for k, v in refs.items()} == {
+        "ACCESS_KEY_ID": ("team-keys", False),
+        "SECRET_ACCESS_KEY": ("team-keys", False),
+        "SESSION_TOKEN": ("team-keys", True),
+    }
+
+
+def test_a_job_that_cannot_be_created_leaves_no_secret(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    kube.fail_next("POST", "/jobs$", 422)
+    with pytest.raises(UserError):
+        backend().submit(make_job("volcano", image=IMAGE))
+    assert kube.calls("POST", "/secrets$") and not [k for k in kube.objects if k[0] == "secrets"]
 
 
 def test_missing_kubeconfig(make_job, tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(UserError, match="no usable Kubernetes configuration"):
         backend(kubeconfig=str(tmp_path / "nope")).submit(make_job("volcano", image=IMAGE))
+
+
+def test_hyperparameters_too_large_for_one_argument_travel_in_an_owned_configmap(
+    kube: FakeKube, make_job  # noqa: ANN001
+) -> None:
+    note = "n" * 300_000  # one exec argument may hold 128 KiB: the pod's entry would fail with E2BIG
+    runner = backend()
+    job = make_job("volcano", overrides={"note": note}, image=IMAGE)
+    record = runner.submit(job)
+    name = k8s_name(job.id)
+    config_map = kube.objects[("configmaps", "default", f"{name}-hyperparameters")]
+    assert json.loads(config_map["data"]["hyperparameters.json"])["note"] == note
+    owner = kube.jobs[("default", name)].body
+    assert config_map["metadata"]["ownerReferences"][0]["uid"] == owner["metadata"]["uid"]
+    pod = owner["spec"]["tasks"][0]["template"]["spec"]
+    (trainer,) = pod["containers"]
+    assert trainer["command"][-1] == "--hyperparameters=@/etc/launcher/hyperparameters/hyperparameters.json"
+    assert len(json.dumps(owner)) < 20_000
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["hyperparameters"]["configMap"] == {"name": f"{name}-hyperparameters"}
+    mount = next(m for m in trainer["volumeMounts"] if m["name"] == "hyperparameters")
+    assert mount["mountPath"] == "/etc/launcher/hyperparameters" and mount["readOnly"]
+    assert record.handle["config_maps"] == [f"{name}-hyperparameters"]
+    runner.stop(job.id)
+    assert ("configmaps", "default", f"{name}-hyperparameters") not in kube.objects

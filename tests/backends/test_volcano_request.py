@@ -97,7 +97,7 @@ def test_ascend_job_field_by_field(make_job) -> None:  # noqa: ANN001
     for key in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY"):
         assert env[key] == {
             "name": key,
-            "valueFrom": {"secretKeyRef": {"name": "launcher-storage", "key": key, "optional": False}},
+            "valueFrom": {"secretKeyRef": {"name": f"{name}-storage", "key": key, "optional": False}},
         }
     mounts = {m["name"]: m["mountPath"] for m in trainer["volumeMounts"]}
     assert (
@@ -108,7 +108,7 @@ def test_ascend_job_field_by_field(make_job) -> None:  # noqa: ANN001
     assert volumes["ranktable"]["configMap"] == {"name": f"rings-config-{name}"}
     (fetch,) = pod["initContainers"]
     assert fetch["command"] == ["python", "-m", "launcher", "data", "sync", request.code.url, "/home/launcher/code"]
-    assert env_of(fetch)["SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "launcher-storage"
+    assert env_of(fetch)["SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == f"{name}-storage"
     # The Secret is planned by name and keys; the value is read when sending, and shown nowhere.
     assert request.secret is not None and request.secret.keys == ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY"]
     assert STORAGE_SECRET_VALUE not in request.model_dump_json() + request.command_line()
@@ -143,7 +143,8 @@ def test_command_line_is_the_yaml_and_the_uploads(make_job) -> None:  # noqa: AN
     request = render(make_job("volcano", device="ascend", count=1, image=IMAGE))
     text = request.command_line()
     assert text.startswith(f"launcher data sync {request.code.uploads[0].source} {request.code.url} --exclude ")
-    assert "kubectl -n default create secret generic launcher-storage --from-literal=ACCESS_KEY_ID=***" in text
+    name = request.manifests[-1]["metadata"]["name"]
+    assert f"kubectl -n default create secret generic {name}-storage --from-literal=ACCESS_KEY_ID=***" in text
     documents = list(yaml.safe_load_all(text.split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0]))
     assert documents == request.manifests
 

@@ -1,8 +1,10 @@
 """A private dockerd for the Docker backend tests, and an offline image that runs the project's Python.
 
 The daemon is Debian's `docker.io` with its own data root, exec root, unix socket and config file, no bridge and
-no iptables, so it touches nothing of the host's Docker and needs no network. It lives for the test session;
-teardown removes its containers, stops it, lazily unmounts anything left under its folder and deletes that.
+no iptables, so it touches nothing of the host's Docker and needs no network. It also listens on a loopback
+TCP port with mutual TLS (--tlsverify, certificates from trustme), as a remote Docker host does. It lives for
+the test session; teardown removes its containers, stops it, lazily unmounts anything left under its folder and
+deletes that.
 Where no daemon can start (no dockerd, not root, a kernel without overlay or cgroups) the tests that need it skip
 with the reason; LAUNCHER_REQUIRE_DOCKER=1 (CI) turns that skip into a failure.
 """
@@ -13,6 +15,7 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -35,6 +38,37 @@ class Daemon:
     url: str
     root: Path
     client: Any  # docker.DockerClient
+    tls_url: str  # tcp://127.0.0.1:<port>, mutual TLS only
+    cert_path: Path  # ca.pem, cert.pem, key.pem for a client: what DOCKER_CERT_PATH names
+
+
+def _tls_files(root: Path) -> tuple[Path, list[str]]:
+    """A CA, the daemon's certificate for 127.0.0.1 and a client's, laid out as Docker expects them."""
+    import trustme
+
+    ca = trustme.CA()
+    server, client = ca.issue_cert("127.0.0.1"), ca.issue_cert("launcher-tests-client")
+    server_dir, client_dir = root / "tls-server", root / "tls-client"
+    for folder in (server_dir, client_dir):
+        folder.mkdir()
+        ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    server.cert_chain_pems[0].write_to_path(str(server_dir / "cert.pem"))
+    server.private_key_pem.write_to_path(str(server_dir / "key.pem"))
+    client.cert_chain_pems[0].write_to_path(str(client_dir / "cert.pem"))
+    client.private_key_pem.write_to_path(str(client_dir / "key.pem"))
+    flags = [
+        "--tlsverify",
+        f"--tlscacert={server_dir / 'ca.pem'}",
+        f"--tlscert={server_dir / 'cert.pem'}",
+        f"--tlskey={server_dir / 'key.pem'}",
+    ]
+    return client_dir, flags
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _skip(reason: str) -> None:
@@ -93,9 +127,12 @@ def dockerd() -> Iterator[Daemon]:
     root = Path(tempfile.mkdtemp(prefix="ld-", dir="/tmp"))
     (root / "daemon.json").write_text("{}")  # not the host's /etc/docker/daemon.json
     url = f"unix://{root}/docker.sock"
+    tls_url = f"tcp://127.0.0.1:{_free_port()}"
+    cert_path, tls_flags = _tls_files(root)
     command = [
         "dockerd", f"--data-root={root}/data", f"--exec-root={root}/exec", f"--pidfile={root}/dockerd.pid",
-        f"--host={url}", f"--config-file={root}/daemon.json", "--iptables=false", "--bridge=none",
+        f"--host={url}", f"--host={tls_url}", *tls_flags,
+        f"--config-file={root}/daemon.json", "--iptables=false", "--bridge=none",
         "--ip-masq=false", "--userland-proxy=false", "--log-level=warn",
     ]  # fmt: skip
     with open(root / "dockerd.log", "wb") as log:
@@ -115,7 +152,7 @@ def dockerd() -> Iterator[Daemon]:
                 except docker.errors.DockerException:
                     pass
             time.sleep(0.2)
-        yield Daemon(url=url, root=root, client=client)
+        yield Daemon(url=url, root=root, client=client, tls_url=tls_url, cert_path=cert_path)
     finally:
         if client is not None:
             for container in client.containers.list(all=True):

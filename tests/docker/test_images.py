@@ -81,6 +81,9 @@ def test_code_image_context_holds_the_project_and_the_code_dir_and_its_tag_follo
     (code / "pkg" / "__pycache__" / "train.pyc").write_bytes(b"\0")
     (code / "secret.env").write_text("TOKEN=x\n")
     (code / ".dockerignore").write_text("# the code dir's own rules\n*.env\n")
+    for rel in (".env", ".aws/credentials", "pkg/id_rsa", "certs/tls.key"):  # never in an image, whatever the rules
+        (code / rel).parent.mkdir(parents=True, exist_ok=True)
+        (code / rel).write_text("AKIA-secret\n")
     plan = code_plan("launcher-cpu:abc", "toy", code)
     assert {n for n in plan.files if n.startswith("code/")} == {"code/pkg/train.py", "code/.dockerignore"}
     assert "project/entry/modelarts_entry_acc.py" in plan.files and "project/launcher/backends/docker.py" in plan.files

@@ -89,11 +89,13 @@ def test_host_options_are_never_forced_only_passed_when_asked() -> None:
 def test_command_line_is_the_same_container_with_secrets_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_ACCESS_KEY", "sk-very-secret-value")
     monkeypatch.setenv("ACCESS_KEY_ID", "AKID1234")
-    request = render(options={"volumes": ["/srv/data:/data:ro"], "env": {"EXTRA": "1"}})
-    # The container gets the credentials (it pushes to the store), the printed line never shows them.
-    assert request.environment["SECRET_ACCESS_KEY"] == "sk-very-secret-value"
+    request = render(options={"volumes": ["/srv/data:/data:ro"], "env": {"EXTRA": "1", "OTHER_ACCESS_KEY": "AKID99"}})
+    # The container gets the credentials as a read-only file (it pushes to the store), never in its environment.
+    assert "SECRET_ACCESS_KEY" not in request.environment and "ACCESS_KEY_ID" not in request.environment
+    assert request.credential_names == ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY"]
     line = request.command_line()
-    assert "sk-very-secret-value" not in line and "SECRET_ACCESS_KEY=***" in line
+    assert "sk-very-secret-value" not in line and "AKID1234" not in line
+    assert "AKID99" not in line and "OTHER_ACCESS_KEY=***" in line  # a key id given with --env is masked too
     args = shlex.split(line)
     assert args[:4] == ["docker", "-H", request.docker_host, "run"]
     assert args[args.index("--user") + 1] == request.user

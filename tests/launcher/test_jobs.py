@@ -128,3 +128,58 @@ def test_two_processes_at_once_lose_no_update(tmp_path: Path) -> None:
         assert records[f"w1-{i}"].handle == {"worker": 1, "i": i}
         assert records[f"w0-{i}"].state in (JobState.SUCCEEDED, JobState.STOPPED)
         assert records[f"w0-{i}"].ended_at is not None
+
+
+def test_empty_prefix_matches_no_job_not_even_the_only_one(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite")
+    store.create(record("lenet-20260101-aaaa"))
+    with pytest.raises(UserError, match="give a job id"):
+        store.get("")
+
+
+def test_prefix_matching_is_case_sensitive(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite")
+    store.create(record("lenet-20260101-aaaa"))
+    with pytest.raises(JobNotFound):
+        store.get("LENET")
+    with pytest.raises(JobNotFound):
+        store.get("lenet-20260101-AA")
+    assert store.get("lenet-2026").id == "lenet-20260101-aaaa"
+    with pytest.raises(JobNotFound):
+        store.get("lenet%")  # '%' is literal, not a wildcard
+
+
+def test_handle_update_merges_keys_and_none_removes_one(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite")
+    store.create(record(handle={"job_dir": "/j", "logs": ["/j/job.log"]}))
+    store.update("lenet-1", handle_update={"supervisor_pid": 7})
+    assert store.transition("lenet-1", JobState.RUNNING, handle_update={"pid": 8, "pgid": 8, "job_dir": None})
+    assert store.get("lenet-1").handle == {"logs": ["/j/job.log"], "supervisor_pid": 7, "pid": 8, "pgid": 8}
+    with pytest.raises(ValueError, match="not both"):
+        store.update("lenet-1", handle={}, handle_update={"a": 1})
+
+
+def _add_handle_keys(path: str, worker: int, count: int, start) -> None:  # noqa: ANN001 - a multiprocessing Event
+    store = JobStore(Path(path))
+    start.wait(30)
+    for i in range(count):
+        # What the CLI (supervisor_pid) and the supervisor (pid/pgid) do: each adds only its own keys.
+        store.update("lenet-1", handle_update={f"w{worker}-{i}": i})
+
+
+def test_two_processes_adding_handle_keys_lose_none(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite"
+    JobStore(path).create(record(handle={"job_dir": "/j"}))
+    count = 150
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    workers = [ctx.Process(target=_add_handle_keys, args=(str(path), w, count, start)) for w in (0, 1)]
+    for w in workers:
+        w.start()
+    start.set()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    handle = JobStore(path).get("lenet-1").handle
+    assert handle.pop("job_dir") == "/j"
+    assert handle == {f"w{w}-{i}": i for w in (0, 1) for i in range(count)}
