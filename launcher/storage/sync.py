@@ -61,6 +61,12 @@ def compare_times(src: Entry, dst: Entry, dst_keeps_mtime: bool) -> str:
     return ASK if dst.mtime >= math.floor(src.mtime) else CHANGED
 
 
+def collapse_key(rel: str) -> str:
+    """'a//b' -> 'a/b', '/x' -> 'x': S3 and OBS store keys with empty segments (a train_url ending in '/' plus
+    '/' + name); they are copied under the path a file system would give them."""
+    return "/".join(part for part in rel.split("/") if part) if "//" in rel or rel.startswith("/") else rel
+
+
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, StorageError):
         text = str(exc)
@@ -118,24 +124,18 @@ class SyncEngine:
             for entry in src_listing.entries:
                 if not selected(entry.key) or (only is not None and entry.key not in only):
                     continue
+                rel = collapse_key(entry.key)
                 try:
-                    check_key(entry.key)
+                    check_key(rel)
                 except UnsafeKey as exc:
                     report.failures.append(Failure(path=src_store.url(as_folder(src_key)) + entry.key, error=str(exc)))
                     continue
-                items.append(
-                    Item(
-                        entry.key,
-                        join_key(as_folder(src_key), entry.key),
-                        join_key(as_folder(dst_key), entry.key),
-                        entry,
-                    )
-                )
+                items.append(Item(rel, as_folder(src_key) + entry.key, join_key(as_folder(dst_key), rel), entry))
             dst_entries = {e.key: e for e in dst_listing.entries}
             copies, skipped = await self._plan(items, dst_entries, src_store, dst_store, mirror)
             deletes = []
             if mirror and self.options.delete:
-                wanted = {e.key for e in src_listing.entries}
+                wanted = {collapse_key(e.key) for e in src_listing.entries}
                 for key in dst_entries:
                     if key in wanted or not selected(key):
                         continue
