@@ -15,4 +15,8 @@ for _name in ("file", "framework.file", "framework.file.file_io"):
     sys.modules[f"{__name__}.{_name}"] = file
 file.file_io = file  # type: ignore[attr-defined] # `from moxing.framework.file import file_io`
 
-__all__ = ["file"]
+# Imported here so that `import moxing.framework.file.file_io` (found in sys.modules, parents skipped) still
+# leaves `moxing.framework` bound.
+from moxing import framework, pytorch, tensorflow  # noqa: E402
+
+__all__ = ["file", "framework", "pytorch", "tensorflow"]
