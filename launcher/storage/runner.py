@@ -27,6 +27,8 @@ from launcher.storage.errors import Interrupted
 
 T = TypeVar("T")
 _CLOSE_TIMEOUT_S = 5.0
+_DRAIN_TIMEOUT_S = 30.0
+_IO_THREADS = "launcher-io"  # thread name prefix of the loop's executor and of transfer.py's pool
 
 
 class _Loop:
@@ -34,6 +36,8 @@ class _Loop:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.executor = ThreadPoolExecutor(thread_name_prefix=_IO_THREADS)
+        self.loop.set_default_executor(self.executor)
         self.closers: list[Callable[[], Awaitable[None]]] = []
         self.thread = threading.Thread(target=self._serve, name="launcher-storage-loop", daemon=True)
         self.thread.start()
@@ -41,6 +45,16 @@ class _Loop:
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
+
+    def drain(self) -> None:
+        """Wait for disk work a cancelled call left on threads (a file being finished or its temporary file
+        removed), so that nothing partial remains when the process goes on to exit."""
+        old, self.executor = self.executor, ThreadPoolExecutor(thread_name_prefix=_IO_THREADS)
+        self.loop.call_soon_threadsafe(self.loop.set_default_executor, self.executor)
+        old.shutdown(wait=True)
+        for thread in threading.enumerate():  # the engine's own pools, already shut down by the cancellation
+            if thread.name.startswith(_IO_THREADS) and thread is not threading.current_thread():
+                thread.join(_DRAIN_TIMEOUT_S)
 
     def close(self) -> None:
         async def close_all() -> None:
@@ -195,10 +209,12 @@ def run(make: Callable[[], Awaitable[T]]) -> T:
         except BaseException:  # Ctrl-C (or another signal handler raising): stop the work cleanly first
             call.cancel()
             call.done.wait()
+            shared.drain()
             raise
     finally:
         if take_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if terminated:  # even if the work finished first: the process was asked to stop, say so
+        shared.drain()
         raise Interrupted("interrupted by SIGTERM: finished files are in place, re-run to complete") from None
     return call.outcome()

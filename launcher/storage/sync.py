@@ -61,10 +61,16 @@ def compare_times(src: Entry, dst: Entry, dst_keeps_mtime: bool) -> str:
     return ASK if dst.mtime >= math.floor(src.mtime) else CHANGED
 
 
-def collapse_key(rel: str) -> str:
-    """'a//b' -> 'a/b', '/x' -> 'x': S3 and OBS store keys with empty segments (a train_url ending in '/' plus
-    '/' + name); they are copied under the path a file system would give them."""
-    return "/".join(part for part in rel.split("/") if part) if "//" in rel or rel.startswith("/") else rel
+def collapse_key(prefix: str, rel: str) -> str:
+    """`rel` (listed below `prefix`) without empty segments when the object key has '//' inside it.
+
+    S3 and OBS store such keys: ModelArts hands train_url with a trailing '/' and scripts append '/' + name,
+    giving 'out//model.ckpt'; listed below 'out/' that is '/model.ckpt', copied as 'model.ckpt'. A key that
+    itself starts with '/' stays as it is, and check_key refuses it.
+    """
+    if "//" not in prefix + rel or (prefix + rel).startswith("/"):
+        return rel
+    return "/".join(part for part in rel.split("/") if part)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -124,7 +130,7 @@ class SyncEngine:
             for entry in src_listing.entries:
                 if not selected(entry.key) or (only is not None and entry.key not in only):
                     continue
-                rel = collapse_key(entry.key)
+                rel = collapse_key(as_folder(src_key), entry.key)
                 try:
                     check_key(rel)
                 except UnsafeKey as exc:
@@ -135,7 +141,7 @@ class SyncEngine:
             copies, skipped = await self._plan(items, dst_entries, src_store, dst_store, mirror)
             deletes = []
             if mirror and self.options.delete:
-                wanted = {collapse_key(e.key) for e in src_listing.entries}
+                wanted = {collapse_key(as_folder(src_key), e.key) for e in src_listing.entries}
                 for key in dst_entries:
                     if key in wanted or not selected(key):
                         continue
