@@ -27,12 +27,16 @@ from launcher.storage.urls import StorageURL, parse_url
 _PoolKey = tuple[str, bool, float, float, int]
 _pools: dict[_PoolKey, aiohttp.ClientSession] = {}
 _pools_loop: object | None = None
+# Pools a forked child inherited: kept referenced, never closed or collected. Their sockets are registered in
+# the parent's epoll instance, which the child shares; closing them here would unregister them for the parent.
+_inherited_pools: list[aiohttp.ClientSession] = []
 
 
 def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
     global _pools_loop
     loop = runner.current_loop()
     if _pools_loop is not loop:  # first use on this loop (or in a forked child): the old pools are not ours
+        _inherited_pools.extend(_pools.values())
         _pools.clear()
         _pools_loop = loop
         runner.at_close(_close_pools)

@@ -21,6 +21,7 @@ class HostileS3:
         self.bucket = bucket
         self.objects = objects
         self.endpoint = ""
+        self.peers: set[tuple[str, int]] = set()  # client (host, port) of every connection seen
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -55,6 +56,8 @@ class HostileS3:
             await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.transport is not None:
+            self.peers.add(request.transport.get_extra_info("peername")[:2])
         raw = request.raw_path.split("?", 1)[0]
         bucket, _, key = raw.lstrip("/").partition("/")
         # the client percent-encodes the key; a leading '/' of the key survives as the '//' after the bucket
