@@ -120,9 +120,10 @@ def read_bytes(url: str, *, profile: Profile | None = None) -> bytes:
         store, key = session.open(url)
         if not key or key.endswith("/"):
             raise StorageError(f"{url} is a folder, not a file")
-        if await store.stat(key) is None:
-            raise NotFound(f"not found: {url}")
-        return await store.read(key)
+        try:
+            return await store.read(key)  # one request: a missing object raises NotFound
+        except NotADirectoryError:  # a file where a parent folder should be
+            raise NotFound(f"not found: {url}") from None
 
     return _with_session(work, profile)
 

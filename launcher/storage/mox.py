@@ -597,7 +597,10 @@ def write(url: str, content: str | bytes, binary: bool = False) -> None:
 def append(url: str, content: str | bytes, binary: bool = False) -> None:
     """Add to the end of a file (object stores have no append: read, extend, write back atomically)."""
     url = os.fspath(url)
-    old = api.read_bytes(url, profile=_profile()) if api.stat(url, profile=_profile()) is not None else b""
+    try:
+        old = api.read_bytes(url, profile=_profile())
+    except NotFound:
+        old = b""
     api.write_bytes(url, old + _encode(content), profile=_profile())
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from launcher.storage import api
-from launcher.storage.errors import StorageError
+from launcher.storage.errors import NotFound, StorageError
 from launcher.storage.mox import _api, _is_remote, _local, _profile
 from launcher.storage.mox_errors import MoxFileNotExistsException
 
@@ -59,12 +59,12 @@ class File(io.IOBase):
         self._writable = kind != "r"
         spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=self._SPOOL)
         if kind[0] in "ra":
-            found = api.stat(self.name, profile=_profile())
-            if found is None and kind[0] == "r":
-                raise MoxFileNotExistsException(f"mox.file.File: no such file {self.name}")
-            if found is not None:
+            try:
                 spool.write(api.read_bytes(self.name, profile=_profile()))
                 self._stored = True
+            except NotFound:
+                if kind[0] == "r":
+                    raise MoxFileNotExistsException(f"mox.file.File: no such file {self.name}") from None
         if kind[0] != "a":
             spool.seek(0)
         self._raw = spool
