@@ -13,10 +13,10 @@ Local paths behave exactly as the os/shutil function that Huawei's mapping table
 
 from __future__ import annotations
 
-import builtins
 import fnmatch
 import functools
 import glob as glob_mod
+import io
 import os
 import posixpath
 import shutil
@@ -282,6 +282,8 @@ def list_directory(
         path = _local(url)
         if not recursive:
             names = sorted(os.listdir(path))
+            if not (skip_dir or skip_file):
+                return names
             return [n for n in names if not (skip_dir if os.path.isdir(os.path.join(path, n)) else skip_file)]
         if not os.path.isdir(path):
             os.listdir(path)  # raises what os.listdir raises
@@ -611,8 +613,6 @@ def append_remote(src_url: str, dst_url: str) -> None:
 
 
 def _decode(data: bytes) -> str:
-    import io
-
     return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=None).read()
 
 
@@ -626,5 +626,3 @@ def open(url: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:  # noqa: 
 
 from launcher.storage.mox_file import File  # noqa: E402 - File uses this module's helpers
 from launcher.storage.mox_shift import shift  # noqa: E402 - shift wraps this module's functions
-
-_ = builtins  # the shim's `open` shadows the built-in in this module only
