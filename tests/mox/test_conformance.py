@@ -269,3 +269,28 @@ def test_shift_covers_the_mapping_table(bucket_url: str, tmp_path: Path) -> None
     finally:
         mox.file.shift("mox", "os")
     assert glob.glob(f"{bucket_url}/sh/img/*.jpg") == []  # the real glob again
+
+
+def test_local_paths_behave_like_os(tmp_path: Path) -> None:
+    write_tree(tmp_path / "d", {"a.txt": b"12", "sub/b.txt": b"3"})
+    (tmp_path / "d" / "empty").mkdir()
+    d = str(tmp_path / "d")
+    assert mox.file.list_directory(d) == sorted(os.listdir(d))
+    assert mox.file.list_directory(d, skip_dir=True) == ["a.txt"]
+    assert mox.file.list_directory(d, recursive=True) == ["a.txt", "empty", "sub", "sub/b.txt"]
+    assert [w[0] for w in mox.file.walk(d)] == [w[0] for w in os.walk(d)]
+    with pytest.raises(FileNotFoundError):
+        mox.file.list_directory(str(tmp_path / "missing"))
+    assert (mox.file.get_size(d), mox.file.get_size(d, recursive=True)) == (0, 3)
+    assert mox.file.stat(f"file://{d}/a.txt").length == 2 and mox.file.stat(d).is_directory
+    assert mox.file.glob(f"{d}/*.txt") == [f"{d}/a.txt"]
+    mox.file.remove(f"{d}/sub")  # a folder without recursive: left alone
+    assert os.path.isdir(f"{d}/sub")
+    os.symlink(f"{d}/sub", f"{d}/link")
+    mox.file.remove(f"{d}/link", recursive=True)  # the link itself, never what it points to
+    assert not os.path.lexists(f"{d}/link") and os.path.isfile(f"{d}/sub/b.txt")
+    mox.file.remove(f"{d}/sub", recursive=True)
+    mox.file.remove(f"{d}/missing")
+    assert sorted(os.listdir(d)) == ["a.txt", "empty"]
+    with pytest.raises(FileExistsError):
+        mox.file.mk_dir(f"{d}/empty")
