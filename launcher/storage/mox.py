@@ -30,7 +30,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
 from launcher.storage import api
-from launcher.storage.errors import Interrupted, NotFound, StorageError
+from launcher.storage.errors import Interrupted, NotFound, StorageError, TransferFailed
 from launcher.storage.mox_errors import (
     MoxFileNameDuplicateException,
     MoxFileNotExistsException,
@@ -201,12 +201,27 @@ def copy_parallel(
         if api.exists(src_url, profile=_profile()):  # something else was missing (a bucket): say so
             raise
         report = None
+    except TransferFailed as exc:
+        clashes = _name_clashes(src_url) if _is_remote(src_url) and not _is_remote(dst_url) else []
+        if clashes:
+            raise MoxFileNameDuplicateException(
+                f"mox.file.copy_parallel: {src_url} holds {', '.join(clashes[:3])} both as a file and as a folder, "
+                f"which a local file system cannot ({exc})"
+            ) from None
+        raise
     if file_list is None:
         for rel in api.empty_folders(src_url, profile=_profile()):
             api.make_dirs(_join(dst_url, rel), profile=_profile())
     if report is None or (file_list is None and report.copied + report.skipped == 0):
         logger.info("mox.file.copy_parallel: no files to copy from {}", src_url)
         api.make_dirs(dst_url, profile=_profile())
+
+
+def _name_clashes(url: str) -> list[str]:
+    """Names below an object folder that are a file and also the folder of other files ('a' and 'a/b')."""
+    names = set(api.names(url, recursive=True, profile=_profile()))
+    parents = {name[:i] for name in names for i, char in enumerate(name) if char == "/"}
+    return sorted(names & parents)
 
 
 @_api

@@ -74,3 +74,17 @@ def test_copy_parallel_of_the_bucket_refuses_only_the_absolute_key(hostile: Host
         finishes(lambda: mox.copy_parallel("s3://hb", str(tmp_path / "all")))
     # every other object arrived; '//' is a folder marker, not a file
     assert read_tree(tmp_path / "all") == {"out/model.ckpt": b"weights", "out/log.txt": b"log", "top.txt": b"t"}
+
+
+def test_a_name_that_is_both_file_and_folder_is_a_duplicate_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """moxing documents MoxFileNameDuplicateException for a download where 'a' is a file and 'a/b' exists."""
+    with HostileS3("dup", {"data/a": b"file", "data/a/b": b"below", "data/c": b"c"}) as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        clash = "holds a both as a file and as a folder"
+        with pytest.raises(mox.MoxFileNameDuplicateException, match=clash) as info:
+            finishes(lambda: mox.copy_parallel("s3://dup/data", str(tmp_path / "got")))
+    assert isinstance(info.value, FileExistsError)
+    assert read_tree(tmp_path / "got")["c"] == b"c"  # the rest was copied
