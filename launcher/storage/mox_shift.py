@@ -53,7 +53,9 @@ def shift(src: str, dst: str) -> None:
         if _saved:
             return
 
-        def open_url(path: str, mode: str = "r", buffering: int = -1, encoding: str | None = None, *a: Any, **k: Any) -> Any:
+        def open_url(
+            path: str, mode: str = "r", buffering: int = -1, encoding: str | None = None, *a: Any, **k: Any
+        ) -> Any:
             return mox.File(path, mode, buffering, encoding, *a, **k)
 
         def makedirs(path: str, mode: int = 0o777, exist_ok: bool = False) -> None:

@@ -40,7 +40,9 @@ def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSessio
         _pools.clear()
         _pools_loop = loop
         runner.at_close(_close_pools)
-    key = (profile.endpoint or "", profile.verify_ssl, profile.connect_timeout_s, profile.read_timeout_s, max_connections)
+    key = (
+        profile.endpoint or "", profile.verify_ssl, profile.connect_timeout_s, profile.read_timeout_s, max_connections
+    )
     pool = _pools.get(key)
     if pool is None or pool.closed:
         pool = _pools[key] = new_http_session(profile, max_connections)

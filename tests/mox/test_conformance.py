@@ -184,7 +184,9 @@ def test_list_directory_and_walk(bucket_url: str) -> None:
     assert mox.file.list_directory(base, skip_file=True) == ["d", "e"]
     assert mox.file.list_directory(base, skip_dir=True) == ["a.txt"]
     assert mox.file.list_directory(base, recursive=True, skip_dir=True) == ["a.txt", "d/b.txt"]
-    assert list(mox.file.walk(base)) == [(base, ["d", "e"], ["a.txt"]), (f"{base}/d", [], ["b.txt"]), (f"{base}/e", [], [])]
+    assert list(mox.file.walk(base)) == [
+        (base, ["d", "e"], ["a.txt"]), (f"{base}/d", [], ["b.txt"]), (f"{base}/e", [], [])
+    ]
     assert [w[0] for w in mox.file.walk(base, topdown=False)] == [f"{base}/d", f"{base}/e", base]
     # a missing folder: like os.listdir / os.walk
     with pytest.raises(FileNotFoundError):
