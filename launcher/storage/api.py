@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -126,9 +127,10 @@ def read_bytes(url: str, *, profile: Profile | None = None) -> bytes:
         store, key = session.open(url)
         if not key or key.endswith("/"):
             raise StorageError(f"{url} is a folder, not a file")
-        if await store.stat(key) is None:
-            raise NotFound(f"not found: {url}")
-        return await store.read(key)
+        try:
+            return await store.read(key)  # one request: a missing object raises NotFound
+        except NotADirectoryError:  # a file where a parent folder should be
+            raise NotFound(f"not found: {url}") from None
 
     return _with_session(work, profile)
 
@@ -177,6 +179,78 @@ def names(url: str, recursive: bool = False, *, profile: Profile | None = None) 
         return sorted([e.key for e in files] + dirs)
 
     return _with_session(work, profile)
+
+
+def listing(url: str, *, profile: Profile | None = None) -> tuple[list[Entry], list[str]] | None:
+    """One level of the folder `url`: (files, sub-folder names ending in '/'), or None when no folder is there.
+
+    An existing empty folder (a directory, a "dir/" marker, a bucket) gives ([], []).
+    """
+
+    async def work(session: Session) -> tuple[list[Entry], list[str]] | None:
+        store, key = session.open(url)
+        files, dirs = await store.list_dir(as_folder(key))
+        if files or dirs or await store.is_folder(key):
+            return files, dirs
+        return None
+
+    return _with_session(work, profile)
+
+
+def empty_folders(url: str, *, profile: Profile | None = None) -> list[str]:
+    """Empty folders below the folder `url` (relative, sorted): directories with nothing in them, or "dir/"
+    marker objects with nothing below them. [] for a file or a missing folder."""
+
+    async def work(session: Session) -> list[str]:
+        store, key = session.open(url)
+        folder = as_folder(key)
+        if isinstance(store, LocalStore):
+            return await asyncio.to_thread(_empty_dirs, store.path(folder))
+        listing = await store.scan(folder, markers=True)
+        return _empty_markers([e.key for e in listing.entries])
+
+    return _with_session(work, profile)
+
+
+def tree(url: str, *, profile: Profile | None = None) -> tuple[list[Entry], list[str]] | None:
+    """Everything below the folder `url`: (files, empty folders), relative; None when no folder is there."""
+
+    async def work(session: Session) -> tuple[list[Entry], list[str]] | None:
+        store, key = session.open(url)
+        folder = as_folder(key)
+        if isinstance(store, LocalStore):
+            if not await store.is_folder(key):
+                return None
+            listing = await store.scan(folder)
+            return listing.entries, await asyncio.to_thread(_empty_dirs, store.path(folder))
+        listing = await store.scan(folder, markers=True)
+        if not listing.entries and not await store.is_folder(key):
+            return None
+        files = [e for e in listing.entries if e.key and not e.key.endswith("/")]
+        return files, _empty_markers([e.key for e in listing.entries])
+
+    return _with_session(work, profile)
+
+
+def _empty_markers(keys: list[str]) -> list[str]:
+    """The "dir/" marker keys (named without the '/') that have nothing below them."""
+    markers = {k.rstrip("/") for k in keys if k.endswith("/") and k.strip("/")}
+    parents = set()
+    for k in keys:
+        head = k.rstrip("/").rpartition("/")[0]
+        while head and head not in parents:
+            parents.add(head)
+            head = head.rpartition("/")[0]
+    return sorted(markers - parents)
+
+
+def _empty_dirs(top: str) -> list[str]:
+    """Directories below `top` with no entry at all (relative, '/'-separated); symlinks are not followed."""
+    found = []
+    for folder, dirs, files in os.walk(top):
+        if not dirs and not files and folder != top:
+            found.append(os.path.relpath(folder, top).replace(os.sep, "/"))
+    return sorted(found)
 
 
 def rm(url: str, recursive: bool = False, *, profile: Profile | None = None) -> int:

@@ -134,10 +134,32 @@ def composite_etag(part_md5s: list[bytes]) -> str:
     return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"
 
 
+def new_http_session(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
+    """The aiohttp session (connection pool) for one endpoint's settings; must be created on its loop."""
+    ssl_arg: ssl.SSLContext | bool = (
+        ssl_context(profile) if urlsplit(profile.endpoint or "").scheme == "https" else True
+    )
+    connector = aiohttp.TCPConnector(
+        limit=max_connections, limit_per_host=max_connections, ttl_dns_cache=300, ssl=ssl_arg
+    )
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=profile.connect_timeout_s, sock_read=profile.read_timeout_s)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,  # an object stored gzip-encoded must arrive byte for byte
+        read_bufsize=1 << 20,  # bigger reads: fewer trips through Python per downloaded MiB
+        skip_auto_headers=("Content-Type",),
+        headers={"Accept-Encoding": "identity", "User-Agent": "launcher-storage/0.1"},
+    )
+
+
 class S3Client:
     """One endpoint, one connection pool. Use `async with S3Client(profile) as s3:`."""
 
-    def __init__(self, profile: Profile, *, max_connections: int = 128) -> None:
+    def __init__(
+        self, profile: Profile, *, max_connections: int = 128, http: aiohttp.ClientSession | None = None
+    ) -> None:
+        """`http`: a connection pool shared with other clients (session.py's per-process pools); not closed here."""
         if profile.endpoint is None:
             raise StorageError("no S3 endpoint configured (set S3_ENDPOINT or a profile)")
         self.profile = profile
@@ -148,9 +170,9 @@ class S3Client:
         self._base_path = parts.path.rstrip("/")
         self._https = parts.scheme == "https"
         self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = http
+        self._owns_session = http is None
         self._bulk: BulkClient | None = None
-        self._ssl = ssl_context(profile) if self._https else None
         self._proxies: dict[str, str | None] = {}
         self._list_v1 = profile.list_version == "1"
         source = chain.credential_source(profile)
@@ -173,21 +195,7 @@ class S3Client:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            ssl_arg: ssl.SSLContext | bool = self._ssl if self._ssl is not None else True
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300, ssl=ssl_arg
-            )
-            timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=self.profile.connect_timeout_s, sock_read=self.profile.read_timeout_s
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=timeout,
-                auto_decompress=False,  # an object stored gzip-encoded must arrive byte for byte
-                read_bufsize=1 << 20,  # bigger reads: fewer trips through Python per downloaded MiB
-                skip_auto_headers=("Content-Type",),
-                headers={"Accept-Encoding": "identity", "User-Agent": "launcher-storage/0.1"},
-            )
+            self._session = new_http_session(self.profile, self._max_connections)
         return self._session
 
     @property
@@ -209,7 +217,8 @@ class S3Client:
             self._bulk.close()
             self._bulk = None
         if self._session is not None:
-            await self._session.close()
+            if self._owns_session:
+                await self._session.close()
             self._session = None
 
     # -- request plumbing -------------------------------------------------------------------------------

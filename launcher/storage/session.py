@@ -1,22 +1,63 @@
-"""Turn URLs into (store, key) pairs for one run, sharing one S3 connection pool per endpoint.
+"""Turn URLs into (store, key) pairs for one run, on connection pools that live as long as the process.
 
 With no endpoint configured, `obs://bucket/key` and `s3://bucket/key` live in the embedded directory store
 `objects_root()/bucket/key`, through the same engine as a real server.
+
+A Session is cheap: one per blocking call (api.py). Its S3 client is too (its own retry budget, endpoint
+health and part-transfer threads, so one call's give-up or cancellation never leaks into the next); what is
+shared is the HTTP connection pool, one per endpoint settings on runner.py's long-lived loop, so consecutive
+calls reuse warm connections. A Session used on another loop (a test's own `asyncio.run`) owns its pool.
 """
 
 from __future__ import annotations
 
 import os
 
+import aiohttp
+
 from launcher.paths import objects_root
+from launcher.storage import runner
 from launcher.storage.profiles import Profile, load_profile
-from launcher.storage.s3client import S3Client
+from launcher.storage.s3client import S3Client, new_http_session
 from launcher.storage.stores import LocalStore, S3Store, Store
 from launcher.storage.urls import StorageURL, parse_url
 
+# Connection pools on the shared loop, per what shapes a connection (never the credentials: they sign
+# requests, they do not change the connection). Emptied in a forked child with the loop (runner.py).
+_PoolKey = tuple[str, bool, float, float, int]
+_pools: dict[_PoolKey, aiohttp.ClientSession] = {}
+_pools_loop: object | None = None
+# Pools a forked child inherited: kept referenced, never closed or collected. Their sockets are registered in
+# the parent's epoll instance, which the child shares; closing them here would unregister them for the parent.
+_inherited_pools: list[aiohttp.ClientSession] = []
+
+
+def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
+    global _pools_loop
+    loop = runner.current_loop()
+    if _pools_loop is not loop:  # first use on this loop (or in a forked child): the old pools are not ours
+        _inherited_pools.extend(_pools.values())
+        _pools.clear()
+        _pools_loop = loop
+        runner.at_close(_close_pools)
+    key = (
+        profile.endpoint or "", profile.verify_ssl, profile.connect_timeout_s, profile.read_timeout_s, max_connections
+    )
+    pool = _pools.get(key)
+    if pool is None or pool.closed:
+        pool = _pools[key] = new_http_session(profile, max_connections)
+    return pool
+
+
+async def _close_pools() -> None:
+    pools = list(_pools.values())
+    _pools.clear()
+    for pool in pools:
+        await pool.close()
+
 
 class Session:
-    """Use as `async with Session() as s:`; closes its connection pools on exit."""
+    """Use as `async with Session() as s:`; releases its client on exit."""
 
     def __init__(self, profile: Profile | None = None, *, max_connections: int = 128) -> None:
         self.profile = profile or load_profile()
@@ -38,7 +79,8 @@ class Session:
     @property
     def client(self) -> S3Client:
         if self._client is None:
-            self._client = S3Client(self.profile, max_connections=self._max_connections)
+            pool = _shared_pool(self.profile, self._max_connections) if runner.on_loop() else None
+            self._client = S3Client(self.profile, max_connections=self._max_connections, http=pool)
         return self._client
 
     def open(self, url: str | StorageURL) -> tuple[Store, str]:

@@ -80,6 +80,18 @@ def compare_times(src: Entry, dst: Entry, dst_keeps_mtime: bool) -> str:
     return ASK if dst.mtime >= math.floor(src.mtime) else CHANGED
 
 
+def collapse_key(prefix: str, rel: str) -> str:
+    """`rel` (listed below `prefix`) without empty segments when the object key has '//' inside it.
+
+    S3 and OBS store such keys: ModelArts hands train_url with a trailing '/' and scripts append '/' + name,
+    giving 'out//model.ckpt'; listed below 'out/' that is '/model.ckpt', copied as 'model.ckpt'. A key that
+    itself starts with '/' stays as it is, and check_key refuses it.
+    """
+    if "//" not in prefix + rel or (prefix + rel).startswith("/"):
+        return rel
+    return "/".join(part for part in rel.split("/") if part)
+
+
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, StorageError):
         text = str(exc)
@@ -152,34 +164,28 @@ class SyncEngine:
             for entry in src_listing.entries:
                 if not selected(entry.key) or (only is not None and entry.key not in only):
                     continue
+                rel = collapse_key(as_folder(src_key), entry.key)
                 try:
-                    check_key(entry.key)
+                    check_key(rel)
                 except UnsafeKey as exc:
                     report.failures.append(Failure(path=src_store.url(as_folder(src_key)) + entry.key, error=str(exc)))
                     continue
-                if link := _through_link(entry.key, dst_links):
+                if link := _through_link(rel, dst_links):
                     where = dst_store.url(join_key(as_folder(dst_key), link))
                     report.failures.append(
                         Failure(
-                            path=dst_store.url(join_key(as_folder(dst_key), entry.key)),
+                            path=dst_store.url(join_key(as_folder(dst_key), rel)),
                             error=f"refused to write through the symbolic link {where}: remove it or replace it "
                             "with a folder",
                         )
                     )
                     continue
-                items.append(
-                    Item(
-                        entry.key,
-                        join_key(as_folder(src_key), entry.key),
-                        join_key(as_folder(dst_key), entry.key),
-                        entry,
-                    )
-                )
+                items.append(Item(rel, as_folder(src_key) + entry.key, join_key(as_folder(dst_key), rel), entry))
             dst_entries = {e.key: e for e in dst_listing.entries}
             copies, skipped = await self._plan(items, dst_entries, src_store, dst_store, mirror)
             deletes = []
             if mirror and self.options.delete:
-                wanted = {e.key for e in src_listing.entries}
+                wanted = {collapse_key(as_folder(src_key), e.key) for e in src_listing.entries}
                 for key in [*dst_entries, *dst_listing.links]:
                     if key in wanted or not selected(key):
                         continue
