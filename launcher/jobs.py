@@ -61,6 +61,9 @@ class JobRecord(BaseModel):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     handle: dict[str, Any] = Field(default_factory=dict, description="backend-specific: pid, log path, remote id")
     stop_requested: bool = False
+    resolved: dict[str, Any] = Field(
+        default_factory=dict, description="the job as resolved at submit (jobspec.ResolvedJob): what restart replays"
+    )
 
     @property
     def duration(self) -> float | None:
@@ -85,11 +88,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     train_url TEXT NOT NULL DEFAULT '',
     hyperparameters TEXT NOT NULL DEFAULT '{}',
     handle TEXT NOT NULL DEFAULT '{}',
-    stop_requested INTEGER NOT NULL DEFAULT 0
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    resolved TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 """
-_JSON_COLUMNS = ("hyperparameters", "handle")
+_JSON_COLUMNS = ("hyperparameters", "handle", "resolved")
+# Columns added after the first release, with their definitions: added to an older store when it is opened.
+_ADDED_COLUMNS = {"resolved": "TEXT NOT NULL DEFAULT '{}'"}
 
 
 class InvalidTransition(Exception):
@@ -102,6 +108,15 @@ class JobStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns an older store lacks (its rows get the column's default)."""
+        with self._transaction() as db:
+            present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, definition in _ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {definition}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
