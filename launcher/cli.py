@@ -7,8 +7,8 @@ model (`--epochs two` -> one line naming `epochs`, exit 2). Errors are one line;
 from __future__ import annotations
 
 import inspect
-import json
 import sys
+from json import dumps
 import time
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,12 @@ from launcher.backends import backend_class, get_backend
 from launcher.backends.base import Backend
 from launcher.backends.docker_build import build_command
 from launcher.errors import UserError
-from launcher.jobs import JobRecord, JobState, JobStore
+from launcher.jobs import JobRecord, JobState, JobStore, public_record
 from launcher.flags import HP_PREFIX, parse_command_line, split_flags, typed_values
 from launcher.jobspec import JobSpec, ResolvedJob, locate_recipe, plan_job, replay_job, use_code_dir
 from launcher.logs import setup_logging
 from launcher.paths import objects_root
+from launcher.progress import compare, format_comparison, progress_cell, progress_line, read_metrics, read_progress
 from launcher.recipe import hyperparameters_class
 from launcher.redact import redact
 from launcher.storage.cli import DataCommands
@@ -109,20 +110,12 @@ def _format_duration(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}s"
 
 
-def _read_metrics(train_url: str) -> dict[str, Any]:
-    url = train_url.rstrip("/") + "/metrics.json"
-    try:
-        return json.loads(storage.read_bytes(url))
-    except Exception:  # absent or unreadable: the summary just has no metrics
-        return {}
-
-
 def print_summary(record: JobRecord) -> None:
     exit_part = "" if record.exit_code is None else f" (exit {record.exit_code})"
     reason = f": {record.reason}" if record.reason and record.state is not JobState.SUCCEEDED else ""
     print(f"job {record.id} {record.state}{exit_part} in {_format_duration(record.duration)}{reason}")
-    metrics = _read_metrics(record.train_url)
-    shown = [f"{k} {metrics[k]:.4g}" for k in SUMMARY_METRICS if isinstance(metrics.get(k), int | float)]
+    metrics = read_metrics(record)
+    shown = [f"{k} {metrics[k]:.4g}" for k in SUMMARY_METRICS if k in metrics]
     if shown:
         print("  " + " · ".join(shown))
     where = embedded_path(record.train_url)
@@ -181,12 +174,27 @@ class LauncherCLI:
         if callable(command_line):
             print("\n# as a shell command:\n" + redact(command_line()))
 
-    def status(self, job_id: str) -> None:
-        """State, exit code, times and URLs of one job."""
+    def status(self, job_id: str, json: bool = False) -> None:
+        """State, exit code, times, URLs and live progress of one job; --json: the whole record, with the job as
+        resolved at submit (what `restart` replays) and the latest progress report."""
         record = _backend_for(job_id).status(job_id)
+        report = read_progress(record)
+        if json:
+            document = public_record(record) | {"progress": report.model_dump(mode="json") if report else None}
+            print(redact(dumps(document, indent=2, sort_keys=True)))
+            return
         print_summary(record)
+        if report is not None:
+            print(f"  progress: {progress_line(report)}")
         print(f"  backend: {record.backend}  recipe: {record.recipe}")
         print(f"  data: {record.data_url}")
+
+    def compare(self, *job_ids: str) -> None:
+        """Jobs side by side: the hyperparameters that differ and their final metrics."""
+        if len(job_ids) < 2:
+            raise UserError("usage: launcher compare JOB JOB [JOB...] (at least two jobs)")
+        store = JobStore()
+        print(redact(format_comparison(compare([store.get(job_id) for job_id in job_ids]))))
 
     def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> None:
         """Print a job's log (of one rank); -f/--follow keeps printing until the job ends."""
@@ -206,12 +214,15 @@ class LauncherCLI:
         if not records:
             print("no jobs yet")
             return
-        print(f"{'JOB':<36} {'BACKEND':<9} {'STATE':<10} {'EXIT':>4} {'DURATION':>9}  CREATED")
+        print(f"{'JOB':<36} {'BACKEND':<9} {'STATE':<10} {'EXIT':>4} {'DURATION':>9}  {'PROGRESS':<16}  CREATED")
         for r in records:
             created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
             exit_code = "" if r.exit_code is None else str(r.exit_code)
+            # A running remote job's progress is at its train_url; an ended one's is shown only from this machine.
+            progress = progress_cell(read_progress(r, remote=not r.state.terminal))
             print(
-                f"{r.id:<36} {r.backend:<9} {r.state:<10} {exit_code:>4} {_format_duration(r.duration):>9}  {created}"
+                f"{r.id:<36} {r.backend:<9} {r.state:<10} {exit_code:>4} {_format_duration(r.duration):>9}"
+                f"  {progress:<16}  {created}"
             )
 
     def stop(self, job_id: str) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from launcher.errors import JobNotFound, UserError
 from launcher.paths import launcher_home
+from launcher.redact import MASK, is_secret_name
 
 
 class JobState(StrEnum):
@@ -72,6 +73,20 @@ class JobRecord(BaseModel):
         return (self.ended_at or time.time()) - self.started_at
 
 
+def public_record(record: JobRecord) -> dict[str, Any]:
+    """The record as a user sees it (`status --json`, the dashboard): a value under a secret-looking name (an
+    option's env API_TOKEN, say) masked, wherever it sits; values known to be secrets are masked by the printer."""
+    return _masked(record.model_dump(mode="json"))
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: MASK if is_secret_name(str(k)) and v not in (None, "") else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -108,6 +123,7 @@ class JobStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+        self.path.chmod(0o600)  # records hold backend options (an env, say): the owner's only, like the WAL beside it
         self._migrate()
 
     def _migrate(self) -> None:
