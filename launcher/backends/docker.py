@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from entry.datacache import cache_root
 from entry.failure import FAILURE_FILE, describe_exit
 from launcher.backends.base import Backend
 from launcher.backends.devices import DeviceRequest
@@ -124,6 +125,7 @@ class DockerBackend(Backend):
         mounts += [
             BindMount(source=str(objects_root()), target=f"{HOME_IN_CONTAINER}/objects"),
             BindMount(source=str(job_dir), target=JOB_IN_CONTAINER),
+            BindMount(source=str(cache_root()), target=f"{HOME_IN_CONTAINER}/cache/data"),  # the node's data cache
         ]
         profiles = launcher_home() / "profiles.toml"
         if profiles.is_file():
@@ -158,7 +160,8 @@ class DockerBackend(Backend):
             )
             files[RANKS_FILE] = ranks.model_dump_json(indent=2)
             command = [o.python, "-m", "launcher.backends.docker_ranks", f"{JOB_IN_CONTAINER}/{RANKS_FILE}"]
-        required = devices.required + [m.source for m in mounts if m.source not in (str(job_dir), str(objects_root()))]
+        made_here = (str(job_dir), str(objects_root()), str(cache_root()))  # created by send, not required up front
+        required = devices.required + [m.source for m in mounts if m.source not in made_here]
         return DockerRequest(
             job_id=job.id,
             docker_host=daemon_url(o.docker_host),
@@ -281,6 +284,7 @@ class DockerBackend(Backend):
         """The folders the container mounts exist before it starts (Docker would make them root's), and belong to
         the user it runs as."""
         objects_root().mkdir(parents=True, exist_ok=True)
+        cache_root().mkdir(parents=True, exist_ok=True)
         request.job_dir.mkdir(parents=True, exist_ok=True)
         made = [request.job_dir]
         for name, content in request.files.items():

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from launcher.datacache_cli import CacheCommands
 from launcher.storage import api
 from launcher.storage.errors import StorageError, TransferFailed
 from launcher.storage.models import SyncReport, human_bytes
@@ -42,6 +43,8 @@ def _finish(run: SyncReport | None, error: TransferFailed | None) -> None:
 
 class DataCommands:
     """Move data between object storage (obs://bucket/key, s3://bucket/key) and local paths."""
+
+    cache = CacheCommands()  # `launcher data cache ls|prune`: the node's data cache
 
     def ls(self, url: str, recursive: bool = False, long: bool = False) -> None:
         """List a folder (sub-folders end in '/'); --recursive lists every file; --long adds size and time."""
