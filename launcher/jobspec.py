@@ -155,5 +155,5 @@ class ResolvedJob(BaseModel):
         return cls(
             **job.model_dump(include={"recipe", "recipe_path", "code_dir", "hyperparameters", "data_url", "train_url", "entry"}),
             backend=backend,
-            backend_options=options.model_dump(mode="json", exclude_defaults=True),
+            backend_options=options.model_dump(mode="json"),  # every value, defaults too: replayed as they were
         )

@@ -65,7 +65,7 @@ def test_status_json_shows_the_resolved_job(recipe: Path) -> None:
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)["resolved"]
     assert resolved["backend"] == "local" and resolved["entry"] == "acc"
-    assert resolved["backend_options"] == {"grace_seconds": 5.0}
+    assert resolved["backend_options"]["grace_seconds"] == 5.0 and resolved["backend_options"]["python"]
     assert resolved["hyperparameters"]["note"] == "1e3" and resolved["recipe"]["name"] == "toy-counter"
 
 
