@@ -75,10 +75,10 @@ def cache_key(data_url: str, endpoint: str) -> str:
     return hashlib.sha256(f"{endpoint}\n{_normalised(data_url)}".encode()).hexdigest()[:24]
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, what: str = ENV_CACHE_MAX) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
     if match is None:
-        raise UserError(f"{ENV_CACHE_MAX}: expected a size like 500m or 200g, got {text!r}")
+        raise UserError(f"{what}: expected a size like 500m or 200g, got {text!r}")
     return int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " "))
 
 
@@ -161,14 +161,26 @@ def prepare_data(data_url: str, data_dir: Path, timeout: float = 24 * 3600) -> s
     key = cache_key(data_url, endpoint)
     folder = root / key
     _hold(root / f"{key}.use")  # before the refresh: an eviction by another job cannot take it from under us
+    asked_at = time.time()
     with FileLock(str(root / f"{key}.lock"), timeout=timeout):
         folder.mkdir(exist_ok=True)
-        started = time.monotonic()
-        report = storage.sync(data_url, str(folder / "data"), delete=True)
-        size, files = _folder_size(folder / "data")
-        now = time.time()
-        _write_meta(folder, CacheEntry(key=key, data_url=data_url, endpoint=endpoint, bytes=size, files=files, refreshed_at=now, last_used=now))
-        logger.info("data: cache {} refreshed in {:.1f}s: {}", folder, time.monotonic() - started, report.summary())
+        meta = _read_meta(folder)
+        if meta is not None and meta.refreshed_at >= asked_at:
+            # Another process (a rank of this job, a job started with it) refreshed it while we waited: no
+            # second listing (ImageNet's is a thousand requests).
+            _write_meta(folder, meta.model_copy(update={"last_used": time.time()}))
+            report = storage.SyncReport(source=data_url, destination=str(folder / "data"), skipped=meta.files)
+            logger.info("data: cache {} was refreshed just now by another process: reusing it", folder)
+        else:
+            started = time.monotonic()
+            report = storage.sync(data_url, str(folder / "data"), delete=True)
+            size, files = _folder_size(folder / "data")
+            now = time.time()
+            entry = CacheEntry(
+                key=key, data_url=data_url, endpoint=endpoint, bytes=size, files=files, refreshed_at=now, last_used=now
+            )
+            _write_meta(folder, entry)
+            logger.info("data: cache {} refreshed in {:.1f}s: {}", folder, time.monotonic() - started, report.summary())
     _link(data_dir, folder / "data")
     evict(root, size_cap(root), keep=key)
     return report

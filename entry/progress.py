@@ -92,6 +92,9 @@ class ProgressReporter:
         now = self._now()
         self.total_steps = total_steps if total_steps is not None else self.total_steps
         self.samples_per_step = samples_per_step if samples_per_step is not None else self.samples_per_step
+        if self._window and step < self._window[-1][1]:  # the run went back (resumed from a checkpoint): start over
+            self._window.clear()
+            self._history = [point for point in self._history if point["step"] < step]
         if not self._window or step != self._window[-1][1]:
             self._window.append((now, step))
         values = _finite(metrics)

@@ -39,7 +39,7 @@ class CacheCommands:
         elif all:
             removed = [e for e in found if datacache.remove(root, e.key)]
         else:
-            cap = datacache.parse_size(str(max_size)) if max_size is not None else datacache.size_cap(root)
+            cap = datacache.parse_size(str(max_size), "--max_size") if max_size is not None else datacache.size_cap(root)
             removed = datacache.evict(root, cap)
         for e in removed:
             print(f"removed {e.data_url} ({human_bytes(e.bytes)})")

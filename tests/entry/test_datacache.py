@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from entry import datacache
 from entry.datacache import cache_key, cache_root, entries, prepare_data
 from launcher import storage
-from tests.launcher.helpers import run_cli
+from tests.launcher.helpers import FIXTURES, run_cli, wait_for
 from tests.storage.helpers import read_tree, write_tree
 
 
@@ -62,20 +63,30 @@ def test_a_refresh_fetches_what_changed_and_removes_what_was_removed(s3: str, tm
     assert read_tree(tmp_path / "job2" / "data") == expected == read_tree(tmp_path / "job1" / "data")
 
 
-def test_jobs_starting_together_fill_one_entry_once(tmp_path: Path) -> None:
+def test_jobs_starting_together_fill_one_entry_once_with_one_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = "obs://b/together/"
     upload(tmp_path, url, {f"x{i}.bin": b"1" * 100 for i in range(20)})
+    syncs, holds = [], []
+    real_sync, real_hold = storage.sync, datacache._hold
+    monkeypatch.setattr(storage, "sync", lambda *a, **k: syncs.append(a) or real_sync(*a, **k))
+    monkeypatch.setattr(datacache, "_hold", lambda f: holds.append(f) or real_hold(f))
     reports: list = []
     threads = [
         threading.Thread(target=lambda n=n: reports.append(prepare_data(url, tmp_path / f"j{n}" / "data")))
         for n in range(3)
     ]
-    for t in threads:
-        t.start()
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / f"{cache_key(url, '')}.lock")):  # all three are waiting before the first refreshes
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(holds) == 3)
+        time.sleep(0.2)
     for t in threads:
         t.join()
     assert sorted(r.copied for r in reports) == [0, 0, 20]
-    assert len(entries()) == 1
+    assert len(syncs) == 1  # the two that waited reuse the fresh refresh: one listing, not three
+    assert len(entries()) == 1 and all(read_tree(tmp_path / f"j{n}" / "data") for n in range(3))
 
 
 def test_entries_are_keyed_by_url_and_endpoint() -> None:
@@ -128,3 +139,14 @@ def test_least_recently_used_entries_go_first_and_entries_in_use_stay(tmp_path: 
     assert entries() == []
     missing = run_cli("data", "cache", "prune", "--url", "obs://b/nope/")
     assert missing.returncode == 2 and "no cache entry for obs://b/nope/" in missing.stderr
+
+
+def test_a_second_local_job_fetches_nothing_and_its_trainer_reads_the_shared_copy() -> None:
+    toy = str(FIXTURES / "toy_counter.yaml")
+    first, second = run_cli("submit", toy, "--steps", "1"), run_cli("submit", toy, "--steps", "1")
+    for result in (first, second):
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "toy: data files ['a.txt', 'sub/b.txt']" in result.stdout
+    assert "copied 2 (" in first.stdout and "copied 0 (0 B), skipped 2" in second.stdout
+    [entry] = entries()
+    assert entry.files == 2 and not entry.in_use  # both jobs ended: their holds went with their processes

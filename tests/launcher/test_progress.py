@@ -40,6 +40,16 @@ def test_writes_are_throttled_but_the_last_step_always_lands(tmp_path: Path) -> 
     assert report_progress(env, 1, 10) is None and not (tmp_path / "rank1").exists()  # one writer: the chief
 
 
+def test_a_resumed_run_measures_its_rate_afresh(tmp_path: Path) -> None:
+    reporter = ProgressReporter(tmp_path, total_steps=100, samples_per_step=1, min_interval_s=0)
+    for step in range(1, 60):
+        reporter.update(step, metrics={"loss": 1.0})
+    for step in range(40, 45):  # restarted from the checkpoint at step 39
+        report = reporter.update(step, metrics={"loss": 0.5})
+    assert report is not None and report.step == 44 and report.samples_per_sec and report.samples_per_sec > 0
+    assert max(point["step"] for point in report.history) == 44
+
+
 def test_a_reader_in_another_thread_never_sees_half_a_file(tmp_path: Path) -> None:
     reporter = ProgressReporter(tmp_path, total_steps=10**6, min_interval_s=0)
     reporter.update(0)
