@@ -54,7 +54,7 @@ def parse_command_line(args: Sequence[str], own: Mapping[str, bool]) -> tuple[li
         if token == "--":
             positionals.extend(items)
             break
-        if not token.startswith("--") or token == "--":
+        if not token.startswith("--"):
             positionals.append(token)
             continue
         name, eq, value = token[2:].partition("=")
