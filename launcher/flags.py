@@ -95,6 +95,8 @@ def split_flags(
     for key, value in flags.items():
         key = _flag_name(key)
         prefix, dot, name = key.partition(".")
+        if dot and not (prefix and name and "." not in name):
+            raise UserError(f"malformed flag --{key}: write --{HP_PREFIX}.NAME, --{backend}.NAME or --NAME")
         if dot:
             if prefix == HP_PREFIX:
                 out.hyperparameters[name] = value

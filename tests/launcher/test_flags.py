@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,9 @@ def test_split_is_the_same_rule_for_every_backend() -> None:
     with pytest.raises(UserError, match="--memory is both a docker option"):
         split_flags({"memory": "3"}, "docker", DockerOptions, frozenset(Hp.model_fields))
     assert split_flags({"docker.memory": "2g"}, "docker", DockerOptions, frozenset(Hp.model_fields)).options == {"memory": "2g"}
+    for malformed in ("hp.", ".x", "hp.a.b", "docker."):
+        with pytest.raises(UserError, match=f"malformed flag --{re.escape(malformed)}"):
+            split_flags({malformed: "1"}, "docker", DockerOptions, frozenset(Hp.model_fields))
 
 
 def test_submit_help_lists_hyperparameters_and_the_backends_options() -> None:
