@@ -27,7 +27,7 @@ from loguru import logger
 from pydantic import BaseModel
 
 from entry import failure, legacy, perf
-from entry.args import BootArgs, parse_args
+from entry.args import BootArgs, help_requested, help_text, parse_args, typed_extras
 from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_STOPPED
 from entry.credentials import load_credentials
 from entry.datacache import prepare_data
@@ -75,18 +75,18 @@ def plan(args: BootArgs, env: JobEnvironment, mode: str, code_dir: Path) -> Plan
     perf_run = mode == "perf"
     if args.recipe is None:  # a ModelZoo code dir started by the platform as-is
         scripts = LegacyScripts()
-        values = {**args.hyperparameters, **args.overrides}
+        values = {**args.hyperparameters, **typed_extras(None, args.overrides)}
         script = scripts.perf if perf_run else scripts.full
         return _legacy_plan(code_dir.name, code_dir, script, env, values)
     recipe: Recipe = load_recipe(args.recipe)
     model = hyperparameters_class(recipe)
     if recipe.legacy is not None:
-        values = {**recipe.hyperparameter_values(perf_run), **args.hyperparameters, **args.overrides}
+        values = {**recipe.hyperparameter_values(perf_run), **args.hyperparameters, **typed_extras(None, args.overrides)}
         hp = validate_hyperparameters(LegacyHyperparameters, values).model_dump(mode="json")
         script = recipe.legacy.perf if perf_run else recipe.legacy.full
         return _legacy_plan(recipe.name, code_dir, script, env, hp)
     # Platform extras the model does not know are someone else's (e.g. ModelArts' --init_method): pass them by.
-    known = {k: v for k, v in args.overrides.items() if k in model.model_fields}
+    known = typed_extras(model, {k: v for k, v in args.overrides.items() if k in model.model_fields})
     ignored = sorted(set(args.overrides) - set(known))
     if ignored:
         logger.info("arguments not used by {}: {}", recipe.name, ", ".join(ignored))
@@ -189,6 +189,13 @@ def _setup_dirs(env: JobEnvironment) -> None:
 
 
 def main(argv: Sequence[str], mode: str = "acc") -> int:
+    if help_requested(argv):  # answered on stdout, before any job folder or log exists
+        try:
+            print(help_text(argv))
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return EXIT_OK
     setup_logging()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not the job's log
     try:

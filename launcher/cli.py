@@ -6,8 +6,9 @@ model (`--epochs two` -> one line naming `epochs`, exit 2). Errors are one line;
 
 from __future__ import annotations
 
-import json
+import inspect
 import sys
+from json import dumps
 import time
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,17 @@ from launcher.backends import backend_class, get_backend
 from launcher.backends.base import Backend
 from launcher.backends.docker_build import build_command
 from launcher.errors import UserError
-from launcher.jobs import JobRecord, JobState, JobStore
-from launcher.jobspec import JobSpec, plan_job
+from launcher.jobs import JobRecord, JobState, JobStore, public_record
+from launcher.flags import HP_PREFIX, parse_command_line, split_flags, typed_values
+from launcher.jobspec import JobSpec, ResolvedJob, locate_recipe, plan_job, replay_job, use_code_dir
 from launcher.logs import setup_logging
 from launcher.paths import objects_root
-from launcher.recipe import Resources, load_recipe
+from launcher.progress import compare, format_comparison, progress_cell, progress_line, read_metrics, read_progress
+from launcher.recipe import hyperparameters_class
 from launcher.redact import redact
 from launcher.storage.cli import DataCommands
 from launcher.storage.display import printable
+from launcher.usage import command_help
 
 SUMMARY_METRICS = (
     "accuracy",
@@ -44,9 +48,6 @@ SUMMARY_METRICS = (
 )
 
 
-RESOURCE_FLAGS = frozenset(Resources.model_fields) - {"backend"}  # --device, --count, --nodes, --image
-
-
 def _plan(
     recipe: str,
     flags: dict[str, Any],
@@ -55,22 +56,36 @@ def _plan(
     train_url: str | None = None,
     perf: bool = False,
 ) -> tuple[JobSpec, Backend]:
-    """Split the free flags into resources (--device ...), the backend's own options (its Options model, e.g.
-    --grace_seconds) and hyperparameters (the rest), then resolve the job and its backend."""
-    flags = dict(flags)
-    name = backend or load_recipe(recipe).resources.backend
+    """Place the free flags (launcher/flags.py: hyperparameters, resources, the backend's options), then resolve
+    the job and its backend."""
+    loaded, _, _ = locate_recipe(recipe)
+    name = backend or loaded.resources.backend
     cls = backend_class(name)
-    resources = {k: flags.pop(k) for k in RESOURCE_FLAGS if k in flags}
-    options = {k: flags.pop(k) for k in cls.Options.model_fields if k in flags}
+    split = split_flags(flags, name, cls.Options, frozenset(hyperparameters_class(loaded).model_fields))
     spec = plan_job(
         recipe,
-        flags,
-        resources={"backend": name, **resources},
+        split.hyperparameters,
+        resources={"backend": name, **split.resources},
         data_url=data_url,
         train_url=train_url,
         entry="perf" if perf else "acc",
     )
-    return spec, cls(JobStore(), cls.parse_options(options))
+    return spec, cls(JobStore(), cls.parse_options(typed_values(cls.Options, split.options)))
+
+
+def _plan_restart(old: JobRecord, overrides: dict[str, Any]) -> tuple[JobSpec, Backend]:
+    """The job as stored at its submit (recipe snapshot, resources, backend options, entry mode), overrides on top."""
+    if not old.resolved:  # a record from before resolved jobs were stored: re-plan from what it has
+        stored = {f"{HP_PREFIX}.{k}": v for k, v in old.hyperparameters.items()}
+        return _plan(old.recipe, {**stored, **overrides}, old.backend, old.data_url, old.train_url)
+    resolved = ResolvedJob.model_validate(old.resolved)
+    cls = backend_class(resolved.backend)
+    use_code_dir(resolved.code_dir)
+    fields = frozenset(hyperparameters_class(resolved.recipe).model_fields)
+    split = split_flags(overrides, resolved.backend, cls.Options, fields)
+    spec = replay_job(resolved, split.hyperparameters, resources=split.resources)
+    options = cls.parse_options({**resolved.backend_options, **typed_values(cls.Options, split.options)})
+    return spec, cls(JobStore(), options)
 
 
 def embedded_path(url: str) -> Path | None:
@@ -96,20 +111,12 @@ def _format_duration(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}s"
 
 
-def _read_metrics(train_url: str) -> dict[str, Any]:
-    url = train_url.rstrip("/") + "/metrics.json"
-    try:
-        return json.loads(storage.read_bytes(url))
-    except Exception:  # absent or unreadable: the summary just has no metrics
-        return {}
-
-
 def print_summary(record: JobRecord) -> None:
     exit_part = "" if record.exit_code is None else f" (exit {record.exit_code})"
     reason = f": {record.reason}" if record.reason and record.state is not JobState.SUCCEEDED else ""
     print(f"job {record.id} {record.state}{exit_part} in {_format_duration(record.duration)}{reason}")
-    metrics = _read_metrics(record.train_url)
-    shown = [f"{k} {metrics[k]:.4g}" for k in SUMMARY_METRICS if isinstance(metrics.get(k), int | float)]
+    metrics = read_metrics(record)
+    shown = [f"{k} {metrics[k]:.4g}" for k in SUMMARY_METRICS if k in metrics]
     if shown:
         print("  " + " · ".join(shown))
     where = embedded_path(record.train_url)
@@ -117,7 +124,8 @@ def print_summary(record: JobRecord) -> None:
 
 
 class LauncherCLI:
-    """Submit training recipes and follow them. Every unknown --flag is a hyperparameter override."""
+    """Submit training recipes and follow them. --hp.NAME sets a hyperparameter, --<backend>.NAME a resource or
+    backend option; a plain --NAME is whichever of them has that name (`launcher submit RECIPE --help`)."""
 
     build = staticmethod(build_command)  # `launcher build RECIPE`: the Docker image, rebuilt only when inputs change
 
@@ -137,15 +145,16 @@ class LauncherCLI:
         """Start a job from RECIPE; follow its log to the end (exit with its code) unless --detach.
 
         --perf runs the performance entry (a short run reporting ms/step and samples/s in perf.json).
-        --device/--count/--nodes/--image set resources; the backend's options (e.g. --grace_seconds) are
-        recognised by name; every other --flag is a hyperparameter override."""
+        --hp.NAME sets a hyperparameter, --<backend>.NAME a resource (device, count, nodes, image) or one of the
+        backend's options; a plain --NAME is whichever has that name. `launcher submit RECIPE --help` lists them."""
         _run(*_plan(recipe, flags, backend, data_url, train_url, perf), detach)
 
     def restart(self, job_id: str, detach: bool = False, **overrides: Any) -> None:
-        """Run a job again with the same recipe, hyperparameters, data and train_url: it resumes from the newest
-        complete checkpoint the earlier run pushed. Flags override hyperparameters."""
+        """Run a job again exactly as it was resolved at submit (recipe snapshot, hyperparameters, resources, backend
+        options, entry mode, data and train_url): it resumes from the newest complete checkpoint the earlier run
+        pushed. Flags override, as in submit (--hp.NAME, --<backend>.NAME or a plain --NAME)."""
         old = JobStore().get(job_id)
-        spec, runner = _plan(old.recipe, {**old.hyperparameters, **overrides}, old.backend, old.data_url, old.train_url)
+        spec, runner = _plan_restart(old, overrides)
         print(f"restarting {old.id} ({old.state}) with its train_url {old.train_url}")
         _run(spec, runner, detach)
 
@@ -166,12 +175,27 @@ class LauncherCLI:
         if callable(command_line):
             print("\n# as a shell command:\n" + redact(command_line()))
 
-    def status(self, job_id: str) -> None:
-        """State, exit code, times and URLs of one job."""
+    def status(self, job_id: str, json: bool = False) -> None:
+        """State, exit code, times, URLs and live progress of one job; --json: the whole record, with the job as
+        resolved at submit (what `restart` replays) and the latest progress report."""
         record = _backend_for(job_id).status(job_id)
+        report = read_progress(record)
+        if json:
+            document = public_record(record) | {"progress": report.model_dump(mode="json") if report else None}
+            print(redact(dumps(document, indent=2, sort_keys=True)))
+            return
         print_summary(record)
+        if report is not None:
+            print(f"  progress: {progress_line(report)}")
         print(f"  backend: {record.backend}  recipe: {record.recipe}")
         print(f"  data: {record.data_url}")
+
+    def compare(self, *job_ids: str) -> None:
+        """Jobs side by side: the hyperparameters that differ and their final metrics."""
+        if len(job_ids) < 2:
+            raise UserError("usage: launcher compare JOB JOB [JOB...] (at least two jobs)")
+        store = JobStore()
+        print(redact(format_comparison(compare([store.get(job_id) for job_id in job_ids]))))
 
     def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> None:
         """Print a job's log (of one rank); -f/--follow keeps printing until the job ends."""
@@ -191,12 +215,15 @@ class LauncherCLI:
         if not records:
             print("no jobs yet")
             return
-        print(f"{'JOB':<36} {'BACKEND':<9} {'STATE':<10} {'EXIT':>4} {'DURATION':>9}  CREATED")
+        print(f"{'JOB':<36} {'BACKEND':<9} {'STATE':<10} {'EXIT':>4} {'DURATION':>9}  {'PROGRESS':<16}  CREATED")
         for r in records:
             created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
             exit_code = "" if r.exit_code is None else str(r.exit_code)
+            # A running remote job's progress is at its train_url; an ended one's is shown only from this machine.
+            progress = progress_cell(read_progress(r, remote=not r.state.terminal))
             print(
-                f"{r.id:<36} {r.backend:<9} {r.state:<10} {exit_code:>4} {_format_duration(r.duration):>9}  {created}"
+                f"{r.id:<36} {r.backend:<9} {r.state:<10} {exit_code:>4} {_format_duration(r.duration):>9}"
+                f"  {progress:<16}  {created}"
             )
 
     def ui(self, port: int = 8765, host: str = "127.0.0.1", browser: bool = False) -> None:
@@ -241,6 +268,32 @@ def _backend_for(job_id: str) -> Backend:
     return get_backend(store.get(job_id).backend, store)
 
 
+FREE_FLAG_COMMANDS = ("submit", "render", "restart")  # their free flags are parsed here, not by fire
+
+
+def _run_free_flag_command(command: str, args: list[str]) -> None:
+    """Call submit/render/restart with the free flags as the user typed them (fire would retype `1e3`, `True`
+    and strip quotes); their own parameters come from the method's signature."""
+    parameters = [
+        p for p in inspect.signature(getattr(LauncherCLI, command)).parameters.values()
+        if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]  # fmt: skip
+    own = {p.name: isinstance(p.default, bool) for p in parameters} | {"help": True}
+    positionals, values, free = parse_command_line(args, own)
+    required = [p.name for p in parameters if p.default is inspect.Parameter.empty]
+    if values.pop("help", False) or "-h" in positionals:
+        if command == "restart":
+            print("usage: launcher restart JOB [--detach] [FLAGS]\n\n" + inspect.cleandoc(LauncherCLI.restart.__doc__ or ""))
+        else:
+            recipe = next((a for a in positionals if a != "-h"), None)
+            print(command_help(command, recipe, values.get("backend")))
+        return
+    if len(positionals) != len(required):
+        names = " ".join(n.upper() for n in required)
+        raise UserError(f"usage: launcher {command} {names} [FLAGS] (got {len(positionals)} positional arguments)")
+    getattr(LauncherCLI(), command)(*positionals, **values, **free)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
@@ -250,6 +303,9 @@ def main(argv: list[str] | None = None) -> None:
         args = [a for a in args if a not in ("-f", "--follow")] + ["--follow"]
     setup_logging("DEBUG" if debug else "INFO")
     try:
+        if args[:1] and args[0] in FREE_FLAG_COMMANDS:
+            _run_free_flag_command(args[0], args[1:])
+            return
         fire.Fire(LauncherCLI, command=args, name="launcher")
     except UserError as error:
         if debug:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from launcher.errors import JobNotFound, UserError
 from launcher.paths import launcher_home, private_dir, touch_private
-from launcher.redact import redact
+from launcher.redact import MASK, is_secret_name, redact
 
 
 class JobState(StrEnum):
@@ -62,12 +62,29 @@ class JobRecord(BaseModel):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     handle: dict[str, Any] = Field(default_factory=dict, description="backend-specific: pid, log path, remote id")
     stop_requested: bool = False
+    resolved: dict[str, Any] = Field(
+        default_factory=dict, description="the job as resolved at submit (jobspec.ResolvedJob): what restart replays"
+    )
 
     @property
     def duration(self) -> float | None:
         if self.started_at is None:
             return None
         return (self.ended_at or time.time()) - self.started_at
+
+
+def public_record(record: JobRecord) -> dict[str, Any]:
+    """The record as a user sees it (`status --json`, the dashboard): a value under a secret-looking name (an
+    option's env API_TOKEN, say) masked, wherever it sits; values known to be secrets are masked by the printer."""
+    return _masked(record.model_dump(mode="json"))
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: MASK if is_secret_name(str(k)) and v not in (None, "") else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 _SCHEMA = """
@@ -86,11 +103,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     train_url TEXT NOT NULL DEFAULT '',
     hyperparameters TEXT NOT NULL DEFAULT '{}',
     handle TEXT NOT NULL DEFAULT '{}',
-    stop_requested INTEGER NOT NULL DEFAULT 0
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    resolved TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 """
-_JSON_COLUMNS = ("hyperparameters", "handle")
+_JSON_COLUMNS = ("hyperparameters", "handle", "resolved")
+# Columns added after the first release, with their definitions: added to an older store when it is opened.
+_ADDED_COLUMNS = {"resolved": "TEXT NOT NULL DEFAULT '{}'"}
 
 
 class InvalidTransition(Exception):
@@ -110,6 +130,15 @@ class JobStore:
         touch_private(self.path)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns an older store lacks (its rows get the column's default)."""
+        with self._transaction() as db:
+            present = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, definition in _ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {definition}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

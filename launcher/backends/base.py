@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobStore
-from launcher.jobspec import JobSpec
+from launcher.jobspec import JobSpec, ResolvedJob
 from launcher.recipe import format_validation_error
 
 
@@ -58,6 +58,7 @@ class Backend(ABC):
                 train_url=job.train_url,
                 hyperparameters=job.hyperparameters,
                 handle=handle,
+                resolved=ResolvedJob.of(job, self.name, self.options).model_dump(mode="json"),
             )
         )
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 from entry.credentials import CREDENTIALS_IN_CONTAINER, ENV_CREDENTIALS_FILE
+from entry.datacache import cache_root
 from entry.failure import FAILURE_FILE, describe_exit
 from launcher.backends.base import Backend
 from launcher.backends.devices import DeviceRequest
@@ -146,6 +147,7 @@ class DockerBackend(Backend):
         mounts += [
             BindMount(source=str(objects_root()), target=f"{HOME_IN_CONTAINER}/objects"),
             BindMount(source=str(job_dir), target=JOB_IN_CONTAINER),
+            BindMount(source=str(cache_root()), target=f"{HOME_IN_CONTAINER}/cache/data"),  # the node's data cache
         ]
         profiles = launcher_home() / "profiles.toml"
         if profiles.is_file():
@@ -186,7 +188,7 @@ class DockerBackend(Backend):
             )
             files[RANKS_FILE] = ranks.model_dump_json(indent=2)
             command = [o.python, "-m", "launcher.backends.docker_ranks", f"{JOB_IN_CONTAINER}/{RANKS_FILE}"]
-        made_by_send = {str(job_dir), str(objects_root()), str(credentials_file)}
+        made_by_send = {str(job_dir), str(objects_root()), str(cache_root()), str(credentials_file)}
         required = devices.required + [m.source for m in mounts if m.source not in made_by_send]
         return DockerRequest(
             job_id=job.id,
@@ -315,6 +317,7 @@ class DockerBackend(Backend):
         """The folders the container mounts exist before it starts (Docker would make them root's), and belong to
         the user it runs as."""
         private_dir(objects_root())
+        private_dir(cache_root())
         private_dir(request.job_dir)
         made = [request.job_dir]
         for name, content in request.files.items():

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
+from launcher.datacache_cli import CacheCommands
 from launcher.storage import api
 from launcher.storage.display import printable
 from launcher.storage.errors import Interrupted, StorageError, TransferFailed
@@ -68,6 +69,8 @@ def _finish(run: SyncReport | None, error: TransferFailed | None) -> None:
 
 class DataCommands:
     """Move data between object storage (obs://bucket/key, s3://bucket/key) and local paths."""
+
+    cache = CacheCommands()  # `launcher data cache ls|prune`: the node's data cache
 
     @_ctrl_c_is_one_line
     def ls(self, url: str, recursive: bool = False, long: bool = False) -> None:

@@ -9,12 +9,13 @@ from collections import OrderedDict
 from typing import Any
 
 from loguru import logger
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from entry.contract import FAILURE_FILE, METRICS_FILE, PROGRESS_FILE, ProgressReport
 from launcher.backends import get_backend
 from launcher.backends.base import Backend
 from launcher.jobs import JobRecord, JobState, JobStore
+from launcher.progress import parse_metrics, parse_progress
 from launcher.redact import is_secret_name, redact
 from launcher.ui import curves
 from launcher.ui.outputs import list_outputs, read_many
@@ -73,30 +74,6 @@ class JobView(BaseModel):
     failure: Failure | None
     log_tabs: list[tuple[str, int]]  # (label, rank to ask the backend for)
     resolved: dict[str, Any]  # what the job ran with, secrets masked
-
-
-# --- swap point: the lifecycle branch's launcher.progress.read_progress(record) replaces this function ------
-def read_progress(raw: bytes | None) -> ProgressReport | None:
-    """progress.json (entry/contract.ProgressReport) as the trainer last pushed it; None when absent or torn."""
-    if not raw:
-        return None
-    try:
-        return ProgressReport.model_validate_json(raw)
-    except ValidationError:
-        return None
-
-
-# ------------------------------------------------------------------------------------------------------------
-
-
-def read_metrics(raw: bytes | None) -> dict[str, float]:
-    try:
-        document = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    if not isinstance(document, dict):
-        return {}
-    return {k: float(v) for k, v in document.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 def headline(metrics: dict[str, float]) -> tuple[str, float] | None:
@@ -175,8 +152,8 @@ class Dashboard:
         contents = read_many(urls)
         for record in wanted:
             pair = (
-                read_progress(contents.get(output_url(record, PROGRESS_FILE))),
-                read_metrics(contents.get(output_url(record, METRICS_FILE))),
+                parse_progress(contents.get(output_url(record, PROGRESS_FILE))),
+                parse_metrics(contents.get(output_url(record, METRICS_FILE))),
             )
             found[record.id] = pair
             if record.state.terminal:
@@ -263,7 +240,7 @@ class Dashboard:
         histories = [f.path for f in files if f.path.rsplit("/", 1)[-1] == curves.HISTORY_FILE]
         names = [PROGRESS_FILE, *histories, *(f.path for f in events)]
         contents = read_many([output_url(record, n) for n in names])
-        series = curves.from_progress(read_progress(contents.get(output_url(record, PROGRESS_FILE))))
+        series = curves.from_progress(parse_progress(contents.get(output_url(record, PROGRESS_FILE))))
         for name in histories:
             series += curves.from_history(contents.get(output_url(record, name)))
         for f in events:
@@ -294,9 +271,9 @@ class Dashboard:
 
     def restart(self, job_id: str) -> JobRecord:
         """What `launcher restart JOB --detach` does: same recipe, hyperparameters, data and train_url."""
-        from launcher.cli import _plan, seed_demo_data  # the CLI's own planning; no second way to submit
+        from launcher.cli import _plan_restart, seed_demo_data  # the CLI's own planning; no second way to submit
 
         old = self.store.get(job_id)
-        spec, runner = _plan(old.recipe, dict(old.hyperparameters), old.backend, old.data_url, old.train_url)
+        spec, runner = _plan_restart(old, {})
         seed_demo_data(spec)
         return runner.submit(spec)

@@ -19,6 +19,7 @@ import numpy as np
 
 from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
+from entry.progress import report_progress
 from launcher.errors import UserError
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
@@ -161,6 +162,7 @@ def train(hp: CosineMetricHyperparameters, env: JobEnvironment, data: ReidData, 
             logs = model.train_on_batch(x, y, return_dict=True)
             timer.stop()
             step += 1
+            report_progress(env, step, hp.steps, metrics=logs, samples_per_step=hp.batch_size)
             recent.append(float(logs["loss"]))
             if step % hp.log_every == 0 or step == hp.steps:
                 row = {"step": step, "total_loss": float(np.mean(recent)), **monitors(model, x, y),

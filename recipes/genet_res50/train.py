@@ -19,6 +19,7 @@ import numpy as np
 
 from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
+from entry.progress import report_progress
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
@@ -212,6 +213,7 @@ def train(hp: GENetHyperparameters, env: JobEnvironment) -> dict[str, float]:
             logs = model.train_on_batch(images, labels, return_dict=True)
             timer.stop()
             step += 1
+            report_progress(env, step, stop, metrics=logs, samples_per_step=global_batch)
             window.append(float(logs["loss"]))
             recent.append(window[-1])
             if step % hp.log_every == 0 or step == stop:

@@ -16,6 +16,7 @@ import numpy as np
 
 from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
+from entry.progress import report_progress
 from launcher.errors import UserError
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
@@ -151,6 +152,7 @@ def train(hp: GitLossHyperparameters, env: JobEnvironment) -> dict[str, float]:
             logs = model.train_on_batch(train_split.x[idx], train_split.y[idx], return_dict=True)
             timer.stop()
             step += 1
+            report_progress(env, step, hp.steps, metrics=logs, samples_per_step=hp.batch_size)
             recent.append(float(logs["loss"]))
             if step % hp.log_every == 0:
                 sec_per_step = timer.window_mean_s(hp.log_every)

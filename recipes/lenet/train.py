@@ -17,6 +17,7 @@ import numpy as np
 
 from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
+from entry.progress import report_progress
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
@@ -106,6 +107,7 @@ def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
             logs = model.train_on_batch(x_train[idx], y_train[idx], return_dict=True)
             timer.stop()
             step += 1
+            report_progress(env, step, hp.total_steps, metrics=logs, samples_per_step=hp.batch_size)
             window.append(float(logs["loss"]))
             recent.append(window[-1])
             if step % hp.log_every == 0 or step == hp.total_steps:

@@ -18,6 +18,7 @@ import numpy as np
 
 from entry.checkpoints import save_checkpoint
 from entry.environment import JobEnvironment
+from entry.progress import report_progress
 from launcher.errors import UserError
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
@@ -126,6 +127,7 @@ def train(hp: SesemiHyperparameters, env: JobEnvironment) -> dict[str, float]:
             logs = model.train_on_batch(inputs, targets, return_dict=True)
             timer.stop()
             step += 1
+            report_progress(env, step, total, metrics=logs, samples_per_step=2 * NUM_TRANSFORMS * hp.batch_size)
             recent.append((float(logs["supervised_loss"]), float(logs["self_supervised_loss"])))
             if step % hp.log_every == 0 or step == total:
                 sup, self_sup = np.mean(recent, axis=0)

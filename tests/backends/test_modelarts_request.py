@@ -8,7 +8,7 @@ import json
 import pytest
 from huaweicloudsdkmodelarts.v1 import Job, ModelArtsClient
 
-from entry.args import parse_args
+from entry.args import parse_args, typed_extras
 from launcher.backends import get_backend
 from launcher.backends.modelarts import job_name, parameter_value
 from launcher.backends.modelarts_api import to_wire
@@ -83,13 +83,16 @@ def test_parameters_reach_the_entry_with_their_types(make_job) -> None:  # noqa:
     argv = ["--data_url=/d", "--train_url=/t"] + [f"--{p['name']}={p['value']}" for p in params]
     parsed = parse_args(argv)  # what ModelArts runs: the boot file with --name=value per parameter
     assert parsed.recipe is not None and parsed.recipe.as_posix() == "toy_counter.yaml"
-    assert parsed.overrides == job.hyperparameters
-    assert parsed.overrides["note"] == "true" and parsed.overrides["flag"] is False
+    from toyjobs.hparams import ToyHyperparameters  # on sys.path once a toy job is planned
+
+    typed = typed_extras(ToyHyperparameters, parsed.overrides)
+    assert ToyHyperparameters.model_validate(typed).model_dump() == job.hyperparameters
+    assert typed["note"] == "true" and typed["flag"] == "false"
 
 
 @pytest.mark.parametrize("value", ["plain", "2", "true", "null", "", 3, 2.5, False, None, [1, "a"], {"k": [1]}])
 def test_parameter_value_round_trips(value) -> None:  # noqa: ANN001
-    extras = parse_args([f"--x={parameter_value(value)}"]).overrides
+    extras = typed_extras(None, parse_args([f"--x={parameter_value(value)}"]).overrides)
     assert extras == {"x": value}
 
 

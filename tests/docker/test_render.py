@@ -21,7 +21,7 @@ from launcher.backends.docker_ranks import RanksSpec
 from launcher.errors import UserError
 from launcher.jobs import JobStore
 from launcher.jobspec import plan_job
-from launcher.paths import jobs_root, objects_root
+from launcher.paths import jobs_root, launcher_home, objects_root
 from tests.launcher.helpers import FIXTURES, run_cli
 
 PROBE = Path(__file__).resolve().parent / "fixtures" / "probe.yaml"
@@ -54,6 +54,7 @@ def test_cpu_request_carries_the_contract_and_the_mounts() -> None:
         "/code": (str(FIXTURES), True),
         "/launcher/objects": (str(objects_root()), False),
         "/job": (str(jobs_root() / job_id), False),
+        "/launcher/cache/data": (str(launcher_home() / "cache" / "data"), False),  # the node's data cache, shared
     }
     assert request.user == f"{os.getuid()}:{os.getgid()}"  # files in mounted folders are the caller's
     assert request.network_mode == "host" and request.init

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 from pathlib import Path
 
 from entry.checkpoints import MANIFEST, is_complete, latest_checkpoint, read_state, save_checkpoint
-from entry.datacache import is_complete as cache_complete
-from entry.datacache import prepare_data
 from entry.environment import JobEnvironment
 from entry.pusher import PeriodicPusher, push
 from entry.restore import restore_latest
@@ -139,23 +136,3 @@ def test_restore_takes_the_newest_complete_remote_checkpoint(tmp_path: Path) -> 
 
 def test_restore_with_nothing_stored(tmp_path: Path) -> None:
     assert restore_latest("obs://b/never-ran/", tmp_path / "ckpt") is None
-
-
-def test_data_cache_syncs_once_and_is_reused(tmp_path: Path) -> None:
-    source = stored("obs://b/data/")
-    source.mkdir(parents=True)
-    (source / "x.bin").write_bytes(b"1" * 100)
-    cache = tmp_path / "cache" / "data"
-    threads = [threading.Thread(target=prepare_data, args=("obs://b/data/", cache)) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert (cache / "x.bin").read_bytes() == b"1" * 100
-    assert cache_complete(cache, "obs://b/data/")
-    assert not (cache / ".launcher-data-complete").exists()  # the marker is not among the trainer's files
-    (source / "y.bin").write_bytes(b"2")
-    prepare_data("obs://b/data/", cache)
-    assert not (cache / "y.bin").exists()  # complete cache of the same URL: reused without listing
-    marker = cache.parent / "data.launcher-data-complete"
-    assert json.loads(marker.read_text())["data_url"] == "obs://b/data/"

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from entry.args import parse_args, parse_extras
+from pydantic import BaseModel
+
+from entry.args import parse_args, parse_extras, typed_extras
 from entry.environment import JobEnvironment
 from entry.ranktable import RankTableError, load_rank_table, single_server_table
 from launcher.errors import UserError
@@ -119,11 +121,29 @@ def test_entry_arguments_modelarts_defaults_and_extras(tmp_path: Path) -> None:
     args = parse_args(["--recipe=r.yaml", "--epochs=3", "--flag", "--lr", "0.1", "--name=abc", "--init_method", "tcp://x"])
     assert args.data_url == "/home/ma-user/modelarts/inputs/data_url_0"
     assert args.train_url == "/home/ma-user/modelarts/outputs/train_url_0/"
-    assert args.overrides == {"epochs": 3, "flag": True, "lr": 0.1, "name": "abc", "init_method": "tcp://x"}
+    assert args.overrides == {"epochs": "3", "flag": "true", "lr": "0.1", "name": "abc", "init_method": "tcp://x"}
     hp = tmp_path / "hp.json"
     hp.write_text('{"epochs": 2, "flag": false}')
     assert parse_args([f"--hyperparameters=@{hp}"]).hyperparameters == {"epochs": 2, "flag": False}
-    assert parse_extras(["--use-fp16=false"]) == {"use_fp16": False}
+    assert parse_extras(["--use-fp16=false"]) == {"use_fp16": "false"}
+
+
+class Typed(BaseModel):
+    msg: str = ""
+    count: int = 0
+    ids: list[int] = []
+    rate: float | None = 1.0
+
+
+def test_extras_reach_the_model_as_typed() -> None:
+    """A text field keeps `1e3`, `True` and quotes; other fields are typed by their own type."""
+    extras = parse_args(["--msg=1e3", "--count=4", "--ids=[1,2]", "--rate=null", "--other=2"]).overrides
+    typed = typed_extras(Typed, extras)
+    assert typed == {"msg": "1e3", "count": "4", "ids": [1, 2], "rate": None, "other": 2}
+    assert Typed.model_validate({k: v for k, v in typed.items() if k != "other"}) == Typed(msg="1e3", count=4, ids=[1, 2], rate=None)
+    for text in ("True", "'quoted'", "007", "null"):
+        assert typed_extras(Typed, parse_args([f"--msg={text}"]).overrides) == {"msg": text}
+    assert typed_extras(Typed, {"msg": '"true"'}) == {"msg": "true"}  # the launcher's JSON-quoted text
 
 
 @pytest.mark.parametrize(("value", "message"), [("{oops", "not valid JSON"), ("[1]", "must be a JSON object"), ("@/nope.json", "No such file")])

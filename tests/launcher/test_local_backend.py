@@ -7,7 +7,6 @@ import os
 import signal
 from pathlib import Path
 
-import pytest
 
 from launcher.backends import get_backend
 from launcher.backends.local import LocalBackend
