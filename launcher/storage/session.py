@@ -24,7 +24,7 @@ from launcher.storage.urls import StorageURL, parse_url
 
 # Connection pools on the shared loop, per what shapes a connection (never the credentials: they sign
 # requests, they do not change the connection). Emptied in a forked child with the loop (runner.py).
-_PoolKey = tuple[str, bool, float, float, int]
+_PoolKey = tuple[str, bool, str, float, float, int]
 _pools: dict[_PoolKey, aiohttp.ClientSession] = {}
 _pools_loop: object | None = None
 # Pools a forked child inherited: kept referenced, never closed or collected. Their sockets are registered in
@@ -41,7 +41,12 @@ def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSessio
         _pools_loop = loop
         runner.at_close(_close_pools)
     key = (
-        profile.endpoint or "", profile.verify_ssl, profile.connect_timeout_s, profile.read_timeout_s, max_connections
+        profile.endpoint or "",
+        profile.verify_ssl,
+        profile.ca_bundle or "",  # the TLS context is the pool's: another CA is another pool
+        profile.connect_timeout_s,
+        profile.read_timeout_s,
+        max_connections,
     )
     pool = _pools.get(key)
     if pool is None or pool.closed:
