@@ -316,10 +316,12 @@ class DockerBackend(Backend):
     def _prepare_job_dir(self, request: DockerRequest) -> None:
         """The folders the container mounts exist before it starts (Docker would make them root's), and belong to
         the user it runs as."""
-        private_dir(objects_root())
-        private_dir(cache_root())
+        made: list[Path] = []
+        for shared in (objects_root(), cache_root()):  # the container writes there too: new folders become its user's
+            made += _missing_folders(shared)
+            private_dir(shared)
         private_dir(request.job_dir)
-        made = [request.job_dir]
+        made.append(request.job_dir)
         for name, content in request.files.items():
             write_private(request.job_dir / name, content)
             made.append(request.job_dir / name)
@@ -529,3 +531,12 @@ def _start_hint(message: str) -> str:
     if 'device driver "nvidia"' in message or "unknown or invalid runtime name" in message:
         return message + " (install the NVIDIA Container Toolkit / Ascend Docker Runtime on the Docker host)"
     return message
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """`path` and its parents that do not exist yet, outermost first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing[::-1]
