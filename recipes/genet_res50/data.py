@@ -225,3 +225,14 @@ def open_imagenet(data_dir: Path) -> tuple[ImageFolder, ImageFolder]:
     tree = FileTree(data_dir)
     train = image_folder(tree, "train")
     return train, image_folder(tree, "val", train.classes)
+
+
+def open_val(data_dir: Path) -> ImageFolder:
+    """The val split alone (the seed's eval.py): labelled by train's class list when there is a train/, else by
+    val's own sorted class folders."""
+    tree = FileTree(data_dir)
+    try:
+        classes = tree.folders_in(find_split(tree, "train"))
+    except FileNotFoundError:
+        classes = None
+    return image_folder(tree, "val", classes)

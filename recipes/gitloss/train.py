@@ -21,6 +21,7 @@ from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
 from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
+from recipes.common.seeding import set_random_seed
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.gitloss import metrics as M
@@ -96,7 +97,7 @@ def evaluate(
 
 
 def train(hp: GitLossHyperparameters, env: JobEnvironment) -> dict[str, float]:
-    keras.utils.set_random_seed(hp.seed)
+    set_random_seed(hp.seed)
     train_split, val = make_splits(env.data_dir, hp)
     print(
         f"data: {len(train_split.y)} train / {len(val.y)} validation images from {env.data_dir}; "

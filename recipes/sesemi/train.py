@@ -23,6 +23,7 @@ from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
 from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
+from recipes.common.seeding import set_random_seed
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.sesemi.augment import NUM_TRANSFORMS, augment, geometric_transforms
@@ -87,7 +88,7 @@ def self_supervised_accuracy(model: keras.Model, images: np.ndarray) -> float:
 
 
 def train(hp: SesemiHyperparameters, env: JobEnvironment) -> dict[str, float]:
-    keras.utils.set_random_seed(hp.seed)
+    set_random_seed(hp.seed)
     data = load_cifar10(env.data_dir)
     try:
         labelled = stratified_sample(data.y_train, hp.labels)
