@@ -126,6 +126,13 @@ class GENetHyperparameters(BaseModel):
     eval_batch_size: int = Field(
         256, gt=0, description="Eval batch (seed 256, remainder dropped)."
     )
+    crop_min_area: float = Field(
+        0.08,
+        gt=0,
+        le=1,
+        description="Smallest area fraction of the training crop (seed RandomCropDecodeResize scale 0.08-1); "
+        "1 keeps the whole image and only jitters the aspect ratio.",
+    )
     workers: int | None = Field(
         None, gt=0, description="JPEG decode threads; default: every CPU core."
     )

@@ -177,7 +177,7 @@ def train(hp: GENetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     history, ms_before = History.from_json(state.get("history", {})), state.get("ms_per_step")
     sampler = BatchSampler(len(train_set), global_batch, hp.seed)
     train_loader = BatchLoader(
-        train_set, hp.image_size, True, hp.seed, hp.workers, hp.prefetch
+        train_set, hp.image_size, True, hp.seed, hp.workers, hp.prefetch, hp.crop_min_area
     )
     val_loader = BatchLoader(
         val_set, hp.image_size, False, hp.seed, hp.workers, hp.prefetch
