@@ -651,7 +651,8 @@ def test_mode_export_writes_keras_and_saved_model_that_predict_alike(
         import tensorflow as tf
 
         assert metrics["exports"] == 2
-        served = tf.saved_model.load(str(export / "saved_model")).serve(tf.constant(images, tf.float32))
+        loaded = tf.saved_model.load(str(export / "saved_model"))  # kept: its variables die with it
+        served = loaded.serve(tf.constant(images, tf.float32))
         np.testing.assert_allclose(np.asarray(served), want, atol=1e-4)
     else:
         assert metrics["exports"] == 1 and not (export / "saved_model").exists()
