@@ -23,7 +23,7 @@ from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
 from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
-from recipes.common.seeding import set_random_seed
+from recipes.common.seeding import set_random_seed, tensorflow_unused
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.sesemi.augment import NUM_TRANSFORMS, augment, geometric_transforms
@@ -189,6 +189,7 @@ def _write_outputs(
     export.mkdir(parents=True, exist_ok=True)
     net = classifier(model)
     net.save(export / "sesemi_classifier.keras")
-    net.save(export / "sesemi_classifier.h5")
+    with tensorflow_unused():  # the legacy .h5 writer would import TensorFlow just to rule out its types
+        net.save(export / "sesemi_classifier.h5")
     arrays = {"zca_mean": whitener.mean, "zca_matrix": whitener.matrix} if whitener is not None else {}
     np.savez(export / "preprocessing.npz", **arrays)
