@@ -1,7 +1,7 @@
 """Keras calls that import TensorFlow merely because it is installed, made TensorFlow-free on other backends.
 
-`keras.utils.set_random_seed` seeds TensorFlow whenever it is installed (for tf.data pipelines) and the legacy .h5
-writer checks for TensorFlow shapes and dtypes: both import TensorFlow (seconds, a few hundred MB) even under
+`keras.utils.set_random_seed` seeds TensorFlow whenever it is installed (for tf.data pipelines) and the .keras and
+.h5 writers check for TensorFlow shapes and dtypes: both import TensorFlow (seconds, a few hundred MB) even under
 KERAS_BACKEND=jax. The recipes feed Keras NumPy batches and hold no TensorFlow objects, so on JAX/torch those calls
 run with Keras' lazy TensorFlow module marked unavailable, for the call only; everything else they do is unchanged.
 """

@@ -188,8 +188,8 @@ def _write_outputs(
     export = output_dir / EXPORT_DIR
     export.mkdir(parents=True, exist_ok=True)
     net = classifier(model)
-    net.save(export / "sesemi_classifier.keras")
-    with tensorflow_unused():  # the legacy .h5 writer would import TensorFlow just to rule out its types
+    with tensorflow_unused():  # Keras' writers would import TensorFlow just to rule out its types
+        net.save(export / "sesemi_classifier.keras")
         net.save(export / "sesemi_classifier.h5")
     arrays = {"zca_mean": whitener.mean, "zca_matrix": whitener.matrix} if whitener is not None else {}
     np.savez(export / "preprocessing.npz", **arrays)
