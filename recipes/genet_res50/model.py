@@ -7,7 +7,11 @@
 
 Block (seed): conv1x1 C/4, BN, ReLU -> conv3x3 C/4 stride s, BN, ReLU -> conv1x1 C, BN = `out`; projection shortcut
 (conv1x1 stride s + BN) when the stride or the width changes; `y = ReLU(out * sigmoid(gate(out)) + shortcut)`.
-Convolutions have no bias (MindSpore's default) and carry the weight decay; BN and biases don't (seed's train.py).
+Convolutions have no bias (MindSpore's default). Weight decay goes, as in the seed's train.py, on every parameter
+whose name has no beta/gamma/bias: every conv and depth-wise kernel and the classifier's kernel.
+BN: the bottleneck and shortcut BNs are `nn.Conv2dBnAct`'s (momentum 0.997, eps 1e-5), the gather BNs are
+`nn.BatchNorm2d`'s (momentum 0.9, eps 1e-5), the stem BN the seed's own (0.95, eps 1e-4). MindSpore's BN momentum
+weights the OLD moving value (moving = momentum * moving + (1 - momentum) * batch), as Keras' does: same numbers.
 Input: uint8 or float RGB pixels in 0..255, NHWC; the seed's Normalize (ImageNet mean/std x 255) is the first layer,
 so the host pipeline ships uint8 and the device does the arithmetic.
 """
@@ -25,8 +29,19 @@ STAGES = (
     (6, 1024, 2),
     (3, 2048, 2),
 )  # (blocks, out channels, stride)
-BN_EPSILON = 1e-5  # MindSpore BatchNorm2d defaults (momentum 0.9 weights the old value, as Keras')
-STEM_BN_EPSILON, STEM_BN_MOMENTUM = 1e-4, 0.95  # the seed's stem BN
+BN_EPSILON = 1e-5  # MindSpore nn.BatchNorm2d and nn.Conv2dBnAct both default to eps 1e-5
+BLOCK_BN_MOMENTUM = 0.997  # nn.Conv2dBnAct's default: bottleneck convs and the projection shortcut
+GATHER_BN_MOMENTUM = 0.9  # nn.BatchNorm2d's default: the gather's BNs
+STEM_BN_EPSILON, STEM_BN_MOMENTUM = 1e-4, 0.95  # the seed's stem BN (_bn)
+
+
+def depthwise_he_uniform(seed: int | None = None) -> keras.initializers.Initializer:
+    """The seed's HeUniform for a depth-wise kernel: bound sqrt(6 / fan_in) with fan_in = k*k.
+
+    MindSpore reads fan_in off the weight shape (C, 1, k, k) = 1 * k * k. Keras' HeUniform on a depth-wise kernel
+    (k, k, C, 1) counts fan_in = k * k * C, C times too large (kernels sqrt(C) times too small); its fan_out
+    is k * k * 1, which is the seed's fan_in."""
+    return keras.initializers.VarianceScaling(2.0, "fan_out", "uniform", seed=seed)
 
 
 def stage_spatial(input_size: int) -> tuple[int, ...]:
@@ -40,14 +55,19 @@ def stage_spatial(input_size: int) -> tuple[int, ...]:
 
 
 class GENetLayers:
-    """Layer factory holding the shared settings (dtype policy, weight decay, BN momentum, width)."""
+    """Layer factory holding the shared settings (dtype policy, weight decay, BN momenta)."""
 
     def __init__(
-        self, weight_decay: float, bn_momentum: float, dtype: str | None
+        self,
+        weight_decay: float,
+        bn_momentum: float,
+        gather_bn_momentum: float,
+        dtype: str | None,
     ) -> None:
         # MindSpore weight_decay d adds d*w to the gradient = Keras L2(d / 2) (RECIPES.md porting facts).
         self.reg = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
         self.bn_momentum = bn_momentum
+        self.gather_bn_momentum = gather_bn_momentum
         self.dtype = dtype
 
     def conv(
@@ -71,14 +91,17 @@ class GENetLayers:
         )
 
     def bn(
-        self, name: str, epsilon: float = BN_EPSILON, momentum: float | None = None
+        self, name: str, momentum: float, epsilon: float = BN_EPSILON
     ) -> layers.BatchNormalization:
         return layers.BatchNormalization(
-            epsilon=epsilon,
-            momentum=momentum or self.bn_momentum,
-            dtype=self.dtype,
-            name=name,
+            epsilon=epsilon, momentum=momentum, dtype=self.dtype, name=name
         )
+
+    def block_bn(self, name: str) -> layers.BatchNormalization:
+        return self.bn(name, self.bn_momentum)
+
+    def gather_bn(self, name: str) -> layers.BatchNormalization:
+        return self.bn(name, self.gather_bn_momentum)
 
 
 def ge_block(
@@ -93,13 +116,13 @@ def ge_block(
 ):
     mid = channels // 4
     out = f.conv(mid, 1, name=f"{name}_conv1")(x)
-    out = layers.ReLU(dtype=f.dtype, name=f"{name}_relu1")(f.bn(f"{name}_bn1")(out))
+    out = layers.ReLU(dtype=f.dtype, name=f"{name}_relu1")(f.block_bn(f"{name}_bn1")(out))
     out = f.conv(mid, 3, stride, name=f"{name}_conv2")(out)
-    out = layers.ReLU(dtype=f.dtype, name=f"{name}_relu2")(f.bn(f"{name}_bn2")(out))
-    out = f.bn(f"{name}_bn3")(f.conv(channels, 1, name=f"{name}_conv3")(out))
+    out = layers.ReLU(dtype=f.dtype, name=f"{name}_relu2")(f.block_bn(f"{name}_bn2")(out))
+    out = f.block_bn(f"{name}_bn3")(f.conv(channels, 1, name=f"{name}_conv3")(out))
 
     if stride != 1 or x.shape[-1] != channels:
-        shortcut = f.bn(f"{name}_down_bn")(
+        shortcut = f.block_bn(f"{name}_down_bn")(
             f.conv(channels, 1, stride, name=f"{name}_down_conv")(x)
         )
     else:
@@ -114,7 +137,7 @@ def ge_block(
         if (
             spatial >= 56
         ):  # the seed halves large maps with a strided full conv before the depth-wise gather
-            gate = f.bn(f"{name}_gather_pre_bn")(
+            gate = f.gather_bn(f"{name}_gather_pre_bn")(
                 f.conv(channels, 3, 2, name=f"{name}_gather_pre_conv")(gate)
             )
             side = -(-spatial // 2)
@@ -122,12 +145,12 @@ def ge_block(
             side,
             padding="valid",
             use_bias=False,
-            depthwise_initializer=keras.initializers.HeUniform(),
+            depthwise_initializer=depthwise_he_uniform(),
             depthwise_regularizer=f.reg,
             dtype=f.dtype,
             name=f"{name}_gather_dw",
         )(gate)
-        gate = f.bn(f"{name}_gather_bn")(gate)
+        gate = f.gather_bn(f"{name}_gather_bn")(gate)
         if mlp:
             gate = layers.ReLU(dtype=f.dtype, name=f"{name}_mlp_relu")(
                 f.conv(channels // 16, 1, name=f"{name}_mlp_fc1")(gate)
@@ -146,11 +169,12 @@ def build_genet(
     extra: bool = True,
     mlp: bool = True,
     weight_decay: float = 1e-4,
-    bn_momentum: float = 0.9,
+    bn_momentum: float = BLOCK_BN_MOMENTUM,
+    gather_bn_momentum: float = GATHER_BN_MOMENTUM,
     dtype: str | None = None,
 ) -> keras.Model:
     """The seed's GENet (`GENet(mlp, extra)`); logits are float32 whatever the dtype policy."""
-    f = GENetLayers(weight_decay, bn_momentum, dtype)
+    f = GENetLayers(weight_decay, bn_momentum, gather_bn_momentum, dtype)
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Normalization(
         mean=IMAGENET_MEAN,
@@ -160,7 +184,7 @@ def build_genet(
     )(inputs)
     x = f.conv(64, 7, 2, name="stem_conv")(x)
     x = layers.ReLU(dtype=dtype, name="stem_relu")(
-        f.bn("stem_bn", STEM_BN_EPSILON, STEM_BN_MOMENTUM)(x)
+        f.bn("stem_bn", STEM_BN_MOMENTUM, STEM_BN_EPSILON)(x)
     )
     x = layers.MaxPooling2D(3, 2, padding="same", dtype=dtype, name="stem_pool")(x)
     for s, ((blocks, channels, stride), spatial) in enumerate(
@@ -181,6 +205,7 @@ def build_genet(
     logits = layers.Dense(
         num_classes,
         kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.01),
+        kernel_regularizer=f.reg,  # the seed decays the classifier's weight too (not its bias)
         dtype=dtype,
         name="fc",
     )(x)

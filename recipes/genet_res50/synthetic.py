@@ -101,6 +101,35 @@ def jpeg_files(
     return files
 
 
+def digit_files(
+    train: int = 400, val: int = 100, size: int = 32, mnist_dir: Path = SHIPPED_MNIST
+) -> dict[str, bytes]:
+    """Plain MNIST digits as an ImageNet-style folder: class k = digit k, each 28x28 digit centred on a black
+    size x size canvas, grey RGB JPEG; train from MNIST train, val from t10k (RECIPES.md's small real-data check)."""
+    data = load_mnist(mnist_dir)
+    pad = (size - 28) // 2
+    files: dict[str, bytes] = {}
+    for split, count, images, labels in (
+        ("train", train, data.x_train, data.y_train),
+        ("val", val, data.x_test, data.y_test),
+    ):
+        for label in range(10):
+            for i, index in enumerate(np.flatnonzero(labels == label)[:count]):
+                canvas = np.zeros((size, size), np.uint8)
+                canvas[pad : pad + 28, pad : pad + 28] = images[index]
+                buffer = io.BytesIO()
+                Image.fromarray(canvas).convert("RGB").save(buffer, "JPEG", quality=95)
+                files[f"{split}/{wnid(label)}/{wnid(label)}_{i}.JPEG"] = buffer.getvalue()
+    return files
+
+
+def write_files(out: Path, files: dict[str, bytes]) -> Path:
+    for rel, data in files.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    return out
+
+
 def write_imagenet(
     out: Path, as_zip: bool = False, name: str = "imagenet-demo.zip", **kwargs
 ) -> Path:
@@ -115,10 +144,7 @@ def write_imagenet(
                 )  # fixed: same bytes every run
                 archive.writestr(info, data)
         return target
-    for rel, data in files.items():
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        (out / rel).write_bytes(data)
-    return out
+    return write_files(out, files)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
 """Train the seed's GE-ResNet-50 on ImageNet-style folders: data parallel, resumable, checkpointed, top-1/top-5.
 
-Entry point `train(hp, env)` is what the job's boot core calls (recipes/genet_res50.yaml `trainer`).
+Entry point `train(hp, env)` is what the job's boot core calls (recipes/genet_res50.yaml `trainer`); `--mode eval`
+and `--mode export` hand over to recipes.genet_res50.inference.
 Nothing here imports TensorFlow: under KERAS_BACKEND=jax with more than one visible device the batch is split over
 all of them (keras.distribution.DataParallel); `batch_size` is per device, as in the seed's 8-card runs.
 """
@@ -23,10 +24,11 @@ from entry.progress import report_progress
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
+from recipes.common.seeding import set_random_seed
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.genet_res50.data import BatchLoader, ImageFolder, open_imagenet
-from recipes.genet_res50.hparams import GENetHyperparameters
+from recipes.genet_res50.hparams import SEED_GLOBAL_BATCH, GENetHyperparameters
 from recipes.genet_res50.model import build_genet
 from recipes.genet_res50.schedule import SmoothedSparseCE, StepLearningRate
 
@@ -65,7 +67,9 @@ def setup_distribution() -> int:
     return len(devices)
 
 
-def compile_genet(hp: GENetHyperparameters, total_steps: int) -> keras.Model:
+def compile_genet(
+    hp: GENetHyperparameters, total_steps: int, global_batch: int | None = None
+) -> keras.Model:
     model = build_genet(
         hp.class_num,
         hp.image_size,
@@ -73,9 +77,11 @@ def compile_genet(hp: GENetHyperparameters, total_steps: int) -> keras.Model:
         hp.mlp,
         hp.weight_decay,
         hp.bn_momentum,
+        hp.gather_bn_momentum,
         dtype=hp.precision,
     )
-    schedule = StepLearningRate(total_steps, hp.lr_init, hp.lr_end, hp.decay)
+    lr_init, lr_end = hp.learning_rates(global_batch or hp.batch_size)
+    schedule = StepLearningRate(total_steps, lr_init, lr_end, hp.decay)
     optimizer: keras.optimizers.Optimizer = keras.optimizers.SGD(
         learning_rate=schedule, momentum=hp.momentum
     )
@@ -116,6 +122,15 @@ def evaluate(
     }
 
 
+def result_line(result: dict[str, float]) -> str:
+    """The seed's eval.py line: `result: {'top_5_accuracy': 0.94..., 'top_1_accuracy': 0.78...}`."""
+    seed_order = {
+        "top_5_accuracy": result["top_5_accuracy"],
+        "top_1_accuracy": result["top_1_accuracy"],
+    }
+    return f"result: {seed_order}"
+
+
 def plan(
     hp: GENetHyperparameters, train_set: ImageFolder, devices: int
 ) -> tuple[int, int, int]:
@@ -130,7 +145,11 @@ def plan(
 
 
 def train(hp: GENetHyperparameters, env: JobEnvironment) -> dict[str, float]:
-    keras.utils.set_random_seed(hp.seed)
+    if hp.mode != "train":  # the seed's eval.py / export.py on one checkpoint
+        from recipes.genet_res50.inference import run_on_checkpoint
+
+        return run_on_checkpoint(hp, env)
+    set_random_seed(hp.seed)
     devices = setup_distribution()
     train_set, val_set = open_imagenet(env.data_dir)
     if len(train_set.classes) != hp.class_num:
@@ -139,6 +158,7 @@ def train(hp: GENetHyperparameters, env: JobEnvironment) -> dict[str, float]:
         )
     global_batch, steps_per_epoch, total_steps = plan(hp, train_set, devices)
     stop = min(total_steps, hp.steps) if hp.steps else total_steps
+    lr_init, lr_end = hp.learning_rates(global_batch)
     ckpt_every = hp.save_checkpoint_epochs * steps_per_epoch
     eval_every = (
         hp.eval_every_epochs * steps_per_epoch if hp.eval_every_epochs else None
@@ -146,17 +166,19 @@ def train(hp: GENetHyperparameters, env: JobEnvironment) -> dict[str, float]:
     print(
         f"GE-{hp.variant}: {len(train_set)} train / {len(val_set)} val images, {len(train_set.classes)} classes from "
         f"{env.data_dir}; backend {keras.backend.backend()} on {devices} device(s), global batch {global_batch}; "
-        f"{hp.epochs} epochs x {steps_per_epoch} steps, {hp.decay} lr {hp.lr_init} -> over {total_steps} steps"
+        f"{hp.epochs} epochs x {steps_per_epoch} steps, {hp.decay} lr {lr_init:g} -> {lr_end:g} over {total_steps} steps"
+        + (f" (lr_init {hp.lr_init:g} x {global_batch}/{SEED_GLOBAL_BATCH})" if hp.lr_scale_by_batch else "")
         + (f", stopping at step {stop}" if stop < total_steps else ""),
         flush=True,
     )
 
-    model = compile_genet(hp, total_steps)
+    model = compile_genet(hp, total_steps, global_batch)
+    schedule = StepLearningRate(total_steps, lr_init, lr_end, hp.decay)
     step, state = restore_latest(model, env.checkpoint_dir)
     history, ms_before = History.from_json(state.get("history", {})), state.get("ms_per_step")
     sampler = BatchSampler(len(train_set), global_batch, hp.seed)
     train_loader = BatchLoader(
-        train_set, hp.image_size, True, hp.seed, hp.workers, hp.prefetch
+        train_set, hp.image_size, True, hp.seed, hp.workers, hp.prefetch, hp.crop_min_area
     )
     val_loader = BatchLoader(
         val_set, hp.image_size, False, hp.seed, hp.workers, hp.prefetch
@@ -196,11 +218,7 @@ def train(hp: GENetHyperparameters, env: JobEnvironment) -> dict[str, float]:
                 "top_5_accuracy": result["top_5_accuracy"],
             },
         )
-        print(
-            f"step {at_step} result: {{'top_5_accuracy': {result['top_5_accuracy']}, "
-            f"'top_1_accuracy': {result['top_1_accuracy']}}}",
-            flush=True,
-        )
+        print(f"step {at_step} {result_line(result)}", flush=True)
         return result
 
     try:
@@ -227,13 +245,7 @@ def train(hp: GENetHyperparameters, env: JobEnvironment) -> dict[str, float]:
                     flush=True,
                 )
                 history.loss.append((step, mean_loss))
-                lr = float(
-                    keras.ops.convert_to_numpy(
-                        StepLearningRate(total_steps, hp.lr_init, hp.lr_end, hp.decay)(
-                            step
-                        )
-                    )
-                )
+                lr = float(keras.ops.convert_to_numpy(schedule(step)))
                 events.scalars(
                     step, {"loss": mean_loss, "sec_per_step": sec, "learning_rate": lr}
                 )

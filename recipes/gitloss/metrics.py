@@ -3,7 +3,8 @@
 - Valid_Loss: the total training loss (CE + lambda_c*Lc + lambda_g*Lg) on the whole validation set as one batch;
   the O(N^2) push term is summed in row chunks so 5,000 images need tens of MB, not gigabytes.
 - metric centers: the mean over training batches of each batch's per-class feature means.
-- intra_cls_dist: mean over classes of the mean Euclidean distance of a feature to its class center.
+- intra_cls_dist: mean over classes of the mean Euclidean distance of a feature to its class center, on the
+  training features as the original (the trainer also reports it on validation features: valid_intra_cls_dist).
 - inter_cls_dist: mean distance over all pairs of centers (the trainer keeps the running mean over evaluations).
 """
 

@@ -15,30 +15,20 @@ from pathlib import Path
 
 import keras
 
+from recipes.common.inference_export import save_inference_model
 from recipes.lenet.model import IMAGE_PIXELS, INPUT_NAME
 
 KERAS_FILE = "lenet.keras"
-SAVED_MODEL_DIR = "saved_model"
 FROZEN_GRAPH_FILE = "lenet_frozen_graph.pb"
 OUTPUT_NODES = ("logits", "classes")
 
 
 def export_inference(model: keras.Model, export_dir: Path) -> dict[str, Path]:
     """Write every export this backend supports; returns {kind: path}."""
-    export_dir.mkdir(parents=True, exist_ok=True)
-    # A new, uncompiled Model over the same layers: inference needs no optimizer state (2/3 of the file).
-    inference = keras.Model(model.inputs, model.outputs, name=model.name)
-    written = {"keras": export_dir / KERAS_FILE}
-    inference.save(written["keras"])
+    written = save_inference_model(model, export_dir, KERAS_FILE)
     if keras.backend.backend() == "tensorflow":
-        written["saved_model"] = export_saved_model(model, export_dir / SAVED_MODEL_DIR)
         written["frozen_graph"] = export_frozen_graph(model, export_dir / FROZEN_GRAPH_FILE)
     return written
-
-
-def export_saved_model(model: keras.Model, path: Path) -> Path:
-    model.export(str(path), format="tf_saved_model", verbose=False)
-    return path
 
 
 def export_frozen_graph(model: keras.Model, path: Path) -> Path:

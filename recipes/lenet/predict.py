@@ -16,12 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recipes.lenet.export import (
-    FROZEN_GRAPH_FILE,
-    KERAS_FILE,
-    OUTPUT_NODES,
-    SAVED_MODEL_DIR,
-)
+from recipes.common.inference_export import SAVED_MODEL_DIR
+from recipes.lenet.export import FROZEN_GRAPH_FILE, KERAS_FILE, OUTPUT_NODES
 from recipes.lenet.model import IMAGE_PIXELS, INPUT_NAME
 
 Predictor = Callable[[np.ndarray], np.ndarray]  # float32 [N, 784] in [0, 1] -> logits [N, 10]

@@ -21,6 +21,7 @@ from entry.progress import report_progress
 from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
+from recipes.common.seeding import set_random_seed
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.lenet.hparams import LeNetHyperparameters
@@ -70,7 +71,7 @@ def seed_eval_indices(num_test: int, hp: LeNetHyperparameters) -> np.ndarray:
 
 
 def train(hp: LeNetHyperparameters, env: JobEnvironment) -> dict[str, float]:
-    keras.utils.set_random_seed(hp.seed)
+    set_random_seed(hp.seed)
     data = load_mnist(env.data_dir)
     x_train, y_train = to_inputs(data.x_train), data.y_train.astype(np.int32)
     x_test, y_test = to_inputs(data.x_test), data.y_test.astype(np.int32)

@@ -24,6 +24,7 @@ from recipes.common.checkpoint_files import prune_checkpoints
 from recipes.common.curves import plot_curves
 from recipes.common.keras_state import restore_latest, write_training_state
 from recipes.common.sampler import BatchSampler
+from recipes.common.seeding import set_random_seed, tensorflow_unused
 from recipes.common.tensorboard import summary_writer
 from recipes.common.timing import StepTimer
 from recipes.sesemi.augment import NUM_TRANSFORMS, augment, geometric_transforms
@@ -88,7 +89,7 @@ def self_supervised_accuracy(model: keras.Model, images: np.ndarray) -> float:
 
 
 def train(hp: SesemiHyperparameters, env: JobEnvironment) -> dict[str, float]:
-    keras.utils.set_random_seed(hp.seed)
+    set_random_seed(hp.seed)
     data = load_cifar10(env.data_dir)
     try:
         labelled = stratified_sample(data.y_train, hp.labels)
@@ -189,7 +190,8 @@ def _write_outputs(
     export = output_dir / EXPORT_DIR
     export.mkdir(parents=True, exist_ok=True)
     net = classifier(model)
-    net.save(export / "sesemi_classifier.keras")
-    net.save(export / "sesemi_classifier.h5")
+    with tensorflow_unused():  # Keras' writers would import TensorFlow just to rule out its types
+        net.save(export / "sesemi_classifier.keras")
+        net.save(export / "sesemi_classifier.h5")
     arrays = {"zca_mean": whitener.mean, "zca_matrix": whitener.matrix} if whitener is not None else {}
     np.savez(export / "preprocessing.npz", **arrays)

@@ -6,7 +6,7 @@ TCP port with mutual TLS (--tlsverify, certificates from trustme), as a remote D
 the test session; teardown removes its containers, stops it, lazily unmounts anything left under its folder and
 deletes that.
 Where no daemon can start (no dockerd, not root, a kernel without overlay or cgroups) the tests that need it skip
-with the reason; LAUNCHER_REQUIRE_DOCKER=1 (CI) turns that skip into a failure.
+with the reason; LAUNCHER_REQUIRE_DOCKER=1 (set by scripts/test.sh under CI) turns that skip into a failure.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.docker.rootfs import RuntimeImage, ensure_runtime_image
+from tests.services import REQUIRE_DOCKER, unavailable
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -72,9 +73,7 @@ def _free_port() -> int:
 
 
 def _skip(reason: str) -> None:
-    if os.environ.get("LAUNCHER_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"a private dockerd is required (LAUNCHER_REQUIRE_DOCKER=1) but {reason}")
-    pytest.skip(reason)
+    unavailable(f"no private dockerd: {reason}", REQUIRE_DOCKER)
 
 
 def _why_no_daemon() -> str | None:

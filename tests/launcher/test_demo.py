@@ -20,7 +20,10 @@ def test_lenet_one_epoch_end_to_end() -> None:
     assert "accuracy" in result.stdout
     out = objects_root() / "launcher-demo" / "jobs" / job_id
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["steps"] == 1000
+    # RECIPES.md's LeNet bar is >= 0.90 after 1,000 steps (the demo's seed: 0.91-0.93 on every test image); a
+    # sigmoid LeNet that has not left its plateau sits near 0.1-0.6.
+    assert metrics["steps"] == 1000 and metrics["full_test_accuracy"] >= 0.88, metrics
+    assert metrics["accuracy"] >= 0.85 and metrics["loss"] < 0.5, metrics
     assert any((p / "MANIFEST.json").is_file() for p in (out / "checkpoints").iterdir())
     assert (out / "logs" / f"{job_id}-proc-rank-0-device-0.txt").stat().st_size > 0
     assert (objects_root() / "launcher-demo" / "mnist" / "train-images-idx3-ubyte.gz").is_file()  # seeded offline

@@ -44,3 +44,19 @@ def read_events(logdir: Path) -> object:
 
 def scalar_series(logdir: Path, tag: str) -> list[tuple[int, float]]:
     return [(e.step, e.value) for e in read_events(logdir).Scalars(tag)]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the JAX-backend recipe runs (tests/recipes/test_jax_backend.py) with their figures, for the CI log."""
+    from tests.recipes.test_jax_backend import RUNS
+
+    if not RUNS:
+        return
+    terminalreporter.section("JAX backend runs (KERAS_BACKEND=jax, no TensorFlow imported)")
+    for name, report in RUNS:
+        metrics = report["metrics"]
+        terminalreporter.write_line(
+            f"{name}: {int(metrics['steps'])} steps, loss {metrics['loss']:.4f}, "
+            f"{metrics.get('ms_per_step', 0.0):.0f} ms/step, {report['devices']} device(s), "
+            f"{report['seconds']:.1f} s in the trainer; modules: {', '.join(report['modules'])}"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -364,3 +365,64 @@ def test_learns_digit_identities_in_100_steps(tmp_path: Path, capsys: pytest.Cap
     assert "(closed set)" in capsys.readouterr().out
     assert metrics["steps"] == 100 and "rank1" not in metrics  # no query/gallery test protocol
     assert metrics["val_Precision@1"] >= 0.5, metrics
+
+
+# --- the README's "restore the seed's defaults" flags --------------------------------------------------------------
+
+
+def readme_seed_flags() -> dict[str, object]:
+    """The flags recipes/README.md gives to restore the seed's defaults over the demo YAML, parsed as the CLI
+    (python-fire) parses them."""
+    from fire.parser import DefaultParseValue
+
+    text = (REPO / "recipes" / "README.md").read_text()
+    section = text[text.index("## cosine_metric_learning") :]
+    match = re.search(r"Demo defaults that differ from the seed \(recipe YAML; `([^`]+)` restores the seed's", section)
+    assert match, "the cosine section lists the flags that restore the seed's defaults"
+    words = match.group(1).split()
+    assert len(words) % 2 == 0 and all(w.startswith("--") for w in words[::2]), words
+    return {name[2:]: DefaultParseValue(value) for name, value in zip(words[::2], words[1::2], strict=True)}
+
+
+def test_readme_flags_restore_every_seed_default_the_demo_yaml_changes() -> None:
+    from launcher.recipe import load_recipe, resolve_hyperparameters
+
+    recipe = load_recipe(REPO / "recipes" / "cosine_metric_learning.yaml")
+    flags = readme_seed_flags()
+    assert flags["max_label"] is None  # `--max_label None`: the data set's own MAX_LABEL (1501), not the demo's 8
+    restored = resolve_hyperparameters(recipe, flags)
+    cadence = {"eval_every", "checkpoint_every", "log_every"}  # how often to log/score/save: no seed value to restore
+    assert restored.model_dump(exclude=cadence) == CosineMetricHyperparameters().model_dump(exclude=cadence)
+    assert set(flags) == set(recipe.hyperparameter_values(False)) - cadence
+
+
+@pytest.mark.slow
+def test_seed_flags_train_on_market_format_data_with_real_person_ids(tmp_path: Path) -> None:
+    """The demo data with person 8 renamed 1501 (Market-1501's highest id): the demo YAML's max_label 8 stops with
+    a DataError; the README's seed flags (batch 128, 128x64, BN 0.999, max_label None -> 1502 logits) train."""
+    import zipfile
+
+    from launcher.recipe import load_recipe, resolve_hyperparameters
+    from recipes.cosine_metric_learning.images import DataError
+    from recipes.cosine_metric_learning.train import run
+
+    data = tmp_path / "market"
+    with zipfile.ZipFile(REPO / "recipes" / "cosine_metric_learning" / "demo" / "market1501" / "Market-1501-v15.09.15.zip") as z:
+        z.extractall(data)
+    renamed = 0
+    for path in sorted(data.rglob("0008_*")):
+        path.rename(path.with_name("1501_" + path.name.removeprefix("0008_")))
+        renamed += 1
+    assert renamed > 40  # training, query, gallery images and the query junk lists
+
+    recipe = load_recipe(REPO / "recipes" / "cosine_metric_learning.yaml")
+    short = {"steps": 2, "eval_every": 2, "checkpoint_every": 2, "log_every": 1}  # the seed's 100000 steps, cut
+    with pytest.raises(DataError, match="person id 1501 is above max_label 8"):
+        run(resolve_hyperparameters(recipe, short), env_for(tmp_path, data, "demo-yaml"))
+
+    hp = resolve_hyperparameters(recipe, {**readme_seed_flags(), **short})
+    assert (hp.batch_size, hp.image_height, hp.image_width, hp.bn_momentum, hp.max_label) == (128, 128, 64, 0.999, None)
+    env = env_for(tmp_path, data, "seed-flags")
+    metrics = run(hp, env)
+    assert metrics["steps"] == 2 and np.isfinite(metrics["loss"])
+    assert latest_checkpoint(env.checkpoint_dir).name == "step-000000002"

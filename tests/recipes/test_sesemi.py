@@ -204,7 +204,8 @@ def test_train_resume_and_saved_models(tmp_path: Path, capsys: pytest.CaptureFix
     metrics = train(tiny(), env)
     out = capsys.readouterr().out
     assert "(50 labelled; self-supervised branch on 120)" in out and "classification error rate: " in out
-    assert metrics["steps"] == 4 and 0.0 <= metrics["error"] <= 1.0 and metrics["samples_per_sec"] > 0
+    assert metrics["steps"] == 4 and metrics["samples_per_sec"] > 0
+    assert metrics["accuracy"] == pytest.approx(1.0 - metrics["error"])
     assert latest_checkpoint(env.checkpoint_dir).name == "step-000000004"
     assert [s for s, _ in scalar_series(env.output_dir / "tensorboard", "supervised_loss")] == [2, 4]
     assert [s for s, _ in scalar_series(env.output_dir / "tensorboard", "test/error")] == [2, 4]
@@ -221,6 +222,15 @@ def test_train_resume_and_saved_models(tmp_path: Path, capsys: pytest.CaptureFix
                    .predict(images, verbose=0) for ext in ("keras", "h5")]  # fmt: skip
     np.testing.assert_allclose(predictions[0], predictions[1], atol=1e-6)
     assert predictions[0].shape == (40, 10)
+    # The reported errors are the exported (final) classifier's on the 40 test images: the single-view one
+    # recomputed from its predictions and the raw labels, the 8-view one through the same dense evaluation.
+    from recipes.sesemi.evaluate import dense_error
+
+    labels = small_cifar()[3]
+    assert resumed["error_single_view"] == pytest.approx(np.mean(predictions[0].argmax(axis=1) != labels))
+    classifier = keras.saving.load_model(env.output_dir / "export" / "sesemi_classifier.keras", compile=False)
+    dense = dense_error(lambda x: classifier.predict(x, verbose=0), images, labels, seed=0, hflip=True)
+    assert resumed["error"] == pytest.approx(dense) and round(dense * 40, 6) == int(round(dense * 40))
     assert set(np.load(env.output_dir / "export" / "preprocessing.npz").files) == set()  # zca off: nothing to keep
 
 

