@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from entry.checkpoints import latest_checkpoint, read_state
+from entry.checkpoints import latest_checkpoint
 from entry.environment import JobEnvironment
 from recipes.common.sampler import BatchSampler
 from recipes.genet_res50 import schedule
