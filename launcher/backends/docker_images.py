@@ -57,7 +57,7 @@ class BuildPlan(BaseModel):
     def context_archive(self) -> IO[bytes]:
         """The build context as an uncompressed tar in a temporary file (not in memory: a code dir may be large),
         positioned at its start; closing it deletes it."""
-        archive = tempfile.TemporaryFile()
+        archive = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
         try:
             with tarfile.open(fileobj=archive, mode="w") as tar:
                 for name, content in sorted(self.files.items()):
