@@ -18,10 +18,10 @@ from kubernetes import client, config
 from kubernetes.client import ApiException, V1ConfigMap, V1ObjectMeta, V1OwnerReference, V1Secret
 from kubernetes.config.config_exception import ConfigException
 
-from launcher.backends.remote_retry import RetryPolicy, call_with_retry
 from launcher.backends.volcano_manifests import GROUP, PLURAL, VERSION
 from launcher.errors import UserError
 from launcher.redact import register_secret
+from launcher.retry import RetryPolicy, call_with_retry, retry_after_s
 
 T = TypeVar("T")
 
@@ -42,17 +42,11 @@ def _status_message(error: ApiException) -> str:
         return str(error.reason or "")
 
 
-def _retry_after(error: Exception) -> float | None:
-    if isinstance(error, ApiException) and error.headers:
-        value = dict(error.headers).get("Retry-After")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
-    return None
+def _retry_after(error: BaseException) -> float | None:
+    return retry_after_s(error.headers) if isinstance(error, ApiException) else None
 
 
-def _transient(error: Exception) -> bool:
+def _transient(error: BaseException) -> bool:
     if isinstance(error, ApiException):
         return error.status == 429 or error.status >= 500
     return isinstance(error, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)
