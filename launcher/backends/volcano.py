@@ -210,6 +210,8 @@ class VolcanoBackend(Backend):
     def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
         assert isinstance(request, VolcanoRequest)
         api = self._api(request.namespace)
+        # The cluster's own check first (its CRD version, Volcano's webhook): a refused Job leaves nothing behind.
+        api.check_job(request.manifests[-1])
         if request.code is not None:
             upload_code(request.code)
         name = request.manifests[-1]["metadata"]["name"]
