@@ -3,6 +3,7 @@ exactly, on disk as soon as they are written, one file per writer."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recipes.common.tensorboard import EventWriter, NullWriter, summary_writer
+from recipes.common.tensorboard import EventWriter, NullWriter, summary_writer, tfrecord
 from tests.recipes.conftest import read_events, scalar_series
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def test_tfrecord_framing() -> None:
+    """Length, masked CRC32C of the length, data, masked CRC32C of the data (tensorflow's record_writer.cc)."""
+    record = tfrecord(b"123456789")
+    assert struct.unpack("<Q", record[:8])[0] == 9 and record[12:21] == b"123456789"
+    crc = 0xE3069283  # the CRC-32C check value of "123456789" (RFC 3720)
+    assert struct.unpack("<I", record[21:])[0] == (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def test_tensorboard_reads_scalars_and_histograms(tmp_path: Path) -> None:
