@@ -83,12 +83,14 @@ def main() -> None:
             run("tensorboardX (now)", REPO, "recipes.common.tensorboard", args.steps, Path(tmp) / "logs-new"),
         ]
     writes = args.steps + (args.steps + 9) // 10
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; {args.steps} steps")
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    print(f"machine: {machine}; {args.steps} steps")
     print("x 4 scalars (one event) and a 256x128 histogram every 10 steps; each writer in a fresh interpreter\n")
     print(f"{'writer':<22}{'import s':>10}{'write s':>10}{'ms/write':>10}{'scalars':>9}")
     for row in rows:
         per_write = 1000 * float(row["write_s"]) / writes
-        print(f"{row['writer']:<22}{row['import_s']:>10.3f}{row['write_s']:>10.3f}{per_write:>10.2f}{row['scalars']:>9}")
+        timings = f"{row['import_s']:>10.3f}{row['write_s']:>10.3f}{per_write:>10.2f}"
+        print(f"{row['writer']:<22}{timings}{row['scalars']:>9}")
     old, new = rows
     import_ratio = float(new["import_s"]) / float(old["import_s"])
     print(f"\nratio now/old: import {import_ratio:.2f}x, write {float(new['write_s']) / float(old['write_s']):.2f}x")

@@ -218,7 +218,9 @@ def build(client: docker.DockerClient, plan: BuildPlan, echo: Callable[[str], No
     return plan.tag
 
 
-def _stream_build(client: docker.DockerClient, plan: BuildPlan, archive: IO[bytes], echo: Callable[[str], None]) -> None:
+def _stream_build(
+    client: docker.DockerClient, plan: BuildPlan, archive: IO[bytes], echo: Callable[[str], None]
+) -> None:
     """Send the context as it is read from disk; the daemon's log lines go to `echo`."""
     stream = client.api.build(
         fileobj=archive,
