@@ -8,16 +8,16 @@ the recipe's code dir on top, for daemons and platforms that cannot mount them; 
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import io
 import re
 import tarfile
+import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,21 +54,28 @@ class BuildPlan(BaseModel):
     buildargs: dict[str, str] = {}
     base_image: str | None = None  # the FROM image, fetched (or refused) before the build starts
 
-    def context_tar(self) -> bytes:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            for name, content in sorted(self.files.items()):
-                if isinstance(content, Path):
-                    info = tar.gettarinfo(str(content), arcname=name)
-                    info.uid = info.gid = 0
-                    info.uname = info.gname = ""
-                    with open(content, "rb") as handle:
-                        tar.addfile(info, handle)
-                else:
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mode = len(content), 0o644
-                    tar.addfile(info, io.BytesIO(content))
-        return buffer.getvalue()
+    def context_archive(self) -> IO[bytes]:
+        """The build context as an uncompressed tar in a temporary file (not in memory: a code dir may be large),
+        positioned at its start; closing it deletes it."""
+        archive = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
+        try:
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                for name, content in sorted(self.files.items()):
+                    if isinstance(content, Path):
+                        info = tar.gettarinfo(str(content), arcname=name)
+                        info.uid = info.gid = 0
+                        info.uname = info.gname = ""
+                        with open(content, "rb") as handle:
+                            tar.addfile(info, handle)
+                    else:
+                        info = tarfile.TarInfo(name)
+                        info.size, info.mode = len(content), 0o644
+                        tar.addfile(info, io.BytesIO(content))
+            archive.seek(0)
+        except BaseException:
+            archive.close()
+            raise
+        return archive
 
 
 def flavor_of(device: str) -> Flavor:
@@ -102,8 +109,12 @@ def requirements(flavor: Flavor) -> str:
 def _digest(parts: Iterator[tuple[str, bytes | Path]]) -> str:
     total = hashlib.sha256()
     for name, content in parts:
-        data = content.read_bytes() if isinstance(content, Path) else content
-        total.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        if isinstance(content, Path):
+            with open(content, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").digest()
+        else:
+            digest = hashlib.sha256(content).digest()
+        total.update(name.encode() + b"\0" + digest)
     return total.hexdigest()[:_HASH_LENGTH]
 
 
@@ -136,37 +147,32 @@ def dependencies_plan(flavor: Flavor, base_image: str | None = None, dockerfile:
 
 
 def _rules(*files: Path) -> list[str]:
+    """The .dockerignore patterns of these files, in order (later ones can re-include with `!`)."""
     patterns: list[str] = []
     for file in files:
         if file.is_file():
             lines = (line.strip() for line in file.read_text().splitlines())
-            patterns += [line.rstrip("/") for line in lines if line and not line.startswith("#")]
+            patterns += [line for line in lines if line and not line.startswith("#")]
     return patterns
 
 
-def ignored(relative: str, patterns: list[str]) -> bool:
-    """.dockerignore-style: a pattern with a slash matches the path from the context root, one without matches
-    any single folder or file name on the way."""
-    parts = relative.split("/")
-    for pattern in patterns:
-        if "/" in pattern.strip("/"):
-            prefixes = ("/".join(parts[: i + 1]) for i in range(len(parts)))
-            if any(fnmatch.fnmatchcase(p, pattern.strip("/")) for p in prefixes):
-                return True
-        elif any(fnmatch.fnmatchcase(p, pattern) for p in parts):
-            return True
-    return False
+def context_files(root: Path, patterns: list[str]) -> list[str]:
+    """The files under `root` that `docker build` would send, by the Docker SDK's own .dockerignore matcher
+    (`!` re-includes, `**` spans folders, a pattern is anchored at the root); never a symlink (nothing is followed
+    out of the tree) nor a credential file, whatever the patterns say."""
+    from docker.utils.build import PatternMatcher
+
+    found = []
+    for relative in PatternMatcher(patterns).walk(str(root)):
+        path = root / relative
+        name = Path(relative).as_posix()
+        if not path.is_symlink() and path.is_file() and not is_never_uploaded(name):
+            found.append(name)
+    return sorted(found)
 
 
 def _tree(root: Path, prefix: str, patterns: list[str]) -> dict[str, bytes | Path]:
-    files: dict[str, bytes | Path] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        # Credentials never go into an image, whatever .dockerignore says (the same list as the code upload).
-        secret = is_never_uploaded(relative)
-        if path.is_file() and not path.is_symlink() and not ignored(relative, patterns) and not secret:
-            files[f"{prefix}/{relative}"] = path
-    return files
+    return {f"{prefix}/{name}": root / name for name in context_files(root, patterns)}
 
 
 def code_plan(base_tag: str, recipe_name: str, code_dir: Path) -> BuildPlan:
@@ -205,24 +211,32 @@ def build(client: docker.DockerClient, plan: BuildPlan, echo: Callable[[str], No
         except UserError as error:
             raise UserError(f"cannot build {plan.tag}: base {error}") from None
     try:
-        stream = client.api.build(
-            fileobj=io.BytesIO(plan.context_tar()),
-            custom_context=True,
-            tag=plan.tag,
-            buildargs=plan.buildargs,
-            rm=True,
-            forcerm=True,  # no half-built containers left behind on failure
-            decode=True,
-        )
-        for chunk in stream:
-            if "error" in chunk:
-                raise UserError(f"building {plan.tag} failed: {chunk['error'].strip()}")
-            text = chunk.get("stream", "").rstrip("\n")
-            if text.strip():
-                echo(text)
+        with plan.context_archive() as archive:
+            _stream_build(client, plan, archive, echo)
     except docker.errors.APIError as error:
         raise UserError(f"building {plan.tag} failed: {api_message(error)}") from None
     return plan.tag
+
+
+def _stream_build(
+    client: docker.DockerClient, plan: BuildPlan, archive: IO[bytes], echo: Callable[[str], None]
+) -> None:
+    """Send the context as it is read from disk; the daemon's log lines go to `echo`."""
+    stream = client.api.build(
+        fileobj=archive,
+        custom_context=True,
+        tag=plan.tag,
+        buildargs=plan.buildargs,
+        rm=True,
+        forcerm=True,  # no half-built containers left behind on failure
+        decode=True,
+    )
+    for chunk in stream:
+        if "error" in chunk:
+            raise UserError(f"building {plan.tag} failed: {chunk['error'].strip()}")
+        text = chunk.get("stream", "").rstrip("\n")
+        if text.strip():
+            echo(text)
 
 
 BUILD_HINT = "Build it with `launcher build RECIPE`, or docker load it"

@@ -52,10 +52,10 @@ from launcher.backends.modelarts_api import (
     to_wire,
 )
 from launcher.backends.remote_records import RemoteStatus, reconcile
-from launcher.backends.remote_retry import RetryPolicy
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
+from launcher.retry import RetryPolicy
 
 NAME_LIMIT = 64  # metadata.name: 1-64 letters, digits, '-' and '_'
 ENTRY_ARGUMENTS = frozenset({"data_url", "train_url", "recipe", "hyperparameters", "push_interval", "stop_grace"})

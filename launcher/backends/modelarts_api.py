@@ -38,9 +38,9 @@ from huaweicloudsdkmodelarts.v1 import (
 from huaweicloudsdkmodelarts.v1.region.modelarts_region import ModelArtsRegion
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from launcher.backends.remote_retry import RetryPolicy, call_with_retry
 from launcher.errors import JobNotFound, UserError
 from launcher.redact import register_secret
+from launcher.retry import RetryPolicy, call_with_retry
 from launcher.storage.profiles import Profile
 
 T = TypeVar("T")
@@ -144,7 +144,7 @@ def to_wire(model: Any) -> Any:
     return http_utils.sanitize_for_serialization(model)
 
 
-def _transient(error: Exception) -> bool:
+def _transient(error: BaseException) -> bool:
     if isinstance(error, ServiceResponseException):
         return error.status_code == 429 or error.status_code >= 500
     return isinstance(error, ConnectionException | RequestTimeoutException)
@@ -175,7 +175,7 @@ class ModelArtsAPI:
 
     def job_from_wire(self, body: dict[str, Any]) -> Any:
         """The SDK `Job` model for a body dict, through the SDK's own deserializer (unknown keys do not survive)."""
-        return self.client._deserialize(body, "Job")  # noqa: SLF001 - the SDK exposes no public from_dict
+        return self.client._deserialize(body, "Job")
 
     def _call(
         self,

@@ -25,7 +25,6 @@ from launcher import storage
 from launcher.backends.base import Backend
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
 from launcher.backends.remote_records import RemoteStatus, reconcile
-from launcher.backends.remote_retry import RetryPolicy
 from launcher.backends.volcano_api import KubeAPI, KubeError
 from launcher.backends.volcano_manifests import (
     ANNOTATION_JOB_ID,
@@ -52,6 +51,7 @@ from launcher.backends.volcano_schema import job_schema_errors
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
+from launcher.retry import RetryPolicy
 
 # Job status.state.phase -> our states; None: on its way to another state, the record waits for where it ends up.
 PHASES: dict[str, JobState | None] = {
@@ -210,6 +210,8 @@ class VolcanoBackend(Backend):
     def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
         assert isinstance(request, VolcanoRequest)
         api = self._api(request.namespace)
+        # The cluster's own check first (its CRD version, Volcano's webhook): a refused Job leaves nothing behind.
+        api.check_job(request.manifests[-1])
         if request.code is not None:
             upload_code(request.code)
         name = request.manifests[-1]["metadata"]["name"]

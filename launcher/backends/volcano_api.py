@@ -18,10 +18,10 @@ from kubernetes import client, config
 from kubernetes.client import ApiException, V1ConfigMap, V1ObjectMeta, V1OwnerReference, V1Secret
 from kubernetes.config.config_exception import ConfigException
 
-from launcher.backends.remote_retry import RetryPolicy, call_with_retry
 from launcher.backends.volcano_manifests import GROUP, PLURAL, VERSION
 from launcher.errors import UserError
 from launcher.redact import register_secret
+from launcher.retry import RetryPolicy, call_with_retry, retry_after_s
 
 T = TypeVar("T")
 
@@ -42,17 +42,11 @@ def _status_message(error: ApiException) -> str:
         return str(error.reason or "")
 
 
-def _retry_after(error: Exception) -> float | None:
-    if isinstance(error, ApiException) and error.headers:
-        value = dict(error.headers).get("Retry-After")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
-    return None
+def _retry_after(error: BaseException) -> float | None:
+    return retry_after_s(error.headers) if isinstance(error, ApiException) else None
 
 
-def _transient(error: Exception) -> bool:
+def _transient(error: BaseException) -> bool:
     if isinstance(error, ApiException):
         return error.status == 429 or error.status >= 500
     return isinstance(error, urllib3.exceptions.HTTPError | ConnectionError | TimeoutError)
@@ -121,6 +115,29 @@ class KubeAPI:
 
     # -- Volcano jobs -------------------------------------------------------------------------------------------
 
+    def _no_volcano(self, error: ApiException) -> KubeError:
+        found = _status_message(error)
+        return KubeError(f"the cluster at {self.host} has no {GROUP}/{VERSION} jobs: is Volcano installed? ({found})")
+
+    def check_job(self, body: dict[str, Any]) -> None:
+        """The API server's dry run of creating the Job: its own validation against the installed CRD and the
+        admission webhooks (Volcano's: queue, policies, resources), with nothing stored. Raises KubeError."""
+        name = body["metadata"]["name"]
+
+        def dry_run() -> None:
+            try:
+                self.custom.create_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, PLURAL, body, dry_run="All", _request_timeout=self._t()
+                )
+            except ApiException as error:
+                if error.status == 409:
+                    return  # already there (a resubmission): the create itself adopts it or says so
+                if error.status == 404:
+                    raise self._no_volcano(error) from None
+                raise
+
+        self._call(f"create Job {name} (dry run)", dry_run)
+
     def create_job(self, body: dict[str, Any], adopt: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """Create the Job; a 409 for a Job that `adopt` recognises as this very one (a retried create that had
         gone through) returns it instead of failing."""
@@ -137,10 +154,7 @@ class KubeAPI:
                     if existing is not None and adopt(existing):
                         return existing
                 if error.status == 404:
-                    found = _status_message(error)
-                    raise KubeError(
-                        f"the cluster at {self.host} has no {GROUP}/{VERSION} jobs: is Volcano installed? ({found})"
-                    ) from None
+                    raise self._no_volcano(error) from None
                 raise
 
         return self._call(f"create Job {name}", create)

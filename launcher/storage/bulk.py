@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from launcher.retry import RETRY_STATUS, retry_after_s
 from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, StorageError
-from launcher.storage.retry import RETRY_CODES, RETRY_STATUS
-from launcher.storage.s3client import S3Client, S3Error, S3Unavailable, _error_code, md5_b64
+from launcher.storage.s3client import RETRY_CODES, S3Client, S3Error, S3Unavailable, _error_code, md5_b64
 from launcher.storage.sigv4 import canonical_query
 from launcher.storage.transport import http_connection
 
@@ -128,18 +128,18 @@ class BulkClient:
                 if self._aborted:
                     raise Aborted("transfer cancelled") from None
                 client.health.failed()
-                if attempt >= client.backoff.max_attempts or client.health.given_up:
+                if attempt >= client.retry.attempts or client.health.given_up:
                     raise S3Unavailable(
                         f"{method} {client.describe(bucket, key)} failed: {type(exc).__name__}: {exc}"
                     ) from None
-                time.sleep(client.backoff.delay(attempt))
+                time.sleep(client.retry.delay(attempt))
                 continue
             client.health.succeeded()
             if resp.status in ok:
                 return resp, data
             code, message = _error_code(data)
-            if (resp.status in RETRY_STATUS or code in RETRY_CODES) and attempt < client.backoff.max_attempts:
-                time.sleep(client.backoff.delay(attempt))
+            if (resp.status in RETRY_STATUS or code in RETRY_CODES) and attempt < client.retry.attempts:
+                time.sleep(client.retry.delay(attempt, retry_after_s(resp.headers)))
                 continue
             raise client.error(method, bucket, key, resp.status, code, message)
 

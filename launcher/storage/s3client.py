@@ -27,12 +27,27 @@ from loguru import logger
 from yarl import URL
 
 from launcher.redact import redact
+from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
 from launcher.storage import credentials as chain
 from launcher.storage.errors import CredentialsError, NotFound, StorageError, StorageUnavailable
 from launcher.storage.profiles import Profile
-from launcher.storage.retry import CONNECTION_ERRORS, RETRY_CODES, RETRY_STATUS, Backoff, EndpointHealth
 from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
 from launcher.storage.transport import proxy_for, ssl_context
+
+# S3/OBS error codes that invite a retry, whatever the HTTP status.
+RETRY_CODES = frozenset(
+    {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling", "ThrottlingException"}
+)
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientResponseError,  # a reply that is not HTTP (a garbled status line): the connection is unusable
+    asyncio.TimeoutError,
+    ConnectionError,
+)
+# The storage budget: retries start at 0.25 s and stop doubling at 8 s (the profile sets the attempts).
+_BASE_DELAY_S = 0.25
+_MAX_DELAY_S = 8.0
 
 if TYPE_CHECKING:
     from launcher.storage.bulk import BulkClient
@@ -178,8 +193,10 @@ class S3Client:
         source = chain.credential_source(profile)
         self.region = self.resolve_region(profile)
         self.signer = Signer(source, self.region) if source is not None else None
-        self.backoff = Backoff(profile.max_attempts)
-        self.health = EndpointHealth(give_up_after_s=max(self.backoff.budget_s, 1.0))
+        self.retry = RetryPolicy(
+            retries=profile.max_attempts - 1, base_delay_s=_BASE_DELAY_S, max_delay_s=_MAX_DELAY_S
+        )
+        self.health = EndpointHealth(give_up_after_s=max(self.retry.budget_s, 1.0))
 
     @staticmethod
     def resolve_region(profile: Profile) -> str:
@@ -288,17 +305,17 @@ class S3Client:
             except CONNECTION_ERRORS as exc:
                 self.health.failed()
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
-                if attempt >= self.backoff.max_attempts or self.health.given_up:
+                if attempt >= self.retry.attempts or self.health.given_up:
                     raise S3Unavailable(f"{method} {self.describe(bucket, key)} failed: {reason}") from None
-                await asyncio.sleep(self.backoff.delay(attempt))
+                await asyncio.sleep(self.retry.delay(attempt))
                 continue
             self.health.succeeded()
             if status in ok and not _error_in_200(method, params, status, data):
                 return Response(status, resp_headers, data)
             code, message = _error_code(data)
-            if (status in RETRY_STATUS or code in RETRY_CODES) and attempt < self.backoff.max_attempts:
+            if (status in RETRY_STATUS or code in RETRY_CODES) and attempt < self.retry.attempts:
                 logger.debug("retrying {} {} after {} {}", method, key, status, code)
-                await asyncio.sleep(self.backoff.delay(attempt))
+                await asyncio.sleep(self.retry.delay(attempt, retry_after_s(resp_headers)))
                 continue
             raise self.error(method, bucket, key, status, code, message, headers=resp_headers, body=data)
 

@@ -54,6 +54,7 @@ class Fault:
     status: int
     times: int
     retry_after: str | None
+    dry_run: bool | None = None  # None: a fault for dry runs and real requests alike
 
 
 @dataclass
@@ -88,6 +89,8 @@ class FakeKube:
         self.exit_code = 0
         self.log_lines = ["entry: syncing data\n", "toy: step 1\n", "toy: step 2\n", "entry: pushed outputs\n"]
         self.forbidden_namespaces: set[str] = set()
+        # The queues Volcano's admission webhook finds; None: any queue is there.
+        self.queues: set[str] | None = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -117,8 +120,16 @@ class FakeKube:
         self.server.shutdown()
         self.server.server_close()
 
-    def fail_next(self, method: str, path: str, status: int, times: int = 1, retry_after: str | None = None) -> None:
-        self.faults.append(Fault(method, re.compile(path), status, times, retry_after))
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        times: int = 1,
+        retry_after: str | None = None,
+        dry_run: bool | None = None,
+    ) -> None:
+        self.faults.append(Fault(method, re.compile(path), status, times, retry_after, dry_run))
 
     def calls(self, method: str, pattern: str) -> list[Seen]:
         return [r for r in self.requests if r.method == method and re.search(pattern, r.path)]
@@ -235,9 +246,18 @@ class FakeKube:
                     "Invalid",
                     f'Job.batch.volcano.sh "{body.get("metadata", {}).get("name")}" is invalid: {"; ".join(problems)}',
                 )
+            queue = body["spec"].get("queue", "default")
+            if self.queues is not None and queue not in self.queues:  # as Volcano's validating webhook answers
+                message = (
+                    'admission webhook "validatejob.volcano.sh" denied the request: unable to find job queue: '
+                    f'queues.scheduling.volcano.sh "{queue}" not found'
+                )
+                return 400, _status(400, "BadRequest", message)
             key = (namespace, body["metadata"]["name"])
             if key in self.jobs:
                 return 409, _status(409, "AlreadyExists", f'jobs.batch.volcano.sh "{key[1]}" already exists')
+            if query.get("dryRun") == ["All"]:  # validated and admitted, nothing stored
+                return 201, body
             stored = json.loads(json.dumps(body))
             stored["metadata"] |= {
                 "uid": str(uuid.uuid4()),
@@ -380,6 +400,9 @@ class FakeKube:
         if handler.headers.get("Authorization") != f"Bearer {self.token}":
             return 401, _status(401, "Unauthorized", "Unauthorized"), {}
         for fault in self.faults:
+            dry = query.get("dryRun") == ["All"]
+            if fault.dry_run is not None and fault.dry_run is not dry:
+                continue
             if fault.times > 0 and fault.method == handler.command and fault.path.search(path):
                 fault.times -= 1
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import email.utils
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from launcher.backends.codeupload import plan_code_upload, upload_code
 from launcher.backends.remote_records import RemoteStatus, reconcile
-from launcher.backends.remote_retry import RetryPolicy, call_with_retry
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.paths import objects_root
+from launcher.retry import RetryPolicy, call_with_retry, retry_after_s
 from tests.backends.conftest import FIXTURES
 
 
@@ -20,7 +23,7 @@ class Refused(Exception):
     pass
 
 
-def flaky(failures: list[Exception], result: str = "done"):  # noqa: ANN201
+def flaky(failures: list[Exception], result: str = "done"):
     calls = []
 
     def call() -> str:
@@ -34,7 +37,7 @@ def flaky(failures: list[Exception], result: str = "done"):  # noqa: ANN201
 
 def test_transient_errors_are_retried_then_succeed(monkeypatch: pytest.MonkeyPatch) -> None:
     pauses: list[float] = []
-    monkeypatch.setattr("launcher.backends.remote_retry.time.sleep", pauses.append)
+    monkeypatch.setattr("launcher.retry.time.sleep", pauses.append)
     call, calls = flaky([Busy(), Busy()])
     policy = RetryPolicy(retries=5, base_delay_s=1.0, max_delay_s=3.0)
     assert call_with_retry(call, policy=policy, transient=lambda e: isinstance(e, Busy), what="x") == "done"
@@ -43,7 +46,7 @@ def test_transient_errors_are_retried_then_succeed(monkeypatch: pytest.MonkeyPat
 
 
 def test_retries_are_bounded_and_permanent_errors_immediate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("launcher.backends.remote_retry.time.sleep", lambda _s: None)
+    monkeypatch.setattr("launcher.retry.time.sleep", lambda _s: None)
     call, calls = flaky([Busy()] * 5)
     with pytest.raises(Busy):
         call_with_retry(call, policy=RetryPolicy(retries=2), transient=lambda e: isinstance(e, Busy), what="x")
@@ -56,7 +59,7 @@ def test_retries_are_bounded_and_permanent_errors_immediate(monkeypatch: pytest.
 
 def test_retry_after_is_honoured_but_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     pauses: list[float] = []
-    monkeypatch.setattr("launcher.backends.remote_retry.time.sleep", pauses.append)
+    monkeypatch.setattr("launcher.retry.time.sleep", pauses.append)
     call, _ = flaky([Busy(), Busy()])
     waits = iter([2.5, 99.0])
     policy = RetryPolicy(retries=3, base_delay_s=0.01, max_delay_s=10.0)
@@ -65,10 +68,39 @@ def test_retry_after_is_honoured_but_capped(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_before_retry_can_adopt_what_the_failed_call_made(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("launcher.backends.remote_retry.time.sleep", lambda _s: None)
+    monkeypatch.setattr("launcher.retry.time.sleep", lambda _s: None)
     call, calls = flaky([Busy(), Busy()])
     found = call_with_retry(call, policy=RetryPolicy(), transient=lambda e: True, what="x", before_retry=lambda: "made")
     assert found == "made" and len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"Retry-After": " 2.5 "}, 2.5),
+        ({"Retry-After": "-3"}, 0.0),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # a date in the past: retry now
+        ({"Retry-After": "soon"}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_retry_after_header_in_seconds_or_as_a_date(headers: dict[str, str] | None, expected: float | None) -> None:
+    assert retry_after_s(headers) == expected
+
+
+def test_retry_after_as_a_future_date() -> None:
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (retry_after_s({"Retry-After": when}) or 0) <= 30
+
+
+def test_storage_and_backends_share_one_policy() -> None:
+    """The storage budget (0.25 s doubling to 8 s) and the backends' (1 s to 30 s) are settings of one policy."""
+    storage = RetryPolicy(retries=5, base_delay_s=0.25, max_delay_s=8.0)
+    assert storage.attempts == 6 and storage.budget_s == 0.25 + 0.5 + 1 + 2 + 4
+    assert RetryPolicy().budget_s == 1 + 2 + 4 + 8 + 16
+    assert all(0.125 <= storage.delay(1) <= 0.25 for _ in range(50)) and storage.delay(9) <= 8.0
 
 
 def _record(store: JobStore, state: JobState = JobState.PENDING) -> JobRecord:
@@ -107,7 +139,7 @@ def test_never_started_job_fails_from_pending() -> None:
     assert failed.state is JobState.FAILED and failed.started_at is None
 
 
-def test_code_upload_keeps_what_the_job_needs(make_job, tmp_path) -> None:  # noqa: ANN001
+def test_code_upload_keeps_what_the_job_needs(make_job, tmp_path) -> None:
     job = make_job("modelarts")
     plan = plan_code_upload(job, "obs://code-bucket/some/where", extra_excludes=["toydata/*"])
     assert plan.url == "obs://code-bucket/some/where/" and plan.recipe == "toy_counter.yaml"
@@ -119,7 +151,7 @@ def test_code_upload_keeps_what_the_job_needs(make_job, tmp_path) -> None:  # no
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or f.startswith("toydata/")]
 
 
-def test_code_dir_under_tests_is_not_excluded(make_job) -> None:  # noqa: ANN001
+def test_code_dir_under_tests_is_not_excluded(make_job) -> None:
     """A recipe kept in the repository's tests/ folder still ships: the tests/* exclude is dropped for it."""
     repo_recipe = FIXTURES / "toy_counter.yaml"
     job = make_job("modelarts", recipe=repo_recipe)
@@ -132,7 +164,7 @@ def test_code_dir_under_tests_is_not_excluded(make_job) -> None:  # noqa: ANN001
     assert len(plan.uploads) == 1  # the repository root has launcher/ and entry/ already
 
 
-def test_caches_environments_and_history_stay_home(make_job, tmp_path) -> None:  # noqa: ANN001
+def test_caches_environments_and_history_stay_home(make_job, tmp_path) -> None:
     code = tmp_path / "project"
     for rel in (
         "recipe.yaml",

@@ -14,7 +14,7 @@ from kubernetes.client import (
 )
 
 from launcher.backends import modelarts, volcano
-from launcher.backends.volcano_schema import PHASES as VOLCANO_CRD_PHASES
+from launcher.backends.volcano_schema import phases as volcano_crd_phases
 from launcher.jobs import JobState
 
 # status.phase values the v2 API documents (huaweicloudsdkmodelarts Status.phase).
@@ -62,7 +62,7 @@ def test_modelarts_phase(phase, secondary, exit_code, stopped, expected) -> None
 
 
 def test_every_volcano_crd_phase_is_mapped() -> None:
-    assert sorted(VOLCANO_CRD_PHASES) == sorted(volcano.PHASES)
+    assert sorted(volcano_crd_phases()) == sorted(volcano.PHASES)
 
 
 def pod(exit_code: int | None) -> V1Pod:

@@ -54,7 +54,8 @@ def test_ascend_submit_status_logs_to_the_end(kube: FakeKube, make_job) -> None:
         assert owned["metadata"]["ownerReferences"] == [
             {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": name, "uid": owner["uid"]}
         ]
-    posted = kube.calls("POST", "/apis/batch.volcano.sh/v1alpha1/namespaces/train/jobs$")
+    dry_run, *posted = kube.calls("POST", "/apis/batch.volcano.sh/v1alpha1/namespaces/train/jobs$")
+    assert dry_run.query["dryRun"] == ["All"] and dry_run.body == runner.render(job).manifests[-1]
     assert [p.status for p in posted] == [201] and posted[0].body == runner.render(job).manifests[-1]
     code = objects_root() / "toy-bucket" / "launcher-code" / job.id / "code"
     assert (code / "entry" / "modelarts_entry_acc.py").is_file() and (code / "toyjobs" / "hparams.py").is_file()
@@ -114,7 +115,7 @@ def test_429_with_retry_after_and_5xx_are_retried(kube: FakeKube, make_job) -> N
     job = make_job("volcano", image=IMAGE)
     runner.submit(job)
     assert runner.status(job.id).state is JobState.RUNNING
-    assert [c.status for c in kube.calls("POST", "/jobs$")] == [429, 201]
+    assert [c.status for c in kube.calls("POST", "/jobs$")] == [429, 201, 201]  # the dry run, retried; the create
     assert [c.status for c in kube.calls("GET", "/pods$")] == [503, 503, 200]
 
 
@@ -133,7 +134,7 @@ def test_a_create_that_went_through_is_adopted(kube: FakeKube, make_job) -> None
     first_try.create_job(request.manifests[-1], adopt=lambda _found: False)
     record = runner.send(job, request)
     assert record.handle["uid"] == kube.jobs[("default", k8s_name(job.id))].body["metadata"]["uid"]
-    assert [c.status for c in kube.calls("POST", "/jobs$")] == [201, 409]
+    assert [c.status for c in kube.calls("POST", "/jobs$") if "dryRun" not in c.query] == [201, 409]
 
 
 def test_wrong_token_is_credentials_rejected(kube: FakeKube, make_job, tmp_path) -> None:  # noqa: ANN001
@@ -155,6 +156,10 @@ def test_forbidden_namespace_says_who_and_what(kube: FakeKube, make_job) -> None
 
 def test_cluster_without_volcano(kube: FakeKube, make_job) -> None:  # noqa: ANN001
     kube.fail_next("POST", "/jobs$", 404)
+    with pytest.raises(UserError, match=r"has no batch.volcano.sh/v1alpha1 jobs: is Volcano installed\?"):
+        backend().submit(make_job("volcano", device="ascend", image=IMAGE))
+    assert not kube.calls("POST", "/configmaps$") and not kube.calls("POST", "/secrets$")  # the dry run said so first
+    kube.fail_next("POST", "/jobs$", 404, dry_run=False)  # Volcano uninstalled between the dry run and the create
     with pytest.raises(UserError, match=r"has no batch.volcano.sh/v1alpha1 jobs: is Volcano installed\?"):
         backend().submit(make_job("volcano", device="ascend", image=IMAGE))
     assert kube.calls("POST", "/configmaps$") and not [k for k in kube.objects if k[0] == "configmaps"]  # cleaned up
@@ -224,7 +229,7 @@ def test_a_secret_the_user_keeps_is_only_read(kube: FakeKube, make_job) -> None:
 
 
 def test_a_job_that_cannot_be_created_leaves_no_secret(kube: FakeKube, make_job) -> None:  # noqa: ANN001
-    kube.fail_next("POST", "/jobs$", 422)
+    kube.fail_next("POST", "/jobs$", 422, dry_run=False)
     with pytest.raises(UserError):
         backend().submit(make_job("volcano", image=IMAGE))
     assert kube.calls("POST", "/secrets$") and not [k for k in kube.objects if k[0] == "secrets"]
@@ -258,3 +263,18 @@ def test_hyperparameters_too_large_for_one_argument_travel_in_an_owned_configmap
     assert record.handle["config_maps"] == [f"{name}-hyperparameters"]
     runner.stop(job.id)
     assert ("configmaps", "default", f"{name}-hyperparameters") not in kube.objects
+
+
+def test_the_cluster_dry_run_refuses_before_anything_is_made(kube: FakeKube, make_job) -> None:  # noqa: ANN001
+    """What only the cluster knows (here: Volcano's webhook does not find the queue) is refused by the server-side
+    dry run, before the code upload, the Secret, the ConfigMaps or the Job exist."""
+    kube.queues = {"default"}
+    job = make_job("volcano", device="ascend", image=IMAGE)
+    with pytest.raises(UserError, match=r'denied the request: unable to find job queue: .*"ascend-q" not found'):
+        backend(queue="ascend-q").submit(job)
+    (dry_run,) = kube.calls("POST", "/jobs$")
+    assert dry_run.query["dryRun"] == ["All"] and dry_run.status == 400
+    assert not kube.jobs and not kube.objects and not kube.calls("POST", "/secrets$")
+    assert not (objects_root() / "toy-bucket" / "launcher-code" / job.id).exists()
+    backend(queue="default").submit(make_job("volcano", device="ascend", image=IMAGE))
+    assert len(kube.jobs) == 1

@@ -11,7 +11,7 @@ import yaml
 from launcher.backends import get_backend
 from launcher.backends.volcano import VolcanoRequest
 from launcher.backends.volcano_manifests import from_wire, k8s_name, to_wire
-from launcher.backends.volcano_schema import job_schema_errors
+from launcher.backends.volcano_schema import CRD_FILE, job_schema_errors
 from launcher.errors import UserError
 from launcher.jobs import JobStore
 from tests.launcher.helpers import run_cli
@@ -206,3 +206,20 @@ def test_cli_render_prints_yaml_without_secrets(tmp_path) -> None:  # noqa: ANN0
     assert "kind: Job" in result.stdout and "schedulerName: volcano" in result.stdout
     assert "huawei.com/Ascend910: '2'" in result.stdout
     assert STORAGE_SECRET_VALUE not in result.stdout + result.stderr
+
+
+def test_the_schema_is_volcanos_published_crd(make_job) -> None:  # noqa: ANN001
+    """The check follows the shipped CRD: fields of its Volcano release are known, the pod template is checked by
+    the CRD's pod schema (types), and its version and source are stated in the file."""
+    header = CRD_FILE.read_text().split("\n---", 1)[0]
+    assert "Volcano v1.15.1" in header and "volcano-sh/volcano/blob/v1.15.1/" in header
+    (volcano,) = render(make_job("volcano", image=IMAGE)).manifests
+    newer = json.loads(json.dumps(volcano))
+    newer["spec"]["networkTopology"] = {"mode": "soft", "highestTierAllowed": 2}
+    assert job_schema_errors(newer) == []
+    newer["spec"]["networkTopology"]["mode"] = "sometimes"
+    container = newer["spec"]["tasks"][0]["template"]["spec"]["containers"][0]
+    container["ports"] = [{"containerPort": "http"}]
+    problems = "\n".join(job_schema_errors(newer))
+    assert "spec.networkTopology.mode: 'sometimes' is not one of ['hard', 'soft']" in problems
+    assert "spec.tasks.0.template.spec.containers.0.ports.0.containerPort: 'http' is not of type 'integer'" in problems

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import tarfile
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from launcher.backends.docker_build import build_command, build_images
-from launcher.backends.docker_images import DOCKER_DIR, code_plan, dependencies_plan, ignored, requirements
+from launcher.backends.docker_images import DOCKER_DIR, code_plan, context_files, dependencies_plan, requirements
 from launcher.errors import UserError
 from launcher.jobs import JobState
 from tests.docker.conftest import Daemon
@@ -56,22 +55,66 @@ def test_tag_is_a_hash_of_dockerfile_dependencies_and_base(tmp_path: Path) -> No
     assert dependencies_plan("cpu", "base:1", dockerfile).tag != first
 
 
+def _context(root: Path, files: list[str], patterns: list[str]) -> set[str]:
+    for name in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(name)
+    return set(context_files(root, patterns))
+
+
+def test_context_rules_are_dockers(tmp_path: Path) -> None:
+    """The shipped rules, then a code dir's own, with Docker's semantics: anchored at the root, `**`, `!`."""
+    rules = [line for line in (DOCKER_DIR / "context.dockerignore").read_text().splitlines() if line and line[0] != "#"]
+    files = [
+        "recipes/lenet/train.py",
+        "recipes/lenet/__pycache__/train.cpython-311.pyc",
+        ".git/config",
+        "vendor/lib/.git/HEAD",
+        ".venv/bin/python",
+        "tests/test_x.py",
+        "pkg/tests/test_y.py",  # `tests` is anchored: only the root folder is left out
+        "data/big.bin",
+        "data/keep.bin",
+        "data.py",
+        "logs/run.log",
+        "deep/a/b/c.tmp",
+        "c.tmp",
+    ]
+    own = ["data/*", "!data/keep.bin", "**/*.tmp"]
+    assert _context(tmp_path, files, [*rules, *own]) == {
+        "recipes/lenet/train.py",
+        "pkg/tests/test_y.py",
+        "data/keep.bin",
+        "data.py",
+    }
+
+
 @pytest.mark.parametrize(
-    ("path", "expected"),
+    ("patterns", "kept"),
     [
-        ("recipes/lenet/train.py", False),
-        ("recipes/lenet/__pycache__/train.cpython-311.pyc", True),
-        (".git/config", True),
-        (".venv/bin/python", True),
-        ("tests/test_x.py", True),
-        ("data/big.bin", True),  # from the code dir's own .dockerignore
-        ("data.py", False),
-        ("logs/run.log", True),
+        (["*.txt"], {"sub/a.txt", "sub/deeper/b.txt", "Dockerfile"}),  # anchored: only the root's a.txt goes
+        (["**/*.txt"], {"Dockerfile"}),
+        (["sub", "!sub/deeper"], {"a.txt", "sub/deeper/b.txt", "Dockerfile"}),  # a later `!` re-opens a folder
+        (["**/*.txt", "!sub/a.txt"], {"sub/a.txt", "Dockerfile"}),
+        (["*", "!Dockerfile"], {"Dockerfile"}),
     ],
 )
-def test_context_rules(path: str, expected: bool) -> None:
-    rules = [line for line in (DOCKER_DIR / "context.dockerignore").read_text().splitlines() if line and line[0] != "#"]
-    assert ignored(path, [*rules, "data/*"]) is expected
+def test_context_rules_negation_double_star_and_anchoring(
+    tmp_path: Path, patterns: list[str], kept: set[str]
+) -> None:
+    assert _context(tmp_path, ["a.txt", "sub/a.txt", "sub/deeper/b.txt", "Dockerfile"], patterns) == kept
+
+
+def test_context_never_follows_a_symlink_out_of_the_tree(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("x")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text("x")
+    (code / "link").symlink_to(outside)
+    (code / "file-link").symlink_to(outside / "secret.txt")
+    assert context_files(code, []) == ["train.py"]
 
 
 def test_code_image_context_holds_the_project_and_the_code_dir_and_its_tag_follows_the_code(tmp_path: Path) -> None:
@@ -88,7 +131,7 @@ def test_code_image_context_holds_the_project_and_the_code_dir_and_its_tag_follo
     assert {n for n in plan.files if n.startswith("code/")} == {"code/pkg/train.py", "code/.dockerignore"}
     assert "project/entry/modelarts_entry_acc.py" in plan.files and "project/launcher/backends/docker.py" in plan.files
     assert not any("__pycache__" in n for n in plan.files) and plan.buildargs == {"BASE_IMAGE": "launcher-cpu:abc"}
-    with tarfile.open(fileobj=io.BytesIO(plan.context_tar())) as tar:
+    with plan.context_archive() as archive, tarfile.open(fileobj=archive) as tar:
         assert tar.extractfile("code/pkg/train.py").read() == b"print('v1')\n"  # type: ignore[union-attr]
         assert tar.getmember("Dockerfile").size == len((DOCKER_DIR / "code.Dockerfile").read_bytes())
     assert code_plan("launcher-cpu:abc", "toy", code).tag == plan.tag

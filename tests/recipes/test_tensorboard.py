@@ -1,4 +1,5 @@
-"""Our TensorFlow-free event writer produces files that TensorBoard and TensorFlow read back exactly."""
+"""The recipes' TensorFlow-free event writer (tensorboardX) produces files that TensorBoard and TensorFlow read back
+exactly, on disk as soon as they are written, one file per writer."""
 
 from __future__ import annotations
 
@@ -10,23 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recipes.common.tensorboard import EventWriter, crc32c, masked_crc32c, tfrecord
+from recipes.common.tensorboard import EventWriter, NullWriter, summary_writer, tfrecord
 from tests.recipes.conftest import read_events, scalar_series
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_crc32c_known_answers() -> None:
-    assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720 appendix)
-    assert crc32c(b"") == 0
-    assert crc32c(bytes(32)) == 0x8A9136AA  # RFC 3720 B.4: 32 bytes of zeros
-
-
 def test_tfrecord_framing() -> None:
-    record = tfrecord(b"abc")
-    assert struct.unpack("<Q", record[:8])[0] == 3
-    assert struct.unpack("<I", record[8:12])[0] == masked_crc32c(record[:8])
-    assert record[12:15] == b"abc" and struct.unpack("<I", record[15:])[0] == masked_crc32c(b"abc")
+    """Length, masked CRC32C of the length, data, masked CRC32C of the data (tensorflow's record_writer.cc)."""
+    record = tfrecord(b"123456789")
+    assert struct.unpack("<Q", record[:8])[0] == 9 and record[12:21] == b"123456789"
+    crc = 0xE3069283  # the CRC-32C check value of "123456789" (RFC 3720)
+    assert struct.unpack("<I", record[21:])[0] == (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def test_tensorboard_reads_scalars_and_histograms(tmp_path: Path) -> None:
@@ -64,3 +60,33 @@ def test_writer_needs_no_tensorflow(tmp_path: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
     assert scalar_series(tmp_path, "loss") == [(3, 2.0)]
+
+
+def test_events_are_on_disk_before_close_and_a_resumed_run_adds_a_file(tmp_path: Path) -> None:
+    """The output pusher copies the folder while the job runs; a resumed job writes a second file next to the first
+    and TensorBoard merges them by step."""
+    first = EventWriter(tmp_path)
+    first.scalars(1, {"loss": 1.0})
+    assert scalar_series(tmp_path, "loss") == [(1, 1.0)]  # read while the writer is still open
+    first.close()
+    with EventWriter(tmp_path) as second:
+        second.scalars(2, {"loss": 0.5})
+    assert second.path != first.path and len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+    assert scalar_series(tmp_path, "loss") == [(1, 1.0), (2, 0.5)]
+
+
+def test_a_histogram_of_weights_with_nan_or_inf_is_still_written(tmp_path: Path) -> None:
+    weights = np.array([[1.0, np.nan], [np.inf, 3.0]])
+    with EventWriter(tmp_path) as writer:
+        writer.histogram(5, "w", weights)
+        writer.histogram(6, "empty", np.array([np.nan]))
+    (histo,) = read_events(tmp_path).Histograms("w")
+    assert histo.histogram_value.num == 2 and (histo.histogram_value.min, histo.histogram_value.max) == (1.0, 3.0)
+    assert read_events(tmp_path).Histograms("empty")[0].histogram_value.num == 1
+
+
+def test_only_the_chief_writes(tmp_path: Path) -> None:
+    assert isinstance(summary_writer(tmp_path, is_chief=False), NullWriter) and not (tmp_path / "tensorboard").exists()
+    writer = summary_writer(tmp_path, is_chief=True, folder="tb")
+    writer.close()
+    assert isinstance(writer, EventWriter) and writer.path.parent == tmp_path / "tb"

@@ -24,11 +24,12 @@ _BODIES = {
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, fault: Fault, failures: int) -> None:
+    def __init__(self, upstream: str, fault: Fault, failures: int, retry_after: str | None = None) -> None:
         parts = urlsplit(upstream)
         self.upstream_host, self.upstream_port = parts.hostname or "127.0.0.1", parts.port or 80
         self.fault = fault
         self.failures = failures
+        self.retry_after = retry_after  # a Retry-After header on the injected error replies
         self.seen: Counter[str] = Counter()
         self.injected = 0
         self.forwarded = 0
@@ -104,6 +105,8 @@ class FaultProxy:
                 body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/xml")
+                if proxy.retry_after is not None:
+                    self.send_header("Retry-After", proxy.retry_after)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":  # a body after a HEAD reply would garble the next reply on the connection
