@@ -18,8 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus, urlsplit
 
 import aiohttp
@@ -29,6 +28,7 @@ from yarl import URL
 from launcher.redact import redact
 from launcher.storage import credentials as chain
 from launcher.storage.errors import CredentialsError, NotFound, StorageError, StorageUnavailable
+from launcher.storage.headers import metadata_of, parse_http_date  # noqa: F401 (re-exported)
 from launcher.storage.profiles import Profile
 from launcher.storage.retry import CONNECTION_ERRORS, RETRY_CODES, RETRY_STATUS, Backoff, EndpointHealth
 from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
@@ -94,10 +94,6 @@ class Response:
 
 def md5_b64(data: bytes | memoryview) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-def parse_http_date(value: str) -> float:
-    return parsedate_to_datetime(value).timestamp()
 
 
 def _text(node: ET.Element, name: str, default: str = "") -> str:
@@ -609,6 +605,3 @@ def _md5_of_etag(etag: str) -> bytes | None:
     except ValueError:
         return None
 
-
-def metadata_of(headers: Mapping[str, str]) -> dict[str, Any]:
-    return {k[len("x-amz-meta-") :].lower(): v for k, v in headers.items() if k.lower().startswith("x-amz-meta-")}

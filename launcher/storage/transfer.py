@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 MAX_PARTS = 10_000
 MAX_SINGLE_COPY = 5 << 30  # CopyObject limit
-BATCH_MAX = 1 << 20  # files up to this size move in batches (sync.py); bigger ones are read on a thread
+BATCH_MAX = 1 << 20  # files up to this size move in batches (sync_engine.py); bigger ones are read on a thread
 
 
 class Transfers:
