@@ -205,7 +205,8 @@ def test_hyperparameters_too_large_for_the_command_line_go_in_a_file(make_job, t
 
 
 def test_large_hyperparameters_with_a_custom_image_keep_the_command_short(make_job) -> None:  # noqa: ANN001
-    job = make_job("modelarts", image="swr.cn-north-4.myhuaweicloud.com/team/launcher-cpu:1.0", overrides=_big_overrides())
+    image = "swr.cn-north-4.myhuaweicloud.com/team/launcher-cpu:1.0"
+    job = make_job("modelarts", image=image, overrides=_big_overrides())
     request = backend(io="direct").render(job)
     command = request.body["algorithm"]["command"]
     assert "--hyperparameters=@.launcher/hyperparameters.json" in command

@@ -1,9 +1,10 @@
 """An HTTP proxy in front of the S3 server that fails requests on purpose: throttling, 5xx, connection resets.
 
 Faults are deterministic: each distinct request (method + path + query) fails its first `failures` attempts, then
-passes. `flip` corrupts instead of failing: the first `failures` GETs of each object (no query: not listings) get their
-first byte inverted, with the server's own status and headers (what a faulty middlebox or disk does, unseen by HTTP). With fewer failures than the client's attempts every request must succeed after retries; with more, the
-client must give up with a clear error. The Host header is forwarded unchanged, so SigV4 signatures still verify.
+passes. With fewer failures than the client's attempts every request must succeed after retries; with more, the
+client must give up with a clear error. `flip` corrupts instead of failing: the first `failures` GETs of each
+object (no query: not listings) get their first byte inverted, with the server's own status and headers (what a
+faulty middlebox or disk does, unseen by HTTP). The Host header is forwarded unchanged, so SigV4 signatures still verify.
 """
 
 from __future__ import annotations

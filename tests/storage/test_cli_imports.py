@@ -58,7 +58,8 @@ def test_data_ls_on_an_s3_endpoint_imports_the_http_client_but_not_botocore(s3: 
     modules = _imports(tmp_path, "data", "ls", f"s3://{s3}/empty/")
     assert "aiohttp" in modules  # the S3 path does load it: the check above is not vacuous
     assert _loaded(modules, NEVER) == []
-    assert _loaded(modules, ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.models")) == []
+    engine = ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.models")
+    assert _loaded(modules, engine) == []
 
 
 @pytest.mark.parametrize("command", [["data", "du", "obs://bucket/"], ["data", "rm", "obs://bucket/x/", "--recursive"]])
