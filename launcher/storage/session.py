@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the HTTP client (aiohttp, ~40 % of a data command's start-u
 
 # Connection pools on the shared loop, per what shapes a connection (never the credentials: they sign
 # requests, they do not change the connection). Emptied in a forked child with the loop (runner.py).
-_PoolKey = tuple[str, bool, float, float, int]
+_PoolKey = tuple[str, bool, str, float, float, int]
 _pools: dict[_PoolKey, aiohttp.ClientSession] = {}
 _pools_loop: object | None = None
 # Pools a forked child inherited: kept referenced, never closed or collected. Their sockets are registered in
@@ -43,8 +43,14 @@ def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSessio
         _pools.clear()
         _pools_loop = loop
         runner.at_close(_close_pools)
+    # The CA bundle shapes the pool's TLS context: a pool that trusts one CA must not serve a profile without it.
     key = (
-        profile.endpoint or "", profile.verify_ssl, profile.connect_timeout_s, profile.read_timeout_s, max_connections
+        profile.endpoint or "",
+        profile.verify_ssl,
+        profile.ca_bundle or "",
+        profile.connect_timeout_s,
+        profile.read_timeout_s,
+        max_connections,
     )
     pool = _pools.get(key)
     if pool is None or pool.closed:
