@@ -152,12 +152,11 @@ class Transfers:
     async def _get_small(self, src: S3Store, key: str) -> bytes:
         """GET a whole object, checked against the MD5 we record at upload when it is there."""
         resp = await src.client.get_object(src.bucket, key)
-        metadata = metadata_of(resp.headers)
-        expected = metadata.get("md5")
+        expected = metadata_of(resp.headers).get("md5")
         if expected and hashlib.md5(resp.body).hexdigest() != expected:
             raise StorageError(f"{src.url(key)}: downloaded content does not match its recorded MD5")
         etag = resp.headers.get("ETag", "").strip('"')
-        if not expected and (part_size := checkable_part_size(etag, len(resp.body), metadata)):
+        if not expected and (part_size := checkable_part_size(etag, len(resp.body), resp.headers)):
             # An object sent in parts, smaller than our multipart threshold: its composite ETag is checked too.
             digests = [hashlib.md5(resp.body[start:end]) for start, end in part_ranges(len(resp.body), part_size)]
             check_composite(src.url(key), etag, digests)
@@ -258,12 +257,10 @@ class Transfers:
         """The part size to download `key` in so that its composite ETag can be checked; None: not checkable."""
         if not is_composite(entry.etag):
             return None
-        if (whole := checkable_part_size(entry.etag, entry.size, {})) is not None:
-            return whole  # one part: known without a HEAD
-        resp = await src.client.head_object(src.bucket, key)  # the recorded part size is in its metadata
+        resp = await src.client.head_object(src.bucket, key)  # the recorded part size, the encryption
         if resp is None or resp.headers.get("ETag", "").strip('"') != entry.etag:
             return None  # gone or changed since the listing: the ranged GETs (If-Match) fail and say so
-        return checkable_part_size(entry.etag, entry.size, metadata_of(resp.headers))
+        return checkable_part_size(entry.etag, entry.size, resp.headers)
 
     # -- S3 -> S3 -------------------------------------------------------------------------------------------
 

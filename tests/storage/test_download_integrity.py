@@ -119,18 +119,24 @@ def test_an_object_sent_in_parts_by_another_tool_is_checked_only_when_its_parts_
 
 
 @pytest.mark.parametrize(
-    ("etag", "size", "metadata", "expected"),
+    ("etag", "size", "headers", "expected"),
     [
         ("d41d8cd98f00b204e9800998ecf8427e", 10, {}, None),  # a plain ETag: never taken for an MD5 here
         ("0123456789abcdef0123456789abcdef-1", 10, {}, 10),  # one part: the whole object
-        ('"0123456789abcdef0123456789abcdef-3"', 12, {"partsize": "5"}, 5),
+        ('"0123456789abcdef0123456789abcdef-3"', 12, {"x-amz-meta-partsize": "5"}, 5),
+        ("0123456789abcdef0123456789abcdef-3", 12, {"X-Amz-Meta-Partsize": "5"}, 5),
         ("0123456789abcdef0123456789abcdef-3", 12, {}, None),  # parts of unknown size
-        ("0123456789abcdef0123456789abcdef-2", 12, {"partsize": "5"}, None),  # recorded size does not fit N
-        ("0123456789abcdef0123456789abcdef-3", 12, {"partsize": "0"}, None),
-        ("0123456789abcdef0123456789abcdef-3", 12, {"partsize": "x"}, None),
-        ("not-an-etag-3", 12, {"partsize": "5"}, None),
+        ("0123456789abcdef0123456789abcdef-2", 12, {"x-amz-meta-partsize": "5"}, None),  # does not fit N
+        ("0123456789abcdef0123456789abcdef-3", 12, {"x-amz-meta-partsize": "0"}, None),
+        ("0123456789abcdef0123456789abcdef-3", 12, {"x-amz-meta-partsize": "x"}, None),
+        ("not-an-etag-3", 12, {"x-amz-meta-partsize": "5"}, None),
+        # Encrypted with KMS or the customer's key: part ETags are not MD5s. SSE-S3 (AES256) ones are.
+        ("0123456789abcdef0123456789abcdef-1", 10, {"x-amz-server-side-encryption": "aws:kms"}, None),
+        ("0123456789abcdef0123456789abcdef-1", 10, {"x-obs-server-side-encryption": "kms"}, None),
+        ("0123456789abcdef0123456789abcdef-1", 10, {"x-amz-server-side-encryption-customer-algorithm": "AES256"}, None),
+        ("0123456789abcdef0123456789abcdef-1", 10, {"x-amz-server-side-encryption": "AES256"}, 10),
     ],
 )
-def test_checkable_part_size(etag: str, size: int, metadata: dict, expected: int | None) -> None:
-    assert checkable_part_size(etag, size, metadata) == expected
+def test_checkable_part_size(etag: str, size: int, headers: dict, expected: int | None) -> None:
+    assert checkable_part_size(etag, size, headers) == expected
     assert is_composite(etag) == ("-" in etag and etag != "not-an-etag-3")
