@@ -29,7 +29,7 @@ NEVER = ("launcher.cli", "launcher.jobs", "launcher.backends", "launcher.recipe"
          "botocore", "boto3", "s3fs", "fsspec", "tqdm", "entry.contract")
 # The HTTP client is for S3 endpoints only; the sync engine for commands that move data.
 NOT_FOR_A_LISTING = ("aiohttp", "yarl", "launcher.storage.s3client", "launcher.storage.sync_engine",
-                     "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.models")
+                     "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.orphans")
 
 
 def _imports(tmp_path: Path, *args: str) -> set[str]:
@@ -58,7 +58,7 @@ def test_data_ls_on_an_s3_endpoint_imports_the_http_client_but_not_botocore(s3: 
     modules = _imports(tmp_path, "data", "ls", f"s3://{s3}/empty/")
     assert "aiohttp" in modules  # the S3 path does load it: the check above is not vacuous
     assert _loaded(modules, NEVER) == []
-    engine = ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.models")
+    engine = ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.orphans")
     assert _loaded(modules, engine) == []
 
 
