@@ -43,11 +43,10 @@ def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSessio
         _pools.clear()
         _pools_loop = loop
         runner.at_close(_close_pools)
-    # The CA bundle shapes the pool's TLS context: a pool that trusts one CA must not serve a profile without it.
     key = (
         profile.endpoint or "",
         profile.verify_ssl,
-        profile.ca_bundle or "",
+        profile.ca_bundle or "",  # the TLS context is the pool's: another CA is another pool
         profile.connect_timeout_s,
         profile.read_timeout_s,
         max_connections,
