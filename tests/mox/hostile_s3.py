@@ -98,6 +98,7 @@ class HostileS3:
         common = "".join(f"<CommonPrefixes><Prefix>{escape(quote(p, safe='/'))}</Prefix></CommonPrefixes>"
                          for p in sorted(prefixes))
         body = (f'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="{_NS}"><Name>{self.bucket}</Name>'
-                f"<EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>{''.join(contents)}{common}"
+                f"<EncodingType>url</EncodingType><KeyCount>{len(contents) + len(prefixes)}</KeyCount>"
+                f"<IsTruncated>false</IsTruncated>{''.join(contents)}{common}"
                 "</ListBucketResult>")
         return web.Response(status=200, body=body.encode(), content_type="application/xml")
