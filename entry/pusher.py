@@ -27,7 +27,7 @@ from entry.failure import describe_error
 from entry.output_folder import OutputFolder
 from launcher.storage import SyncOptions, SyncReport, runner
 from launcher.storage.session import Session
-from launcher.storage.sync import SyncEngine, raise_on_failures
+from launcher.storage.sync_engine import SyncEngine, raise_on_failures
 
 IN_PROGRESS = ["*.partial/*", "*.restoring/*", "*.partial", "*.restoring"]
 

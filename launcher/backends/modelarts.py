@@ -43,6 +43,7 @@ from entry.args import DEFAULT_DATA_URL, DEFAULT_TRAIN_URL, json_or_text
 from launcher import storage
 from launcher.backends.base import Backend
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
+from launcher.backends.local import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json
 from launcher.backends.modelarts_api import (
     ENV_PROJECT,
     ModelArtsAPI,
@@ -71,6 +72,10 @@ PHASES: dict[str, JobState | None] = {
     "terminated": JobState.STOPPED,
 }
 FAILED_SECONDARY = frozenset({"createfailed", "terminatedfailed", "lost"})
+# Hyperparameters too large for the command line (ModelArts passes each parameter as one `--name=value` argument;
+# Linux refuses an argument over 128 KiB) go in this file of the code folder, `--hyperparameters=@<file>`. Relative:
+# the entry runs in the code folder, as for the recipe's path.
+HYPERPARAMETERS_IN_CODE = f".launcher/{HYPERPARAMETERS_FILE}"
 
 
 class ModelArtsOptions(BaseModel):
@@ -110,6 +115,9 @@ class ModelArtsRequest(BaseModel):
     region: str
     code: CodePlan
     body: dict[str, Any]
+    files: dict[str, str] = Field(
+        default_factory=dict, description="written into the code folder after the code (path inside it -> text)"
+    )
 
 
 def obs_path(url: str, folder: bool = False) -> str:
@@ -137,19 +145,34 @@ def parameter_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def job_parameters(job: JobSpec, recipe: str, io: str) -> list[Parameters]:
+def _hyperparameter_parameters(job: JobSpec) -> list[Parameters]:
     """Each hyperparameter its own parameter (the console shows them; the entry validates them); the few whose
     names are the entry's own arguments travel in one --hyperparameters JSON document instead."""
     own = {k: v for k, v in job.hyperparameters.items() if k in ENTRY_ARGUMENTS}
-    params = [Parameters(name="recipe", value=recipe)]
-    if io == "direct":
-        params += [Parameters(name="data_url", value=job.data_url), Parameters(name="train_url", value=job.train_url)]
+    params = []
     if own:
         params.append(Parameters(name="hyperparameters", value=json.dumps(own, separators=(",", ":"), sort_keys=True)))
     params += [
         Parameters(name=k, value=parameter_value(v)) for k, v in sorted(job.hyperparameters.items()) if k not in own
     ]
     return params
+
+
+def hyperparameters_document(job: JobSpec) -> str | None:
+    """The whole hyperparameters document when, as parameters, they would not fit the command line; else None."""
+    size = sum(len(f"--{p.name}={p.value}".encode()) + 1 for p in _hyperparameter_parameters(job))
+    return hyperparameters_json(job) if size > MAX_INLINE_HYPERPARAMETERS else None
+
+
+def job_parameters(job: JobSpec, recipe: str, io: str) -> list[Parameters]:
+    """recipe (and the data/output URLs with io=direct), then the hyperparameters: as parameters, or when too large
+    as `--hyperparameters=@<file in the code folder>` (the file is in the request's `files`)."""
+    params = [Parameters(name="recipe", value=recipe)]
+    if io == "direct":
+        params += [Parameters(name="data_url", value=job.data_url), Parameters(name="train_url", value=job.train_url)]
+    if hyperparameters_document(job) is None:
+        return params + _hyperparameter_parameters(job)
+    return params + [Parameters(name="hyperparameters", value=f"@{HYPERPARAMETERS_IN_CODE}")]
 
 
 def _boot_command(job: JobSpec, code: CodePlan, params: list[Parameters], io: str) -> str:
@@ -294,7 +317,10 @@ class ModelArtsBackend(Backend):
         project = self.options.project_id or os.environ.get(ENV_PROJECT) or "{project_id}"
         code = plan_code_upload(job, self.options.code_url)
         body = to_wire(build_job(job, self.options, code))
-        return ModelArtsRequest(url=f"{endpoint}/v2/{project}/training-jobs", region=region, code=code, body=body)
+        document = hyperparameters_document(job)
+        files = {HYPERPARAMETERS_IN_CODE: document} if document is not None else {}
+        url = f"{endpoint}/v2/{project}/training-jobs"
+        return ModelArtsRequest(url=url, region=region, code=code, body=body, files=files)
 
     def send(self, job: JobSpec, request: BaseModel) -> JobRecord:
         assert isinstance(request, ModelArtsRequest)
@@ -302,6 +328,8 @@ class ModelArtsBackend(Backend):
         if self.options.check_flavor and not self.options.pool_id:
             self._check_flavor(api, request.body["spec"]["resource"].get("flavor_id"))
         upload_code(request.code)
+        for name, text in request.files.items():  # after the code: the upload leaves files it did not send
+            storage.write_bytes(request.code.url + name, text.encode())
         created = api.create(request.body)
         training_job_id = created.metadata.id
         handle = {

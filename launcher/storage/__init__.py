@@ -35,12 +35,22 @@ from launcher.storage.errors import (
     TransferUnavailable,
     UnsafeKey,
 )
-from launcher.storage.models import Failure, SyncOptions, SyncReport, TransferConfig
 from launcher.storage.profiles import Profile, load_profile
 from launcher.storage.stores import Entry
 from launcher.storage.urls import StorageURL, parse_url
 
 fsspec_hook.install()  # fsspec.open("obs://...") works once launcher.storage is imported
+
+_LAZY = {"Failure", "SyncOptions", "SyncReport", "TransferConfig"}  # models of the sync engine
+
+
+def __getattr__(name: str) -> object:
+    """The sync engine's models load on first use: a listing or a read does not pay for building them."""
+    if name in _LAZY:
+        from launcher.storage import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CredentialsError",

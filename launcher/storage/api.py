@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from launcher.storage import runner
 from launcher.storage.display import printable
 from launcher.storage.errors import NotFound, StorageError
-from launcher.storage.models import SyncOptions, SyncReport, TransferConfig
 from launcher.storage.profiles import Profile
 from launcher.storage.session import Session
 from launcher.storage.stores import Entry, LocalStore, as_folder
-from launcher.storage.sync import SyncEngine, raise_on_failures
 from launcher.storage.urls import parse_url
+
+if TYPE_CHECKING:  # the sync engine (transfers, progress, orphan sweep) is imported by sync/copy only
+    from launcher.storage.models import SyncReport, TransferConfig
 
 T = TypeVar("T")
 
@@ -48,6 +49,9 @@ def sync(
     Raises TransferFailed (a StorageError) after finishing every other file if any file failed; its subclass
     TransferUnavailable (exit 75) when every failure was transient.
     """
+    from launcher.storage.models import SyncOptions, TransferConfig
+    from launcher.storage.sync_engine import SyncEngine, raise_on_failures
+
     options = SyncOptions(
         delete=delete,
         checksum=checksum,
@@ -79,6 +83,9 @@ def copy(
 
     `files` limits a folder copy to those paths (relative to `src`); symbolic links as in `sync`.
     """
+    from launcher.storage.models import SyncOptions, TransferConfig
+    from launcher.storage.sync_engine import SyncEngine, raise_on_failures
+
     options = SyncOptions(
         include=list(include or []),
         exclude=list(exclude or []),

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from launcher.retry import RETRY_STATUS, retry_after_s
@@ -26,6 +27,10 @@ from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, StorageError
 from launcher.storage.s3client import RETRY_CODES, S3Client, S3Error, S3Unavailable, _error_code, md5_b64
 from launcher.storage.sigv4 import canonical_query
 from launcher.storage.transport import http_connection
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
 _BUFFER = 1 << 20
 _TRANSIENT = (OSError, http.client.HTTPException)
@@ -152,8 +157,12 @@ class BulkClient:
         path: str,
         on_bytes: Callable[[int], None],
         if_match: str = "",
+        digest: Hasher | None = None,
     ) -> None:
-        """Write bytes [start, end) of the object at the same offsets of the file `path` (resuming on retry)."""
+        """Write bytes [start, end) of the object at the same offsets of the file `path` (resuming on retry).
+
+        `digest` (an MD5) is fed the bytes in order as they are written: a retry resumes where the data stopped.
+        """
         buffer = getattr(self._local, "buffer", None)
         if buffer is None:
             buffer = self._local.buffer = memoryview(bytearray(_BUFFER))
@@ -183,6 +192,8 @@ class BulkClient:
                         raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from None
                     if written != n:
                         raise LocalDiskError(path, OSError(errno.ENOSPC, "short write (disk full?)"))
+                    if digest is not None:
+                        digest.update(buffer[:n])
                     position += n
                     on_bytes(n)
                 if resp.read(1):

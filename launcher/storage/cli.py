@@ -13,13 +13,15 @@ import functools
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from launcher.datacache_cli import CacheCommands
 from launcher.storage import api
 from launcher.storage.display import printable
 from launcher.storage.errors import Interrupted, StorageError, TransferFailed
-from launcher.storage.models import SyncReport, human_bytes
+
+if TYPE_CHECKING:  # the sync engine's models are imported by the commands that move data
+    from launcher.storage.models import SyncReport
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,6 +56,8 @@ def _patterns(value: str | Sequence[str] | None) -> list[str]:
 
 
 def _finish(run: SyncReport | None, error: TransferFailed | None) -> None:
+    from launcher.storage.models import SyncReport
+
     report = run if run is not None else (error.report if error is not None else None)
     if isinstance(report, SyncReport):
         for line in report.planned:
@@ -174,6 +178,8 @@ class DataCommands:
     @_ctrl_c_is_one_line
     def du(self, url: str) -> None:
         """Count files and bytes at or below URL."""
+        from launcher.storage.models import human_bytes
+
         files, size = api.du(url)
         print(printable(f"{files} files, {size} bytes ({human_bytes(size)})  {url}"))
 

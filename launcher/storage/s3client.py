@@ -18,8 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus, urlsplit
 
 import aiohttp
@@ -30,6 +29,7 @@ from launcher.redact import redact
 from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
 from launcher.storage import credentials as chain
 from launcher.storage.errors import CredentialsError, NotFound, StorageError, StorageUnavailable
+from launcher.storage.headers import metadata_of, parse_http_date  # noqa: F401 (re-exported)
 from launcher.storage.profiles import Profile
 from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
 from launcher.storage.transport import proxy_for, ssl_context
@@ -109,10 +109,6 @@ class Response:
 
 def md5_b64(data: bytes | memoryview) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-def parse_http_date(value: str) -> float:
-    return parsedate_to_datetime(value).timestamp()
 
 
 def _text(node: ET.Element, name: str, default: str = "") -> str:
@@ -626,6 +622,3 @@ def _md5_of_etag(etag: str) -> bytes | None:
     except ValueError:
         return None
 
-
-def metadata_of(headers: Mapping[str, str]) -> dict[str, Any]:
-    return {k[len("x-amz-meta-") :].lower(): v for k, v in headers.items() if k.lower().startswith("x-amz-meta-")}

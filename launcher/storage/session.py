@@ -12,15 +12,18 @@ calls reuse warm connections. A Session used on another loop (a test's own `asyn
 from __future__ import annotations
 
 import os
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from launcher.paths import objects_root
 from launcher.storage import runner
 from launcher.storage.profiles import Profile, load_profile
-from launcher.storage.s3client import S3Client, new_http_session
 from launcher.storage.stores import LocalStore, S3Store, Store
 from launcher.storage.urls import StorageURL, parse_url
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp, ~40 % of a data command's start-up) is imported on first S3 use
+    import aiohttp
+
+    from launcher.storage.s3client import S3Client
 
 # Connection pools on the shared loop, per what shapes a connection (never the credentials: they sign
 # requests, they do not change the connection). Emptied in a forked child with the loop (runner.py).
@@ -50,6 +53,8 @@ def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSessio
     )
     pool = _pools.get(key)
     if pool is None or pool.closed:
+        from launcher.storage.s3client import new_http_session
+
         pool = _pools[key] = new_http_session(profile, max_connections)
     return pool
 
@@ -84,6 +89,8 @@ class Session:
     @property
     def client(self) -> S3Client:
         if self._client is None:
+            from launcher.storage.s3client import S3Client
+
             pool = _shared_pool(self.profile, self._max_connections) if runner.on_loop() else None
             self._client = S3Client(self.profile, max_connections=self._max_connections, http=pool)
         return self._client

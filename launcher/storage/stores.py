@@ -16,12 +16,15 @@ import secrets
 import stat as stat_mod
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from launcher.storage.display import printable
 from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, NotFound, StorageError
-from launcher.storage.s3client import S3Client, metadata_of, parse_http_date
+from launcher.storage.headers import metadata_of, parse_http_date
 from launcher.storage.urls import check_key
+
+if TYPE_CHECKING:  # the embedded store and local paths need no HTTP client (aiohttp): not imported for them
+    from launcher.storage.s3client import S3Client
 
 PART_MARK = ".launcher-part-"
 _PSEUDO_FS = ("/proc", "/sys", "/dev")

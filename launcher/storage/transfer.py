@@ -20,6 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from launcher.storage.errors import StorageError
+from launcher.storage.integrity import (
+    PART_SIZE_META,
+    check_composite,
+    checkable_part_size,
+    is_composite,
+    part_ranges,
+)
 from launcher.storage.models import TransferConfig
 from launcher.storage.orphans import live_upload
 from launcher.storage.s3client import S3Client, metadata_of
@@ -29,7 +36,7 @@ T = TypeVar("T")
 
 MAX_PARTS = 10_000
 MAX_SINGLE_COPY = 5 << 30  # CopyObject limit
-BATCH_MAX = 1 << 20  # files up to this size move in batches (sync.py); bigger ones are read on a thread
+BATCH_MAX = 1 << 20  # files up to this size move in batches (sync_engine.py); bigger ones are read on a thread
 
 
 class Transfers:
@@ -148,6 +155,11 @@ class Transfers:
         expected = metadata_of(resp.headers).get("md5")
         if expected and hashlib.md5(resp.body).hexdigest() != expected:
             raise StorageError(f"{src.url(key)}: downloaded content does not match its recorded MD5")
+        etag = resp.headers.get("ETag", "").strip('"')
+        if not expected and (part_size := checkable_part_size(etag, len(resp.body), resp.headers)):
+            # An object sent in parts, smaller than our multipart threshold: its composite ETag is checked too.
+            digests = [hashlib.md5(resp.body[start:end]) for start, end in part_ranges(len(resp.body), part_size)]
+            check_composite(src.url(key), etag, digests)
         return resp.body
 
     # -- local -> S3 ----------------------------------------------------------------------------------------
@@ -164,7 +176,9 @@ class Transfers:
             self.on_bytes(end - start)
             return etag
 
-        await self._multipart(dst.client, dst.bucket, key, entry.size, send, {"mtime": f"{entry.mtime:.6f}"})
+        # The part size makes the composite ETag checkable on download (integrity.py).
+        metadata = {"mtime": f"{entry.mtime:.6f}", PART_SIZE_META: str(self.part_size(entry.size))}
+        await self._multipart(dst.client, dst.bucket, key, entry.size, send, metadata)
 
     async def _multipart(
         self,
@@ -210,16 +224,25 @@ class Transfers:
         bulk = src.client.bulk
         progress = self._threadsafe_progress()
         try:
+            # Download in the upload's parts when they are known, hashing each: the composite ETag is then checked.
+            part_size = await self._checkable_part_size(src, key, entry)
+            ranges = part_ranges(entry.size, part_size) if part_size else self.ranges(entry.size)
+            digests = [hashlib.md5() for _ in ranges] if part_size else []
             with open(tmp, "wb") as fh:
                 fh.truncate(entry.size)
 
-            async def fetch(start: int, end: int) -> None:
+            async def fetch(number: int, start: int, end: int) -> None:
+                digest = digests[number] if digests else None
                 async with self._parts:
-                    await self._in_thread(bulk.download_range, src.bucket, key, start, end, tmp, progress, entry.etag)
+                    await self._in_thread(
+                        bulk.download_range, src.bucket, key, start, end, tmp, progress, entry.etag, digest
+                    )
 
             async with asyncio.TaskGroup() as group:
-                for start, end in self.ranges(entry.size):
-                    group.create_task(fetch(start, end))
+                for number, (start, end) in enumerate(ranges):
+                    group.create_task(fetch(number, start, end))
+            if digests:
+                check_composite(src.url(key), entry.etag, digests)
             os.utime(tmp, (entry.mtime, entry.mtime))
             os.replace(tmp, path)
         except BaseException as exc:
@@ -229,6 +252,15 @@ class Transfers:
             first = _first_error(exc)
             raise_disk_error(path, first)
             raise first from None
+
+    async def _checkable_part_size(self, src: S3Store, key: str, entry: Entry) -> int | None:
+        """The part size to download `key` in so that its composite ETag can be checked; None: not checkable."""
+        if not is_composite(entry.etag):
+            return None
+        resp = await src.client.head_object(src.bucket, key)  # the recorded part size, the encryption
+        if resp is None or resp.headers.get("ETag", "").strip('"') != entry.etag:
+            return None  # gone or changed since the listing: the ranged GETs (If-Match) fail and say so
+        return checkable_part_size(entry.etag, entry.size, resp.headers)
 
     # -- S3 -> S3 -------------------------------------------------------------------------------------------
 

@@ -195,3 +195,18 @@ def test_storage_profile_keys_are_used_and_region_checked(modelarts: FakeModelAr
         backend(modelarts).submit(make_job("modelarts"))
     monkeypatch.delenv("S3_ENDPOINT")
     assert backend(modelarts).submit(make_job("modelarts")).state is JobState.PENDING
+
+
+def test_large_hyperparameters_are_uploaded_with_the_code(modelarts: FakeModelArts, make_job) -> None:  # noqa: ANN001
+    import json
+
+    runner = backend(modelarts)
+    job = make_job("modelarts", overrides={"steps": 2, "note": "n" * 200_000})
+    runner.submit(job)
+    create = modelarts.calls("POST", "/training-jobs$")
+    params = create[0].body["algorithm"]["parameters"]
+    assert {"name": "hyperparameters", "value": "@.launcher/hyperparameters.json"} in params
+    assert all(len(p["value"]) < 1024 for p in params)
+    uploaded = objects_root() / "toy-bucket" / "launcher-code" / job.id / "code" / ".launcher" / "hyperparameters.json"
+    assert json.loads(uploaded.read_text()) == job.hyperparameters
+    assert (uploaded.parent.parent / "toy_counter.yaml").is_file()  # beside the code, not instead of it

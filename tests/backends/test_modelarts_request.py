@@ -181,3 +181,44 @@ def test_cli_render_prints_the_body_without_secrets(tmp_path) -> None:  # noqa: 
     assert {"name": "steps", "value": "5"} in request["body"]["algorithm"]["parameters"]
     assert SK not in result.stdout + result.stderr
     assert "Storage-Secret-For-Render-99" not in result.stdout + result.stderr
+
+
+def _big_overrides() -> dict:
+    # 300 KB in one value: over Linux's 128 KiB limit for one argument (exec fails with E2BIG).
+    return {"steps": 3, "note": " ".join("w%06d" % i for i in range(40_000))}
+
+
+def test_hyperparameters_too_large_for_the_command_line_go_in_a_file(make_job, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    job = make_job("modelarts", overrides=_big_overrides())
+    request = backend(engine_id="eng-1").render(job)
+    params = request.body["algorithm"]["parameters"]
+    assert params == [
+        {"name": "recipe", "value": "toy_counter.yaml"},
+        {"name": "hyperparameters", "value": "@.launcher/hyperparameters.json"},
+    ]
+    assert set(request.files) == {".launcher/hyperparameters.json"}
+    assert to_wire(sdk_job(request.body)) == request.body
+    # What the entry does with it, run where ModelArts starts it: in the code folder, which holds the file.
+    (tmp_path / ".launcher").mkdir()
+    (tmp_path / ".launcher" / "hyperparameters.json").write_text(request.files[".launcher/hyperparameters.json"])
+    monkeypatch.chdir(tmp_path)
+    parsed = parse_args(["--data_url=/d", "--train_url=/t"] + [f"--{p['name']}={p['value']}" for p in params])
+    assert parsed.hyperparameters == job.hyperparameters and parsed.overrides == {}
+    assert parsed.hyperparameters["note"].endswith("w039999")
+
+
+def test_large_hyperparameters_with_a_custom_image_keep_the_command_short(make_job) -> None:  # noqa: ANN001
+    image = "swr.cn-north-4.myhuaweicloud.com/team/launcher-cpu:1.0"
+    job = make_job("modelarts", image=image, overrides=_big_overrides())
+    request = backend(io="direct").render(job)
+    command = request.body["algorithm"]["command"]
+    assert "--hyperparameters=@.launcher/hyperparameters.json" in command
+    assert len(command.encode()) < 2048
+    assert json.loads(request.files[".launcher/hyperparameters.json"]) == job.hyperparameters
+
+
+def test_small_hyperparameters_stay_parameters(make_job) -> None:  # noqa: ANN001
+    job = make_job("modelarts", overrides={"note": "a" * 10_000})
+    request = backend(engine_id="eng-1").render(job)
+    assert request.files == {}
+    assert {"name": "note", "value": "a" * 10_000} in request.body["algorithm"]["parameters"]

@@ -2,7 +2,9 @@
 
 Faults are deterministic: each distinct request (method + path + query) fails its first `failures` attempts, then
 passes. With fewer failures than the client's attempts every request must succeed after retries; with more, the
-client must give up with a clear error. The Host header is forwarded unchanged, so SigV4 signatures still verify.
+client must give up with a clear error. `flip` corrupts instead of failing: the first `failures` GETs of each
+object (no query: not listings) get their first byte inverted, with the server's own status and headers (what a
+faulty middlebox or disk does, unseen by HTTP). The Host header is forwarded unchanged, so SigV4 signatures still verify.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlsplit
 
-Fault = Literal["throttle", "error", "reset"]
+Fault = Literal["throttle", "error", "reset", "flip"]
 _BODIES = {
     "throttle": (503, "SlowDown", "Please reduce your request rate."),
     "error": (500, "InternalError", "We encountered an internal error. Please try again."),
@@ -72,7 +74,11 @@ class FaultProxy:
             def _relay(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                if proxy._should_fail(f"{self.command} {self.path}"):
+                key = f"{self.command} {self.path}"
+                flip = proxy.fault == "flip" and self.command == "GET" and "?" not in self.path
+                if flip:
+                    flip = proxy._should_fail(key)
+                elif proxy.fault != "flip" and proxy._should_fail(key):
                     self._inject()
                     return
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
@@ -81,6 +87,8 @@ class FaultProxy:
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     data = response.read()
+                    if flip and 200 <= response.status < 300 and data:
+                        data = bytes([data[0] ^ 0xFF]) + data[1:]
                     self.send_response(response.status, response.reason)
                     head = self.command == "HEAD"  # a HEAD's Content-Length is the object's size, sent without a body
                     for name, value in response.getheaders():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from launcher.storage.errors import TransferFailed
-from launcher.storage.sync import raise_on_failures
+from launcher.storage.sync_engine import raise_on_failures
 from tests.launcher.helpers import FIXTURES, run_cli
 from tests.storage.test_traversal import sync_listing
 

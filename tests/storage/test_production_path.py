@@ -132,6 +132,16 @@ def test_untrusted_certificate_is_one_clear_line(
     assert "\n" not in message and "certificate" in message and "AWS_CA_BUNDLE" in message
 
 
+def test_a_connection_pool_that_trusts_a_ca_is_not_reused_without_it(
+    tls_server: TLSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_tls(monkeypatch, tls_server)
+    storage.ls(f"obs://{tls_server.buckets[2]}/")  # a pooled connection trusting the private CA
+    monkeypatch.delenv("AWS_CA_BUNDLE")
+    with pytest.raises(StorageError, match="certificate"):
+        storage.ls(f"obs://{tls_server.buckets[2]}/")
+
+
 def test_verify_ssl_false_works_and_warns(tls_server: TLSServer, monkeypatch: pytest.MonkeyPatch) -> None:
     from loguru import logger
 

@@ -17,7 +17,7 @@ from launcher.storage.errors import TransferFailed, UnsafeKey
 from launcher.storage.models import SyncOptions, SyncReport
 from launcher.storage.session import Session
 from launcher.storage.stores import Entry, FollowLinks, Listing, LocalStore, Store
-from launcher.storage.sync import SyncEngine, raise_on_failures
+from launcher.storage.sync_engine import SyncEngine, raise_on_failures
 
 
 class MemoryStore(Store):

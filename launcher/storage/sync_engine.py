@@ -7,6 +7,9 @@ last change (see compare_times); `checksum` compares MD5s instead. Listing only:
 object, except one HEAD for a file changed in the very second of its last upload. Files that fail are
 reported and the rest carries on; deletions are skipped when any copy failed, so a half-failed mirror
 never loses data on the destination.
+
+Named sync_engine, not sync: it is imported lazily (a listing does not need it), and a submodule named
+`sync` would, once loaded, replace the function `launcher.storage.sync` on the package.
 """
 
 from __future__ import annotations

@@ -1,0 +1,81 @@
+"""What `launcher data ls` imports: the command pays only for what it uses (issue 16, speed of the command).
+
+A check on the import set, not on time (timing is bench/cli_startup.py's job): each module named here costs
+tens to hundreds of milliseconds of start-up, and a stray top-level import brings it back without any test
+noticing the time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Run the real entry point in a fresh interpreter; at exit (also after sys.exit), write what was imported.
+_PROBE = """
+import atexit, json, sys
+out, sys.argv = sys.argv[1], ["launcher", *sys.argv[2:]]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+from launcher.__main__ import main
+main()
+"""
+
+# Never on the `data` path: the job machinery, the backends, the trainer's libraries, botocore with static keys.
+NEVER = ("launcher.cli", "launcher.jobs", "launcher.backends", "launcher.recipe", "keras", "jax", "yaml",
+         "botocore", "boto3", "s3fs", "fsspec", "tqdm", "entry.contract")
+# The HTTP client is for S3 endpoints only; the sync engine for commands that move data.
+NOT_FOR_A_LISTING = ("aiohttp", "yarl", "launcher.storage.s3client", "launcher.storage.sync_engine",
+                     "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.orphans")
+
+
+def _imports(tmp_path: Path, *args: str) -> set[str]:
+    out = tmp_path / "modules.json"
+    # PYTHONPATH is passed on: the subprocess must import this tree, not the editable install's.
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(out), *args], env=dict(os.environ), capture_output=True, text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(out.read_text()))
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_data_ls_on_the_embedded_store_imports_no_http_client_and_no_job_machinery(tmp_path: Path) -> None:
+    modules = _imports(tmp_path, "data", "ls", "obs://bucket/empty/")
+    assert "launcher.storage.api" in modules  # the probe really ran the command
+    assert _loaded(modules, NEVER) == []
+    assert _loaded(modules, NOT_FOR_A_LISTING) == []
+
+
+def test_data_ls_on_an_s3_endpoint_imports_the_http_client_but_not_botocore(s3: str, tmp_path: Path) -> None:
+    modules = _imports(tmp_path, "data", "ls", f"s3://{s3}/empty/")
+    assert "aiohttp" in modules  # the S3 path does load it: the check above is not vacuous
+    assert _loaded(modules, NEVER) == []
+    engine = ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.orphans")
+    assert _loaded(modules, engine) == []
+
+
+@pytest.mark.parametrize("command", [["data", "du", "obs://bucket/"], ["data", "rm", "obs://bucket/x/", "--recursive"]])
+def test_other_light_data_commands_stay_light(command: list[str], tmp_path: Path) -> None:
+    assert _loaded(_imports(tmp_path, *command), NEVER + ("aiohttp",)) == []
+
+
+def test_a_sync_still_works_through_the_lazy_imports(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a")
+    modules = _imports(tmp_path, "data", "sync", str(src), "obs://bucket/copy/")
+    assert "launcher.storage.sync_engine" in modules
+    assert _loaded(modules, NEVER) == []
+    listed = subprocess.run(
+        [sys.executable, "-m", "launcher", "data", "ls", "obs://bucket/copy/"], capture_output=True, text=True,
+        timeout=120,
+    )
+    assert listed.stdout.split() == ["obs://bucket/copy/a.txt"]

@@ -1,0 +1,142 @@
+"""Whole-object integrity of downloads of objects sent in parts (issue 16): the composite ETag is checked.
+
+Real SeaweedFS; the corruption comes from tests/reliability/faultproxy.py in `flip` mode, which inverts a byte of
+an object's GET reply with the server's own status and headers (HTTP cannot see it; only the check can).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from launcher import storage
+from launcher.storage import TransferConfig, TransferFailed
+from launcher.storage.devserver import ACCESS_KEY, SECRET_KEY
+from launcher.storage.integrity import checkable_part_size, is_composite
+from launcher.storage.stores import is_part_file
+from tests.launcher.helpers import run_cli
+from tests.reliability.faultproxy import FaultProxy
+
+MiB = 1 << 20
+SMALL_PARTS = TransferConfig(multipart_threshold=5 * MiB, part_size=5 * MiB)
+
+
+def _boto3(endpoint: str):  # noqa: ANN202
+    import boto3
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+
+
+def _upload(tmp_path: Path, bucket: str, size: int, name: str = "big.bin") -> bytes:
+    data = os.urandom(size)
+    (tmp_path / "src").mkdir(exist_ok=True)
+    (tmp_path / "src" / name).write_bytes(data)
+    storage.sync(str(tmp_path / "src"), f"s3://{bucket}/in", transfer=SMALL_PARTS)
+    return data
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_our_multipart_upload_records_its_part_size(s3: str, seaweed, tmp_path: Path) -> None:  # noqa: ANN001
+    _upload(tmp_path, s3, 12 * MiB)
+    head = _boto3(seaweed.endpoint).head_object(Bucket=s3, Key="in/big.bin")
+    assert head["ETag"].strip('"').endswith("-3")
+    assert head["Metadata"]["partsize"] == str(5 * MiB)
+
+
+@pytest.mark.parametrize("download_part_mib", [5, 8])
+def test_a_corrupted_multipart_download_fails_naming_the_file_and_writes_nothing(
+    download_part_mib: int, s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    data = _upload(tmp_path, s3, 12 * MiB)
+    out = tmp_path / "out"
+    config = TransferConfig(multipart_threshold=5 * MiB, part_size=download_part_mib * MiB)
+    with FaultProxy(seaweed.endpoint, "flip", failures=1) as proxy:
+        monkeypatch.setenv("S3_ENDPOINT", proxy.endpoint)
+        with pytest.raises(TransferFailed) as info:
+            storage.sync(f"s3://{s3}/in", str(out), transfer=config)
+        assert proxy.injected == 1
+    failure = info.value.report.failures[0]
+    assert "big.bin" in failure.path and "does not match the object's ETag" in failure.error
+    assert _leftovers(out) == []  # neither the file nor its temporary part file
+    # The fault was in transit: the next run downloads the object whole, in whatever part size it uses.
+    monkeypatch.setenv("S3_ENDPOINT", seaweed.endpoint)
+    storage.sync(f"s3://{s3}/in", str(out), transfer=config)
+    assert hashlib.md5((out / "big.bin").read_bytes()).digest() == hashlib.md5(data).digest()
+
+
+def test_the_cli_says_which_file_failed_in_one_line(s3: str, seaweed, tmp_path: Path) -> None:  # noqa: ANN001
+    _upload(tmp_path, s3, 17 * MiB)  # multipart for the CLI's default 16 MiB threshold, in 5 MiB parts
+    out = tmp_path / "out"
+    with FaultProxy(seaweed.endpoint, "flip", failures=1000) as proxy:
+        env = {"S3_ENDPOINT": proxy.endpoint, "ACCESS_KEY_ID": ACCESS_KEY, "SECRET_ACCESS_KEY": SECRET_KEY}
+        result = run_cli("data", "sync", f"s3://{s3}/in", str(out), env=env, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "big.bin" in failed[0] and "does not match the object's ETag" in failed[0]
+    assert _leftovers(out) == []
+
+
+def test_an_object_sent_in_parts_by_another_tool_is_checked_only_when_its_parts_are_known(
+    s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    client = _boto3(seaweed.endpoint)
+    one, two = os.urandom(6 * MiB), os.urandom(7 * MiB)
+    for key, parts in (("x/one-part.bin", [one]), ("x/two-parts.bin", [one, two])):
+        upload = client.create_multipart_upload(Bucket=s3, Key=key)["UploadId"]
+        sent = []
+        for n, body in enumerate(parts, 1):
+            reply = client.upload_part(Bucket=s3, Key=key, UploadId=upload, PartNumber=n, Body=body)
+            sent.append({"PartNumber": n, "ETag": reply["ETag"]})
+        client.complete_multipart_upload(Bucket=s3, Key=key, UploadId=upload, MultipartUpload={"Parts": sent})
+    out = tmp_path / "out"
+    # Untouched: both download, no false alarm for the one whose part size is unknown (no partsize metadata).
+    for threshold in (5 * MiB, 16 * MiB):  # the ranged path and the one-GET path
+        storage.sync(f"s3://{s3}/x", str(out / str(threshold)), transfer=TransferConfig(multipart_threshold=threshold))
+        assert (out / str(threshold) / "two-parts.bin").read_bytes() == one + two
+        assert (out / str(threshold) / "one-part.bin").read_bytes() == one
+    # Corrupted: the one-part object (its part is the whole object) is caught on both paths.
+    for threshold in (5 * MiB, 16 * MiB):
+        with FaultProxy(seaweed.endpoint, "flip", failures=1000) as proxy:
+            monkeypatch.setenv("S3_ENDPOINT", proxy.endpoint)
+            with pytest.raises(TransferFailed) as info:
+                storage.sync(
+                    f"s3://{s3}/x/one-part.bin", str(out / "bad" / "one-part.bin"),
+                    transfer=TransferConfig(multipart_threshold=threshold),
+                )
+        assert "does not match the object's ETag" in info.value.report.failures[0].error
+        assert not (out / "bad" / "one-part.bin").exists()
+        assert not any(is_part_file(p.name) for p in (out / "bad").glob("*")) if (out / "bad").exists() else True
+
+
+@pytest.mark.parametrize(
+    ("etag", "size", "headers", "expected"),
+    [
+        ("d41d8cd98f00b204e9800998ecf8427e", 10, {}, None),  # a plain ETag: never taken for an MD5 here
+        ("0123456789abcdef0123456789abcdef-1", 10, {}, 10),  # one part: the whole object
+        ('"0123456789abcdef0123456789abcdef-3"', 12, {"x-amz-meta-partsize": "5"}, 5),
+        ("0123456789abcdef0123456789abcdef-3", 12, {"X-Amz-Meta-Partsize": "5"}, 5),
+        ("0123456789abcdef0123456789abcdef-3", 12, {}, None),  # parts of unknown size
+        ("0123456789abcdef0123456789abcdef-2", 12, {"x-amz-meta-partsize": "5"}, None),  # does not fit N
+        ("0123456789abcdef0123456789abcdef-3", 12, {"x-amz-meta-partsize": "0"}, None),
+        ("0123456789abcdef0123456789abcdef-3", 12, {"x-amz-meta-partsize": "x"}, None),
+        ("not-an-etag-3", 12, {"x-amz-meta-partsize": "5"}, None),
+        # Encrypted with KMS or the customer's key: part ETags are not MD5s. SSE-S3 (AES256) ones are.
+        ("0123456789abcdef0123456789abcdef-1", 10, {"x-amz-server-side-encryption": "aws:kms"}, None),
+        ("0123456789abcdef0123456789abcdef-1", 10, {"x-obs-server-side-encryption": "kms"}, None),
+        ("0123456789abcdef0123456789abcdef-1", 10, {"x-amz-server-side-encryption-customer-algorithm": "AES256"}, None),
+        ("0123456789abcdef0123456789abcdef-1", 10, {"x-amz-server-side-encryption": "AES256"}, 10),
+    ],
+)
+def test_checkable_part_size(etag: str, size: int, headers: dict, expected: int | None) -> None:
+    assert checkable_part_size(etag, size, headers) == expected
+    assert is_composite(etag) == ("-" in etag and etag != "not-an-etag-3")
