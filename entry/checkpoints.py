@@ -27,7 +27,6 @@ from typing import Any, BinaryIO
 MANIFEST = "MANIFEST.json"
 STATE = "state.json"
 _NAME = re.compile(r"^step-(\d+)$")
-_CHUNK = 8 << 20
 
 # Digests of files written through checkpoint_file, by absolute path, until save_checkpoint seals their folder.
 _digests: dict[str, str] = {}
@@ -90,11 +89,8 @@ def _write_hashed(path: Path, data: bytes) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    sha = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _fsync_path(path: Path) -> None:

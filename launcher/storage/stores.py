@@ -380,11 +380,8 @@ def raise_disk_error(path: str, exc: BaseException) -> None:
 
 
 def file_md5(path: str) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "md5").hexdigest()
 
 
 def _unlink_quietly(path: str) -> None:

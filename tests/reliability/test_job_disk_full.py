@@ -15,6 +15,7 @@ import pytest
 from entry import failure
 from launcher.paths import objects_root
 from tests.launcher.helpers import FIXTURES, REPO
+from tests.small_disk import small_tmpfs
 
 ENTRY = REPO / "entry" / "modelarts_entry_acc.py"
 NO_SPACE = os.strerror(errno.ENOSPC)
@@ -23,15 +24,8 @@ NO_SPACE = os.strerror(errno.ENOSPC)
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs (needs root, as CI is; skipped with the reason elsewhere)."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small-disk", "2m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def fill(folder: Path) -> None:

@@ -23,6 +23,7 @@ from tests.reliability.faultproxy import FaultProxy
 from tests.storage.helpers import write_tree
 from tests.storage.hostile_server import HostileServer
 from tests.storage.test_interrupt import assert_no_partial_files, many_files, wait_for_files
+from tests.small_disk import small_tmpfs
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -97,15 +98,8 @@ def test_a_reply_that_is_not_http_is_retried_then_one_line_exit_75() -> None:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs (needs root, as CI is; skipped with the reason elsewhere)."""
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small-disk", "1m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_a_full_disk_is_not_retried_as_a_network_fault(
