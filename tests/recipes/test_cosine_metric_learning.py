@@ -399,7 +399,8 @@ def test_readme_flags_restore_every_seed_default_the_demo_yaml_changes() -> None
 @pytest.mark.slow
 def test_seed_flags_train_on_market_format_data_with_real_person_ids(tmp_path: Path) -> None:
     """The demo data with person 8 renamed 1501 (Market-1501's highest id): the demo YAML's max_label 8 stops with
-    a DataError; the README's seed flags (batch 128, 128x64, BN 0.999, max_label None -> 1502 logits) train."""
+    a DataError; the README's seed flags (128x64, BN 0.999, max_label None -> 1502 logits; the batch cut to the demo's
+    8 identities) train."""
     import zipfile
 
     from launcher.recipe import load_recipe, resolve_hyperparameters
@@ -422,6 +423,8 @@ def test_seed_flags_train_on_market_format_data_with_real_person_ids(tmp_path: P
 
     hp = resolve_hyperparameters(recipe, {**readme_seed_flags(), **short})
     assert (hp.batch_size, hp.image_height, hp.image_width, hp.bn_momentum, hp.max_label) == (128, 128, 64, 0.999, None)
+    # The seed's batch takes 128 / 4 = 32 identities; the demo has 8: train with 8 x 4, every other seed flag kept.
+    hp = resolve_hyperparameters(recipe, {**readme_seed_flags(), **short, "batch_size": 32})
     env = env_for(tmp_path, data, "seed-flags")
     metrics = run(hp, env)
     assert metrics["steps"] == 2 and np.isfinite(metrics["loss"])
