@@ -24,7 +24,7 @@ import signal
 import stat as stat_mod
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict
@@ -254,13 +254,18 @@ def is_directory(url: str) -> bool:
     return api.is_folder(os.fspath(url), profile=_profile())
 
 
+def _no_folder(url: str) -> NoReturn:
+    """Raise as os.listdir does where no folder is: not a directory (a file is there), or not found."""
+    if api.stat(url, profile=_profile()) is not None:
+        raise MoxNotADirectoryException(f"not a folder: {url}")
+    raise MoxFileNotExistsException(f"no such folder: {url}")
+
+
 def _entries(url: str) -> tuple[list[Entry], list[str]]:
     """One level of an object folder like os.scandir sees it: (files, folder names); raises like os.listdir."""
     found = api.listing(url, profile=_profile())
     if found is None:
-        if api.stat(url, profile=_profile()) is not None:
-            raise MoxNotADirectoryException(f"not a folder: {url}")
-        raise MoxFileNotExistsException(f"no such folder: {url}")
+        _no_folder(url)
     files, dirs = found
     names = {_collapse(d) for d in dirs} - {""}
     return [f for f in files if _collapse(f.key) == f.key and f.key], sorted(names)
@@ -270,9 +275,7 @@ def _tree(url: str) -> tuple[list[str], list[str]]:
     """(files, folders) below an object folder, relative, sorted; keys with empty segments collapsed."""
     found = api.tree(url, profile=_profile())
     if found is None:
-        if api.stat(url, profile=_profile()) is not None:
-            raise MoxNotADirectoryException(f"not a folder: {url}")
-        raise MoxFileNotExistsException(f"no such folder: {url}")
+        _no_folder(url)
     entries, empty = found
     files = {_collapse(e.key) for e in entries} - {""}
     folders = {_collapse(d) for d in empty} - {""}
