@@ -34,6 +34,14 @@ def tfrecord(data: bytes) -> bytes:
     return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
 
 
+def _tagged(built: summary.Summary, tag: str) -> summary.Summary.Value:
+    """The summary's one value under `tag` as given: tensorboardX would rewrite "Precision@1" to "Precision_1", and
+    the curves must carry the names of metrics.json (TensorBoard reads any tag string)."""
+    (value,) = built.value
+    value.tag = tag
+    return value
+
+
 class EventWriter:
     """Appends scalar and histogram summaries to a new event file in `logdir` (one file per writer: a resumed
     job adds a file, and TensorBoard merges the files of a folder by step)."""
@@ -59,12 +67,12 @@ class EventWriter:
 
     def scalars(self, step: int, values: Mapping[str, float]) -> None:
         """All of a step's scalars in one event."""
-        self._write(step, [v for tag, value in values.items() for v in summary.scalar(tag, float(value)).value])
+        self._write(step, [_tagged(summary.scalar("v", float(value)), tag) for tag, value in values.items()])
 
     def histogram(self, step: int, tag: str, values: np.ndarray, bins: int = 30) -> None:
         flat = np.asarray(values, dtype=np.float64).ravel()
         flat = flat[np.isfinite(flat)]  # a NaN or inf weight would make the whole histogram unreadable
-        self._write(step, list(summary.histogram(tag, flat if flat.size else np.zeros(1), bins).value))
+        self._write(step, [_tagged(summary.histogram("v", flat if flat.size else np.zeros(1), bins), tag)])
 
     def close(self) -> None:
         self._file.close()

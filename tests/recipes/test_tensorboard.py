@@ -42,6 +42,17 @@ def test_tensorboard_reads_scalars_and_histograms(tmp_path: Path) -> None:
     assert value.sum == pytest.approx(weights.sum()) and sum(value.bucket) == weights.size
 
 
+def test_tags_are_written_as_given(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """tensorboardX would rename "Precision@1" to "Precision_1" (and log it): the curves keep metrics.json's names."""
+    with EventWriter(tmp_path) as writer:
+        writer.scalars(1, {"Precision@1": 0.5, "val loss (x)": 2.0})
+        writer.histogram(1, "block 1/w@0", np.arange(4.0))
+    events = read_events(tmp_path)
+    assert set(events.Tags()["scalars"]) == {"Precision@1", "val loss (x)"}
+    assert events.Tags()["histograms"] == ["block 1/w@0"]
+    assert "illegal" not in caplog.text
+
+
 def test_tensorflow_reads_the_records(tmp_path: Path) -> None:
     tf = pytest.importorskip("tensorflow")
     with EventWriter(tmp_path) as writer:
