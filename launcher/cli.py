@@ -19,7 +19,7 @@ from loguru import logger
 from launcher import storage
 from launcher.backends import backend_class, get_backend
 from launcher.backends.base import Backend
-from launcher.backends.docker_build import build_command
+from launcher.backends.docker.build import build_command
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore, public_record
 from launcher.flags import HP_PREFIX, parse_command_line, split_flags, typed_values

@@ -12,19 +12,19 @@ from launcher.jobs import JobStore
 def backend_class(name: str) -> type[Backend]:
     # Imported lazily: a remote backend's SDK should not slow down or break the others.
     if name == "local":
-        from launcher.backends.local import LocalBackend
+        from launcher.backends.local.backend import LocalBackend
 
         return LocalBackend
     if name == "modelarts":
-        from launcher.backends.modelarts import ModelArtsBackend
+        from launcher.backends.modelarts.backend import ModelArtsBackend
 
         return ModelArtsBackend
     if name == "volcano":
-        from launcher.backends.volcano import VolcanoBackend
+        from launcher.backends.volcano.backend import VolcanoBackend
 
         return VolcanoBackend
     if name == "docker":
-        from launcher.backends.docker import DockerBackend
+        from launcher.backends.docker.backend import DockerBackend
 
         return DockerBackend
     raise UserError(f"unknown backend {name!r}; choose one of: local, docker, modelarts, volcano")

@@ -23,8 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from launcher.backends.volcano_manifests import from_wire
-from launcher.backends.volcano_schema import job_schema_errors
+from launcher.backends.volcano.manifests import from_wire
+from launcher.backends.volcano.schema import job_schema_errors
 
 JOBS = re.compile(r"^/apis/batch\.volcano\.sh/v1alpha1/namespaces/([^/]+)/jobs(?:/([^/]+))?$")
 CORE = re.compile(r"^/api/v1/namespaces/([^/]+)/(configmaps|secrets|pods)(?:/([^/]+))?(/log)?$")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from launcher.backends import get_backend
-from launcher.backends.modelarts import ModelArtsBackend
+from launcher.backends.modelarts.backend import ModelArtsBackend
 from launcher.errors import JobNotFound, UserError
 from launcher.jobs import JobState, JobStore
 from launcher.paths import objects_root

@@ -13,8 +13,9 @@ from kubernetes.client import (
     V1PodStatus,
 )
 
-from launcher.backends import modelarts, volcano
-from launcher.backends.volcano_schema import phases as volcano_crd_phases
+from launcher.backends.modelarts import backend as modelarts
+from launcher.backends.volcano import backend as volcano
+from launcher.backends.volcano.schema import phases as volcano_crd_phases
 from launcher.jobs import JobState
 
 # status.phase values the v2 API documents (huaweicloudsdkmodelarts Status.phase).

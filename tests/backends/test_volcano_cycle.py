@@ -9,8 +9,8 @@ import json
 import pytest
 
 from launcher.backends import get_backend
-from launcher.backends.volcano import VolcanoBackend
-from launcher.backends.volcano_manifests import k8s_name
+from launcher.backends.volcano.backend import VolcanoBackend
+from launcher.backends.volcano.manifests import k8s_name
 from launcher.errors import UserError
 from launcher.jobs import JobState, JobStore
 from launcher.paths import objects_root

@@ -13,7 +13,7 @@ from pathlib import Path
 from launcher import storage
 from launcher.backends import get_backend
 from launcher.backends.codeupload import upload_code
-from launcher.backends.volcano import VolcanoRequest
+from launcher.backends.volcano.backend import VolcanoRequest
 from launcher.jobs import JobStore
 from launcher.paths import objects_root
 from tests.backends.conftest import FIXTURES

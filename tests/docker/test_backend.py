@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from launcher.backends import get_backend
-from launcher.backends.docker import DockerBackend
+from launcher.backends.docker.backend import DockerBackend
 from launcher.cli import seed_demo_data
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore

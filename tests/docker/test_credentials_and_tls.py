@@ -12,8 +12,8 @@ import pytest
 
 from entry.credentials import CREDENTIALS_IN_CONTAINER, ENV_CREDENTIALS_FILE, load_credentials
 from launcher.backends import get_backend
-from launcher.backends.docker import DockerBackend, DockerRequest, credentials_path
-from launcher.backends.docker_client import DaemonUnreachable, connect
+from launcher.backends.docker.backend import DockerBackend, DockerRequest, credentials_path
+from launcher.backends.docker.client import DaemonUnreachable, connect
 from launcher.cli import seed_demo_data
 from launcher.errors import UserError
 from launcher.jobs import JobState, JobStore

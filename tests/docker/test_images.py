@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from launcher.backends.docker_build import build_command, build_images
-from launcher.backends.docker_images import DOCKER_DIR, code_plan, context_files, dependencies_plan, requirements
+from launcher.backends.docker.build import build_command, build_images
+from launcher.backends.docker.images import DOCKER_DIR, code_plan, context_files, dependencies_plan, requirements
 from launcher.errors import UserError
 from launcher.jobs import JobState
 from tests.docker.conftest import Daemon
@@ -129,7 +129,7 @@ def test_code_image_context_holds_the_project_and_the_code_dir_and_its_tag_follo
         (code / rel).write_text("AKIA-secret\n")
     plan = code_plan("launcher-cpu:abc", "toy", code)
     assert {n for n in plan.files if n.startswith("code/")} == {"code/pkg/train.py", "code/.dockerignore"}
-    assert "project/entry/modelarts_entry_acc.py" in plan.files and "project/launcher/backends/docker.py" in plan.files
+    assert "project/entry/modelarts_entry_acc.py" in plan.files and "project/launcher/backends/docker/backend.py" in plan.files
     assert not any("__pycache__" in n for n in plan.files) and plan.buildargs == {"BASE_IMAGE": "launcher-cpu:abc"}
     with plan.context_archive() as archive, tarfile.open(fileobj=archive) as tar:
         assert tar.extractfile("code/pkg/train.py").read() == b"print('v1')\n"  # type: ignore[union-attr]

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from launcher.backends import get_backend
-from launcher.backends.docker import DockerBackend, DockerRequest
-from launcher.backends.docker_devices import ASCEND_CONTROL_DEVICES, ASCEND_DRIVER_MOUNTS
-from launcher.backends.docker_images import PROJECT_ROOT, dependencies_plan
+from launcher.backends.docker.backend import DockerBackend, DockerRequest
+from launcher.backends.docker.devices import ASCEND_CONTROL_DEVICES, ASCEND_DRIVER_MOUNTS
+from launcher.backends.docker.images import PROJECT_ROOT, dependencies_plan
 from launcher.backends.docker_ranks import RanksSpec
 from launcher.errors import UserError
 from launcher.jobs import JobStore
@@ -255,7 +255,7 @@ def test_more_than_one_node_is_refused() -> None:
 
 
 def test_log_lines_survive_chunks_that_split_lines_and_characters() -> None:
-    from launcher.backends.docker import _lines
+    from launcher.backends.docker.backend import _lines
 
     text = "step 1 ✓\nstep 2 ✓\nno newline at the end"
     data = text.encode()
@@ -268,13 +268,13 @@ def test_log_lines_survive_chunks_that_split_lines_and_characters() -> None:
     [(143, "killed by SIGTERM (143)"), (2, "exit code 2"), (255, "exit code 255"), (137, "killed by SIGKILL (137)")],
 )
 def test_container_exit_codes_in_words(exit_code: int, words: str) -> None:
-    from launcher.backends.docker import _describe_exit
+    from launcher.backends.docker.backend import _describe_exit
 
     assert _describe_exit(exit_code).startswith(words)
 
 
 def test_sizes() -> None:
-    from launcher.backends.docker_spec import human_size, parse_size
+    from launcher.backends.docker.spec import human_size, parse_size
 
     assert [parse_size(t) for t in ("512m", "4g", "1.5G", "64MiB", "1048576")] == [
         512 * 2**20, 4 * 2**30, int(1.5 * 2**30), 64 * 2**20, 2**20

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from launcher.backends.docker_spec import DockerOptions
-from launcher.backends.local import LocalOptions
+from launcher.backends.docker.spec import DockerOptions
+from launcher.backends.local.backend import LocalOptions
 from launcher.errors import UserError
 from launcher.flags import parse_command_line, split_flags
 from tests.launcher.helpers import FIXTURES, REPO, run_cli

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 from launcher.backends import get_backend
-from launcher.backends.local import LocalBackend
+from launcher.backends.local.backend import LocalBackend
 from launcher.cli import seed_demo_data
 from launcher.jobs import JobState, JobStore
 from launcher.jobspec import plan_job

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from launcher.backends import process
+from launcher.backends.local import process
 from launcher.jobs import JobState, JobStore
 from launcher.paths import objects_root
 from launcher.ui.outputs import OutsideOutputs, checked_relpath

@@ -36,8 +36,8 @@ from pydantic import BaseModel
 from entry.contract import EXIT_BAD_INPUT, EXIT_INFRA
 from entry.environment import ENV_JOB_ID, ENV_LOCAL_SIZE, ENV_WORK_DIR
 from launcher.backends.devices import DeviceRequest
-from launcher.backends.local import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json
-from launcher.backends.volcano_options import VolcanoOptions
+from launcher.backends.local.backend import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json
+from launcher.backends.volcano.options import VolcanoOptions
 from launcher.backends.volcano_ranks import ENV_DEVICE, ENV_HOST_IP, ENV_NODES, ENV_POD_IP, ENV_RANK_TABLE_WAIT
 from launcher.errors import UserError
 from launcher.jobspec import JobSpec

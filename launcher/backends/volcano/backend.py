@@ -25,8 +25,8 @@ from launcher import storage
 from launcher.backends.base import Backend
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
 from launcher.backends.remote_records import RemoteStatus, reconcile
-from launcher.backends.volcano_api import KubeAPI, KubeError
-from launcher.backends.volcano_manifests import (
+from launcher.backends.volcano.api import KubeAPI, KubeError
+from launcher.backends.volcano.manifests import (
     ANNOTATION_JOB_ID,
     CONTAINER,
     LABEL_JOB,
@@ -46,8 +46,8 @@ from launcher.backends.volcano_manifests import (
     to_wire,
     volcano_job,
 )
-from launcher.backends.volcano_options import VolcanoOptions
-from launcher.backends.volcano_schema import job_schema_errors
+from launcher.backends.volcano.options import VolcanoOptions
+from launcher.backends.volcano.schema import job_schema_errors
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec

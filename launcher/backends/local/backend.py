@@ -1,7 +1,7 @@
 """Local backend: the entry boot script as child processes on this machine, one per rank.
 
 `send` writes the rendered request into the job's folder and starts a detached supervisor
-(`launcher.backends.local_supervisor`) that runs every rank in one process group, captures each rank's output
+(`launcher.backends.local.supervisor`) that runs every rank in one process group, captures each rank's output
 line by line into its log, fails the job fast when a rank dies, and records the exit code. The supervisor
 outlives the CLI, so `--detach`, Ctrl-C on a follower, or a closed terminal never leave a job without an owner.
 """
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import entry
 from entry.ranktable import single_server_table
-from launcher.backends import process
+from launcher.backends.local import process
 from launcher.backends.base import Backend
 from launcher.backends.devices import DeviceRequest
 from launcher.errors import UserError
@@ -190,7 +190,7 @@ class LocalBackend(Backend):
         )
         with open(touch_private(request.job_dir / "supervisor.log"), "ab") as supervisor_log:
             supervisor = subprocess.Popen(
-                [sys.executable, "-m", "launcher.backends.local_supervisor", str(request.job_dir)],
+                [sys.executable, "-m", "launcher.backends.local.supervisor", str(request.job_dir)],
                 stdin=subprocess.DEVNULL,
                 stdout=supervisor_log,
                 stderr=subprocess.STDOUT,

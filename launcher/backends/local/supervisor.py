@@ -1,4 +1,4 @@
-"""Runs one local job to its end: `python -m launcher.backends.local_supervisor JOB_DIR`.
+"""Runs one local job to its end: `python -m launcher.backends.local.supervisor JOB_DIR`.
 
 Started detached by LocalBackend.send. It owns the job record's RUNNING -> terminal transitions, so the
 record is right even when the CLI that submitted the job is long gone. All ranks share one process group;
@@ -17,8 +17,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from entry.failure import FAILURE_FILE, describe_exit, exit_code_of
-from launcher.backends import process
-from launcher.backends.local import REQUEST_FILE, LocalRequest
+from launcher.backends.local import process
+from launcher.backends.local.backend import REQUEST_FILE, LocalRequest
 from launcher.jobs import JobState, JobStore
 
 FAIL_FAST_GRACE = 30.0

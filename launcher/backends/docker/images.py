@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 import entry
 from launcher.backends.codefiles import is_never_uploaded
-from launcher.backends.docker_client import api_message
+from launcher.backends.docker.client import api_message
 from launcher.errors import UserError
 
 if TYPE_CHECKING:

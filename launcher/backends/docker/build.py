@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from launcher.backends.docker_client import connect
-from launcher.backends.docker_images import (
+from launcher.backends.docker.client import connect
+from launcher.backends.docker.images import (
     BuildPlan,
     Flavor,
     build,

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-CRD_FILE = Path(__file__).with_name("volcano_jobs_crd.yaml")
+CRD_FILE = Path(__file__).with_name("jobs_crd.yaml")
 API_VERSION = "v1alpha1"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # The actions Volcano's admission webhook accepts in a policy (the CRD types `action` as any string).

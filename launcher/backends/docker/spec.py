@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from launcher.backends.docker_devices import BindMount, DeviceNode, GpuRequest
-from launcher.backends.docker_images import PullPolicy
+from launcher.backends.docker.devices import BindMount, DeviceNode, GpuRequest
+from launcher.backends.docker.images import PullPolicy
 from launcher.redact import MASK, redact_mapping
 
 # Key ids are not secrets to the store, but they name an account: masked like keys wherever a request is shown.

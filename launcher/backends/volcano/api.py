@@ -18,7 +18,7 @@ from kubernetes import client, config
 from kubernetes.client import ApiException, V1ConfigMap, V1ObjectMeta, V1OwnerReference, V1Secret
 from kubernetes.config.config_exception import ConfigException
 
-from launcher.backends.volcano_manifests import GROUP, PLURAL, VERSION
+from launcher.backends.volcano.manifests import GROUP, PLURAL, VERSION
 from launcher.errors import UserError
 from launcher.redact import register_secret
 from launcher.retry import RetryPolicy, call_with_retry, retry_after_s

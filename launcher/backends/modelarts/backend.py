@@ -43,8 +43,8 @@ from entry.args import DEFAULT_DATA_URL, DEFAULT_TRAIN_URL, json_or_text
 from launcher import storage
 from launcher.backends.base import Backend
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
-from launcher.backends.local import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json
-from launcher.backends.modelarts_api import (
+from launcher.backends.local.backend import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json
+from launcher.backends.modelarts.api import (
     ENV_PROJECT,
     ModelArtsAPI,
     ModelArtsError,

@@ -32,9 +32,9 @@ from entry.datacache import cache_root
 from entry.failure import FAILURE_FILE, describe_exit
 from launcher.backends.base import Backend
 from launcher.backends.devices import DeviceRequest
-from launcher.backends.docker_client import DaemonUnreachable, api_message, connect, daemon_url
-from launcher.backends.docker_devices import BindMount, check_host, container_devices, rank_env
-from launcher.backends.docker_images import (
+from launcher.backends.docker.client import DaemonUnreachable, api_message, connect, daemon_url
+from launcher.backends.docker.devices import BindMount, check_host, container_devices, rank_env
+from launcher.backends.docker.images import (
     CODE_IN_CONTAINER,
     PROJECT_IN_CONTAINER,
     PROJECT_ROOT,
@@ -44,7 +44,7 @@ from launcher.backends.docker_images import (
     flavor_of,
 )
 from launcher.backends.docker_ranks import RESULT_FILE, RankSpec, RanksSpec
-from launcher.backends.docker_spec import (
+from launcher.backends.docker.spec import (
     DockerOptions,
     DockerRequest,
     Ulimit,
@@ -52,7 +52,7 @@ from launcher.backends.docker_spec import (
     parse_size,
     shown_environment,
 )
-from launcher.backends.local import distributed_env, entry_script, hyperparameters_argument
+from launcher.backends.local.backend import distributed_env, entry_script, hyperparameters_argument
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec

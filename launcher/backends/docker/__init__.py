@@ -1,0 +1,1 @@
+"""Docker backend: the entry in a container on one machine, through the Docker SDK for Python."""

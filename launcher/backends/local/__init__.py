@@ -1,0 +1,1 @@
+"""Local backend: the entry as child processes of a detached supervisor on this machine."""

@@ -1,0 +1,1 @@
+"""ModelArts backend: a Huawei Cloud ModelArts training job."""

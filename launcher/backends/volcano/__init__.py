@@ -1,0 +1,1 @@
+"""Volcano backend: a `batch.volcano.sh` Job on a Kubernetes cluster."""
