@@ -11,7 +11,7 @@ from huaweicloudsdkmodelarts.v1 import Job, ModelArtsClient
 from entry.args import parse_args, typed_extras
 from launcher.backends import get_backend
 from launcher.backends.modelarts.backend import job_name, parameter_value
-from launcher.backends.modelarts.api import to_wire
+from launcher.backends.common import to_wire
 from launcher.errors import UserError
 from launcher.jobs import JobStore
 from tests.backends.conftest import PROJECT, REGION, SK

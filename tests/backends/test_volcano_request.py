@@ -10,7 +10,8 @@ import yaml
 
 from launcher.backends import get_backend
 from launcher.backends.volcano.backend import VolcanoRequest
-from launcher.backends.volcano.manifests import from_wire, k8s_name, to_wire
+from launcher.backends.common import to_wire
+from launcher.backends.volcano.manifests import from_wire, k8s_name
 from launcher.backends.volcano.schema import CRD_FILE, job_schema_errors
 from launcher.errors import UserError
 from launcher.jobs import JobStore

@@ -254,15 +254,6 @@ def test_more_than_one_node_is_refused() -> None:
         render(nodes=2)
 
 
-def test_log_lines_survive_chunks_that_split_lines_and_characters() -> None:
-    from launcher.backends.docker.backend import _lines
-
-    text = "step 1 ✓\nstep 2 ✓\nno newline at the end"
-    data = text.encode()
-    chunks = [data[i : i + 3] for i in range(0, len(data), 3)]  # cuts through the 3-byte '✓'
-    assert list(_lines(iter(chunks))) == ["step 1 ✓\n", "step 2 ✓\n", "no newline at the end"]
-
-
 @pytest.mark.parametrize(
     ("exit_code", "words"),
     [(143, "killed by SIGTERM (143)"), (2, "exit code 2"), (255, "exit code 255"), (137, "killed by SIGKILL (137)")],

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from launcher.backends import get_backend
-from launcher.backends.local.backend import HYPERPARAMETERS_FILE
+from launcher.backends.common import HYPERPARAMETERS_FILE
 from launcher.cli import seed_demo_data
 from launcher.jobs import JobState, JobStore
 from launcher.jobspec import plan_job

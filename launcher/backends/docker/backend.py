@@ -15,7 +15,6 @@ removed. `stop` is `docker stop`: SIGTERM, the grace period, SIGKILL; the entry 
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
 import signal
@@ -31,6 +30,7 @@ from entry.credentials import CREDENTIALS_IN_CONTAINER, ENV_CREDENTIALS_FILE
 from entry.datacache import cache_root
 from entry.failure import FAILURE_FILE, describe_exit
 from launcher.backends.base import Backend
+from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument, lines
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.docker.client import DaemonUnreachable, api_message, connect, daemon_url
 from launcher.backends.docker.devices import BindMount, check_host, container_devices, rank_env
@@ -43,7 +43,6 @@ from launcher.backends.docker.images import (
     ensure_image,
     flavor_of,
 )
-from launcher.backends.docker_ranks import RESULT_FILE, RankSpec, RanksSpec
 from launcher.backends.docker.spec import (
     DockerOptions,
     DockerRequest,
@@ -52,7 +51,7 @@ from launcher.backends.docker.spec import (
     parse_size,
     shown_environment,
 )
-from launcher.backends.local.backend import distributed_env, entry_script, hyperparameters_argument
+from launcher.backends.docker_ranks import RESULT_FILE, RankSpec, RanksSpec
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec
@@ -494,7 +493,7 @@ def _followed(container: Any, follow: bool, job_id: str) -> Iterator[str]:
     import requests
 
     try:
-        yield from _lines(container.logs(stdout=True, stderr=True, stream=True, follow=follow))
+        yield from lines(container.logs(stdout=True, stderr=True, stream=True, follow=follow))
     except requests.exceptions.RequestException as error:
         raise DaemonUnreachable(f"lost the Docker daemon while reading the log of {job_id}: {error}") from None
 
@@ -503,20 +502,6 @@ def _describe_exit(exit_code: int) -> str:
     """A container's exit code in words; 128+N is signal N, as a shell reports it."""
     signals = {s.value for s in signal.Signals}
     return describe_exit(128 - exit_code if exit_code - 128 in signals else exit_code)
-
-
-def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
-    """Whole lines from a byte stream whose chunks may split lines and UTF-8 characters."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
-    for chunk in chunks:
-        pending += decoder.decode(chunk)
-        *complete, pending = pending.split("\n")
-        for line in complete:
-            yield line + "\n"
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        yield pending
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -8,11 +8,9 @@ outlives the CLI, so `--detach`, Ctrl-C on a follower, or a closed terminal neve
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,11 +20,10 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-import entry
-from entry.ranktable import single_server_table
-from launcher.backends.local import process
 from launcher.backends.base import Backend
+from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument
 from launcher.backends.devices import DeviceRequest
+from launcher.backends.local import process
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
@@ -35,11 +32,6 @@ from launcher.redact import redact_mapping
 
 REQUEST_FILE = "request.json"
 JOB_LOG = "job.log"
-RANK_TABLE = "rank_table.json"
-HYPERPARAMETERS_FILE = "hyperparameters.json"
-# Linux refuses to exec a command with one argument over 128 KiB (E2BIG); far below that, the document goes in
-# a file in the job folder that the entry reads (`--hyperparameters=@file`), so a render stays readable too.
-MAX_INLINE_HYPERPARAMETERS = 16 * 1024
 
 
 class LocalOptions(BaseModel):
@@ -73,59 +65,6 @@ class LocalRequest(BaseModel):
             assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in shown.items())
             lines.append(f"(cd {shlex.quote(str(self.cwd))} && {assignments} {shlex.join(self.argv)})")
         return " &\n".join(lines)
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def distributed_env(
-    kind: str, cards: list[int], job_dir: Path
-) -> tuple[dict[str, str], list[dict[str, str]], dict[str, str]]:
-    """Common env, per-rank env and job files for several processes on this machine to find each other:
-    an HCCL rank table for Ascend; JAX's coordinator settings and TF_CONFIG for GPU/CPU."""
-    count = len(cards)
-    if count == 1:
-        return {}, [{}], {}
-    if kind == "ascend":
-        table = single_server_table(cards)
-        return {"RANK_TABLE_FILE": str(job_dir / RANK_TABLE)}, [{} for _ in cards], {RANK_TABLE: table.to_json()}
-    coordinator, *workers = _free_ports(count + 1)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in workers]}
-    common = {"JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{coordinator}", "JAX_NUM_PROCESSES": str(count)}
-    per_rank = [
-        {
-            "JAX_PROCESS_ID": str(r),
-            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": r}}),
-        }
-        for r in range(count)
-    ]
-    return common, per_rank, {}
-
-
-def entry_script(mode: str) -> Path:
-    return Path(entry.__file__).resolve().parent / f"modelarts_entry_{mode}.py"
-
-
-def hyperparameters_json(job: JobSpec) -> str:
-    return json.dumps(job.hyperparameters, separators=(",", ":"), sort_keys=True)
-
-
-def hyperparameters_argument(job: JobSpec, job_dir_in_job: str, files: dict[str, str]) -> str:
-    """The entry's `--hyperparameters` argument: inline when small, else `@<job dir>/hyperparameters.json`
-    (the document is added to `files`, which the backend writes into the job folder)."""
-    document = hyperparameters_json(job)
-    if len(document.encode()) <= MAX_INLINE_HYPERPARAMETERS:
-        return f"--hyperparameters={document}"
-    files[HYPERPARAMETERS_FILE] = document
-    return f"--hyperparameters=@{job_dir_in_job}/{HYPERPARAMETERS_FILE}"
 
 
 class LocalBackend(Backend):

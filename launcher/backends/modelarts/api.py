@@ -22,7 +22,6 @@ from huaweicloudsdkcore.exceptions.exceptions import (
     ServiceResponseException,
 )
 from huaweicloudsdkcore.http.http_config import HttpConfig
-from huaweicloudsdkcore.utils import http_utils
 from huaweicloudsdkmodelarts.v1 import (
     CreateTrainingJobRequest,
     Filter,
@@ -137,11 +136,6 @@ def resolve_account(
         sk=SecretStr(sk),
         security_token=SecretStr(token) if token else None,
     )
-
-
-def to_wire(model: Any) -> Any:
-    """The JSON the SDK puts on the wire for a model (same function the client uses for request bodies)."""
-    return http_utils.sanitize_for_serialization(model)
 
 
 def _transient(error: BaseException) -> bool:

@@ -43,14 +43,19 @@ from entry.args import DEFAULT_DATA_URL, DEFAULT_TRAIN_URL, json_or_text
 from launcher import storage
 from launcher.backends.base import Backend
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
-from launcher.backends.local.backend import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json
+from launcher.backends.common import (
+    HYPERPARAMETERS_FILE,
+    MAX_INLINE_HYPERPARAMETERS,
+    LineSplitter,
+    hyperparameters_json,
+    to_wire,
+)
 from launcher.backends.modelarts.api import (
     ENV_PROJECT,
     ModelArtsAPI,
     ModelArtsError,
     resolve_account,
     resolve_endpoint,
-    to_wire,
 )
 from launcher.backends.remote_records import RemoteStatus, reconcile
 from launcher.errors import UserError
@@ -271,22 +276,6 @@ def remote_status(details: Any, stop_requested: bool) -> RemoteStatus | None:
     )
 
 
-class _Lines:
-    """Complete lines out of text that arrives in pieces (a piece may end mid-line)."""
-
-    def __init__(self) -> None:
-        self.partial = ""
-
-    def feed(self, text: str) -> list[str]:
-        lines = (self.partial + text).splitlines(keepends=True)
-        self.partial = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        return lines
-
-    def rest(self) -> list[str]:
-        rest, self.partial = self.partial, ""
-        return [rest] if rest else []
-
-
 class ModelArtsBackend(Backend):
     name: ClassVar[str] = "modelarts"
     Options: ClassVar[type[BaseModel]] = ModelArtsOptions
@@ -378,7 +367,7 @@ class ModelArtsBackend(Backend):
         node = rank // per_node  # ModelArts keeps one log per node (task), holding all its ranks
         api = self._api_for(record)
         shown = 0  # bytes of the log already yielded
-        lines = _Lines()
+        lines = LineSplitter()
         while True:
             record = self.status(record.id)
             if record.state is JobState.PENDING:  # no task has started: there is no log yet
@@ -388,10 +377,10 @@ class ModelArtsBackend(Backend):
                 continue
             tasks = record.handle.get("tasks") or [f"worker-{i}" for i in range(nodes)]
             preview = api.log_preview(record.handle["training_job_id"], tasks[node])
-            shown, text = _new_text(preview, shown)
-            yield from lines.feed(text)
+            shown, new = _new_text(preview, shown)
+            yield from lines.feed(new)
             if not follow or record.state.terminal:
-                yield from lines.rest()
+                yield from lines.end()
                 return
             time.sleep(self.options.poll_interval_s)
 
@@ -429,18 +418,19 @@ class ModelArtsBackend(Backend):
         return [fresh.get(r.id, r) for r in records]
 
 
-def _new_text(preview: Any, shown: int) -> tuple[int, str]:
+def _new_text(preview: Any, shown: int) -> tuple[int, bytes]:
     """The part of a log preview not yet yielded. The preview is the tail of the log (`current_size` bytes of
-    `full_size`), so what is new is the last `full_size - shown` bytes; a gap is said, not hidden."""
+    `full_size`), so what is new is the last `full_size - shown` bytes; a gap is said, not hidden. Bytes, not text:
+    the cut may fall inside a character, which the line splitter decodes whole across polls."""
     data = (preview.content or "").encode("utf-8")
     full = preview.full_size if preview.full_size is not None else len(data)
-    prefix = ""
+    prefix = b""
     if full < shown:  # a new log: the job was restarted on the platform
-        prefix, shown = "[launcher: the log started over]\n", 0
+        prefix, shown = b"[launcher: the log started over]\n", 0
     new = full - shown
     if new <= 0:
         return shown, prefix
     if new > len(data):
-        prefix += f"[launcher: {new - len(data)} bytes of log not shown (ModelArts previews the tail only)]\n"
+        prefix += f"[launcher: {new - len(data)} bytes of log not shown (ModelArts previews the tail only)]\n".encode()
         new = len(data)
-    return full, prefix + data[len(data) - new :].decode("utf-8", errors="replace")
+    return full, prefix + data[len(data) - new :]

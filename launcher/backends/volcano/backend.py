@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from launcher import storage
 from launcher.backends.base import Backend
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
+from launcher.backends.common import lines, to_wire
 from launcher.backends.remote_records import RemoteStatus, reconcile
 from launcher.backends.volcano.api import KubeAPI, KubeError
 from launcher.backends.volcano.manifests import (
@@ -43,7 +44,6 @@ from launcher.backends.volcano.manifests import (
     pod_template,
     rank_table_configmap,
     storage_secret_name,
-    to_wire,
     volcano_job,
 )
 from launcher.backends.volcano.options import VolcanoOptions
@@ -300,7 +300,7 @@ class VolcanoBackend(Backend):
             uid = self._started(api, record.handle["name"], pod)
             if uid is not None:
                 skip = shown.get(uid, 0)
-                for line in _lines(api.follow_pod_log(pod, CONTAINER)):
+                for line in lines(api.follow_pod_log(pod, CONTAINER)):
                     if skip:
                         skip -= 1
                         continue
@@ -361,17 +361,6 @@ class VolcanoBackend(Backend):
 
 def _annotated_job_id(found: dict[str, Any]) -> str | None:
     return found.get("metadata", {}).get("annotations", {}).get(ANNOTATION_JOB_ID)
-
-
-def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
-    partial = b""
-    for chunk in chunks:
-        partial += chunk
-        *complete, partial = partial.split(b"\n")
-        for line in complete:
-            yield line.decode("utf-8", errors="replace") + "\n"
-    if partial:
-        yield partial.decode("utf-8", errors="replace")
 
 
 __all__ = ["KubeError", "VolcanoBackend", "VolcanoOptions", "VolcanoRequest"]

@@ -35,8 +35,8 @@ from pydantic import BaseModel
 
 from entry.contract import EXIT_BAD_INPUT, EXIT_INFRA
 from entry.environment import ENV_JOB_ID, ENV_LOCAL_SIZE, ENV_WORK_DIR
+from launcher.backends.common import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json, to_wire
 from launcher.backends.devices import DeviceRequest
-from launcher.backends.local.backend import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json
 from launcher.backends.volcano.options import VolcanoOptions
 from launcher.backends.volcano_ranks import ENV_DEVICE, ENV_HOST_IP, ENV_NODES, ENV_POD_IP, ENV_RANK_TABLE_WAIT
 from launcher.errors import UserError
@@ -91,11 +91,6 @@ def k8s_name(job_id: str) -> str:
         tail = name[-20:]
         name = name[: NAME_LIMIT - len(tail) - 1].rstrip("-") + "-" + tail.lstrip("-")
     return name
-
-
-def to_wire(model: Any) -> Any:
-    """The JSON the kubernetes client sends for a model."""
-    return ApiClient().sanitize_for_serialization(model)
 
 
 class _Wire:
