@@ -236,9 +236,9 @@ class LauncherCLI:
         serve(host=host, port=port, open_browser=browser)
 
     def stop(self, job_id: str) -> None:
-        """SIGTERM the job (it pushes its outputs), SIGKILL after the grace period."""
-        record = _backend_for(job_id).stop(job_id)
-        print_summary(record)
+        """SIGTERM the job (it pushes its outputs), SIGKILL after the grace period; waits for its end."""
+        runner = _backend_for(job_id)
+        print_summary(_stop(runner, job_id))
 
 
 def _run(spec: JobSpec, runner: Backend, detach: bool) -> None:
@@ -254,13 +254,23 @@ def _run(spec: JobSpec, runner: Backend, detach: bool) -> None:
             sys.stdout.flush()
     except KeyboardInterrupt:
         print(f"\ninterrupted: stopping {record.id} (outputs are pushed before it exits)", flush=True)
-        runner.stop(record.id)
+        _stop(runner, record.id)
     final = runner.status(record.id)
     print_summary(final)
     if final.exit_code:
         sys.exit(final.exit_code)
     if final.state is not JobState.SUCCEEDED:
         sys.exit(1)
+
+
+def _stop(runner: Backend, job_id: str) -> JobRecord:
+    """Cancel, then wait out the grace period (the job is forced at its end); a job that is still ending then is
+    said so, not waited for forever."""
+    runner.cancel(job_id)
+    record = runner.wait(job_id, timeout=runner.stop_timeout(job_id))
+    if not record.state.terminal:
+        print(f"{job_id} is still ending ({record.state}); see `launcher status {job_id}`", file=sys.stderr)
+    return record
 
 
 def _backend_for(job_id: str) -> Backend:

@@ -6,9 +6,17 @@ that is already over on the remote side passes through RUNNING first, so its tim
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from launcher.backends.base import JobHandle
 from launcher.jobs import JobRecord, JobState, JobStore
+
+
+class RemoteHandle(JobHandle):
+    """What every remote job's handle holds besides its ids: its shape, for `logs --rank` (a node keeps one log)."""
+
+    nodes: int = Field(1, ge=1)
+    ranks_per_node: int = Field(1, ge=1)
 
 
 class RemoteStatus(BaseModel):

@@ -231,7 +231,7 @@ def create_app(access: Access | None = None, store: JobStore | None = None, bind
         await posted_form(request)
         record = await run_in_threadpool(get_record, job_id)
         try:
-            await run_in_threadpool(dashboard.stop, record.id)  # SIGTERM, the job pushes, then it is STOPPED
+            await run_in_threadpool(dashboard.stop, record.id)  # a cancel: the job pushes, then it is STOPPED
         except UserError as error:
             raise HTTPException(400, redact(str(error))) from None
         return RedirectResponse(f"/jobs/{record.id}", status_code=303)

@@ -266,8 +266,9 @@ class Dashboard:
         return records, differing, metrics
 
     def stop(self, job_id: str) -> JobRecord:
+        """Cancel only: the page must not hang for a grace period; the job is forced when its grace is over."""
         record = self.store.get(job_id)
-        return self.backend(record.backend).stop(record.id)
+        return self.backend(record.backend).cancel(record.id)
 
     def restart(self, job_id: str) -> JobRecord:
         """What `launcher restart JOB --detach` does: same recipe, hyperparameters, data and train_url."""

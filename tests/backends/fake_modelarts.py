@@ -91,6 +91,7 @@ class FakeModelArts:
         ]
         self.default_log = ["boot: syncing data\n", "toy: step 1\n", "toy: step 2\n", "done\n"]
         self.exit_code = 0
+        self.terminating_looks = 1  # how many status looks a terminated job stays Terminating
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -210,7 +211,7 @@ class FakeModelArts:
             if (body or {}).get("action_type") != "terminate":
                 return 400, {"error_code": "ModelArts.2701", "error_msg": "action_type must be terminate"}
             if job.phases[0][0] not in ("Completed", "Failed", "Terminated"):
-                job.phases = deque([("Terminating", "Terminating"), ("Terminated", "Terminated")])
+                job.phases = deque([("Terminating", "Terminating")] * self.terminating_looks + [("Terminated", "Terminated")])
                 job.exit_code, job.message = 143, "terminated by user"
             return 200, self._job_json(job)
         task = re.fullmatch(r"/tasks/([^/]+)/logs/preview", tail)

@@ -71,15 +71,18 @@ def test_failed_job_reports_the_task_exit_code(modelarts: FakeModelArts, make_jo
 
 def test_stop_terminates_and_records_stopped(modelarts: FakeModelArts, make_job) -> None:  # noqa: ANN001
     runner = backend(modelarts)
+    modelarts.terminating_looks = 3
     job = make_job("modelarts", nodes=2)
     record = runner.submit(job)
     assert runner.status(job.id).state is JobState.PENDING
-    final = runner.stop(job.id)
+    assert not runner.cancel(job.id).state.terminal  # cancel asks and returns while the job is still terminating
+    runner.cancel(job.id)  # a second cancel does not ask again
+    final = runner.wait(job.id, timeout=runner.stop_timeout(job.id))
     assert final.state is JobState.STOPPED and final.reason == "stopped" and final.stop_requested
     actions = modelarts.calls("POST", "/actions$")
     assert [a.body for a in actions] == [{"action_type": "terminate"}]
     assert actions[0].path == f"/v2/{PROJECT}/training-jobs/{record.handle['training_job_id']}/actions"
-    assert runner.stop(job.id).state is JobState.STOPPED  # stopping an ended job changes nothing
+    assert runner.cancel(job.id) == final  # cancelling an ended job changes nothing
     assert len(modelarts.calls("POST", "/actions$")) == 1
 
 

@@ -84,13 +84,16 @@ def test_stop_deletes_in_the_foreground(kube: FakeKube, make_job) -> None:  # no
     job = make_job("volcano", device="ascend", image=IMAGE)
     runner.submit(job)
     assert runner.status(job.id).state is JobState.RUNNING
-    final = runner.stop(job.id)
+    final = runner.cancel(job.id)
+    assert not final.state.terminal  # cancel does not wait for the pods to go
+    assert runner.cancel(job.id).stop_requested and len(kube.calls("DELETE", "/jobs/")) == 1  # asked once
+    final = runner.wait(job.id, timeout=runner.stop_timeout(job.id))
     assert final.state is JobState.STOPPED and final.reason == "stopped"
     name = k8s_name(job.id)
     deletes = kube.calls("DELETE", f"/jobs/{name}$")
     assert len(deletes) == 1 and deletes[0].query["propagationPolicy"] == ["Foreground"]
     assert ("default", name) not in kube.jobs and ("configmaps", "default", f"rings-config-{name}") not in kube.objects
-    assert runner.stop(job.id).state is JobState.STOPPED and len(kube.calls("DELETE", "/jobs/")) == 1
+    assert runner.cancel(job.id) == final and len(kube.calls("DELETE", "/jobs/")) == 1
 
 
 def test_list_reconciles_by_label_and_sees_deleted_jobs(kube: FakeKube, make_job) -> None:  # noqa: ANN001
@@ -208,7 +211,7 @@ def test_each_job_has_its_own_secret_with_the_token_deleted_with_the_job(
     }
     assert set(secret_refs(kube, bob_name)) == {"ACCESS_KEY_ID", "SECRET_ACCESS_KEY"}
 
-    backend().stop(alice.id)
+    backend().cancel(alice.id)
     assert ("secrets", "default", f"{alice_name}-storage") not in kube.objects
     assert ("secrets", "default", f"{bob_name}-storage") in kube.objects
     kube.jobs[("default", bob_name)].deleting = 0  # deleted outside the launcher: the collector takes the Secret
@@ -261,7 +264,7 @@ def test_hyperparameters_too_large_for_one_argument_travel_in_an_owned_configmap
     mount = next(m for m in trainer["volumeMounts"] if m["name"] == "hyperparameters")
     assert mount["mountPath"] == "/etc/launcher/hyperparameters" and mount["readOnly"]
     assert record.handle["config_maps"] == [f"{name}-hyperparameters"]
-    runner.stop(job.id)
+    runner.cancel(job.id)
     assert ("configmaps", "default", f"{name}-hyperparameters") not in kube.objects
 
 

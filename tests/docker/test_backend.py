@@ -86,7 +86,8 @@ def test_stop_mid_run_is_stopped_after_the_final_push(
     )
     wait_for(lambda: "toy: step 3\n" in "".join(backend.logs(record.id)), timeout=90)
     started = time.monotonic()
-    final = backend.stop(record.id)
+    assert not backend.cancel(record.id).state.terminal  # cancel asks and returns at once
+    final = backend.wait(record.id, timeout=backend.stop_timeout(record.id))
     assert final.state is JobState.STOPPED and final.exit_code == 143 and final.reason == "stopped"
     assert time.monotonic() - started < 10  # the entry exits on SIGTERM; the grace period is the upper bound
     out = stored(spec.train_url)
@@ -95,7 +96,7 @@ def test_stop_mid_run_is_stopped_after_the_final_push(
     stored_log = (out / "logs" / f"{record.id}-proc-rank-0-device-0.txt").read_text()
     assert "stopped by SIGTERM: pushing outputs" in stored_log
     assert "stopped by SIGTERM: pushing outputs" in "".join(backend.logs(record.id))  # saved from the container
-    assert containers_of(dockerd, record.id) == [] and backend.stop(record.id).state is JobState.STOPPED
+    assert containers_of(dockerd, record.id) == [] and backend.cancel(record.id) == final
 
 
 def test_out_of_memory_is_reported_with_the_limit(

@@ -79,7 +79,8 @@ def test_stop_running_job_pushes_and_leaves_no_process() -> None:
     work_dir = Path(json.loads((Path(store.get(record.id).handle["job_dir"]) / "request.json").read_text())["env"]["LAUNCHER_WORK_DIR"])
     wait_for(lambda: "toy: step 2\n" in "".join(backend.logs(record.id)), timeout=90)
     child_pid = int((work_dir / "child.pid").read_text())
-    final = backend.stop(record.id)
+    backend.cancel(record.id)
+    final = backend.wait(record.id, timeout=backend.stop_timeout(record.id))
     assert final.state is JobState.STOPPED
     assert final.exit_code == 143  # the entry exits 128+SIGTERM after its final push
     pgid = store.get(record.id).handle["pgid"]
@@ -90,7 +91,7 @@ def test_stop_running_job_pushes_and_leaves_no_process() -> None:
     checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert checkpoints and all((out / "checkpoints" / c / "MANIFEST.json").is_file() for c in checkpoints)
     assert "stopped by SIGTERM: pushing outputs" in (out / "logs" / f"{record.id}-proc-rank-0-device-0.txt").read_text()
-    assert backend.stop(record.id).state is JobState.STOPPED  # stopping again is harmless
+    assert backend.cancel(record.id) == store.get(record.id)  # cancelling an ended job changes nothing
 
 
 def _group_members(pgid: int) -> list[int]:

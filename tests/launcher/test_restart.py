@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from launcher.backends.base import JobHandle
+from launcher.backends.local.backend import LocalHandle
 from launcher.cli import _plan, _plan_restart
 from launcher.errors import UserError
 from launcher.jobs import JobStore, public_record
@@ -29,7 +31,7 @@ def recipe(tmp_path: Path) -> Path:
 def _docker_job(recipe: Path) -> str:
     flags = {"memory": "2g", "docker.image": "img:1", "steps": "4", "docker.env": json.dumps({"API_TOKEN": SECRET})}
     spec, runner = _plan(str(recipe), flags, backend="docker", perf=True)
-    runner.create_record(spec, {})  # what send stores, without a daemon
+    runner.create_record(spec, JobHandle())  # what send stores, without a daemon
     return spec.id
 
 
@@ -60,7 +62,7 @@ def test_restart_overrides_follow_the_same_flag_rules(recipe: Path) -> None:
 
 def test_status_json_shows_the_resolved_job(recipe: Path) -> None:
     spec, runner = _plan(str(recipe), {"local.grace_seconds": "5", "note": "1e3"})
-    runner.create_record(spec, {})
+    runner.create_record(spec, LocalHandle(job_dir=recipe.parent / "job", logs=[]))
     result = run_cli("status", spec.id, "--json")
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)["resolved"]

@@ -10,7 +10,8 @@ so that every file it leaves in a mounted folder is the caller's.
 There is no supervisor process: the daemon keeps the container's state, exit code and OOM flag, so `status`
 reconciles the job record with the container whenever anyone asks (`launcher status/list/logs -f`, even long
 after the CLI that submitted it died) and records the end once: the log saved beside the job, the container
-removed. `stop` is `docker stop`: SIGTERM, the grace period, SIGKILL; the entry pushes its outputs on SIGTERM.
+removed. `cancel` sends SIGTERM (the entry pushes its outputs) and returns; the first `status` after the grace
+period sends SIGKILL, as `docker stop` would without holding the caller for the grace period.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pydantic import BaseModel
 from entry.credentials import CREDENTIALS_IN_CONTAINER, ENV_CREDENTIALS_FILE
 from entry.datacache import cache_root
 from entry.failure import FAILURE_FILE, describe_exit
-from launcher.backends.base import Backend
+from launcher.backends.base import Backend, JobHandle, read_handle
 from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument, lines
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.docker.client import DaemonUnreachable, api_message, connect, daemon_url
@@ -96,9 +97,23 @@ def credentials_path(job_id: str) -> Path:
     return launcher_home() / "secrets" / f"{job_id}.json"
 
 
-def _remove_credentials(handle: dict[str, Any]) -> None:
-    if handle.get("credentials_file"):
-        Path(handle["credentials_file"]).unlink(missing_ok=True)
+class DockerHandle(JobHandle):
+    """The container (by name, then by id once made), its daemon, and what the end needs: logs, limits."""
+
+    container: str
+    container_id: str | None = None
+    docker_host: str | None = None
+    job_dir: Path
+    logs: list[Path]
+    grace_seconds: float = 30.0
+    memory_bytes: int | None = None
+    keep_container: bool = False
+    credentials_file: Path | None = None
+
+
+def _remove_credentials(handle: DockerHandle) -> None:
+    if handle.credentials_file is not None:
+        handle.credentials_file.unlink(missing_ok=True)
 
 
 def _timestamp(text: str | None) -> float | None:
@@ -113,6 +128,7 @@ def _timestamp(text: str | None) -> float | None:
 class DockerBackend(Backend):
     name: ClassVar[str] = "docker"
     Options: ClassVar[type[BaseModel]] = DockerOptions
+    Handle: ClassVar[type[JobHandle]] = DockerHandle
     options: DockerOptions
 
     def __init__(self, store: JobStore, options: BaseModel) -> None:
@@ -126,9 +142,11 @@ class DockerBackend(Backend):
             self._clients[key] = connect(docker_host, timeout)
         return self._clients[key]
 
-    def _client_for(self, record: JobRecord) -> docker.DockerClient:
-        # `docker stop` waits the grace period inside the request: the read timeout must outlast it.
-        return self._client(record.handle.get("docker_host"), float(record.handle.get("grace_seconds", 30)) + 60)
+    def handle(self, record: JobRecord) -> DockerHandle:
+        return read_handle(record, DockerHandle)
+
+    def _client_for(self, handle: DockerHandle) -> docker.DockerClient:
+        return self._client(handle.docker_host, 120.0)
 
     # --- render --------------------------------------------------------------------------------------------------
 
@@ -278,26 +296,24 @@ class DockerBackend(Backend):
         client = self._client(request.docker_host, request.grace_seconds + 60)
         ensure_image(client, request.image, request.pull)
         self._prepare_job_dir(request)
-        record = self.create_record(
-            job,
-            {
-                "container": request.name,
-                "docker_host": request.docker_host,
-                "job_dir": str(request.job_dir),
-                "logs": [str(p) for p in request.log_paths],
-                "grace_seconds": request.grace_seconds,
-                "memory_bytes": request.memory_bytes,
-                "keep_container": request.keep_container,
-                "credentials_file": str(request.credentials_file) if request.credentials_file else None,
-            },
+        handle = DockerHandle(
+            container=request.name,
+            docker_host=request.docker_host,
+            job_dir=request.job_dir,
+            logs=request.log_paths,
+            grace_seconds=request.grace_seconds,
+            memory_bytes=request.memory_bytes,
+            keep_container=request.keep_container,
+            credentials_file=request.credentials_file,
         )
+        self.create_record(job, handle)
         import docker
 
         try:
             container = client.containers.create(**request.create_kwargs())
         except docker.errors.APIError as error:
             self.store.transition(job.id, JobState.FAILED, reason=f"cannot create the container: {api_message(error)}")
-            _remove_credentials(record.handle)
+            _remove_credentials(handle)
             raise UserError(f"cannot create the container for {job.id}: {api_message(error)}") from None
         self.store.update(job.id, handle_update={"container_id": container.id})
         try:
@@ -306,7 +322,7 @@ class DockerBackend(Backend):
             container.remove(force=True)
             message = _start_hint(api_message(error))
             self.store.transition(job.id, JobState.FAILED, reason=f"cannot start the container: {message}")
-            _remove_credentials(record.handle)
+            _remove_credentials(handle)
             raise UserError(f"cannot start the container for {job.id}: {message}") from None
         if not self.store.transition(job.id, JobState.RUNNING):
             container.remove(force=True)  # stopped while it was being made: it never runs
@@ -344,49 +360,51 @@ class DockerBackend(Backend):
 
     def status(self, job_id: str) -> JobRecord:
         record = self.store.get(job_id)
+        handle = self.handle(record)
         if not record.state.terminal:
-            record = self._reconcile(record)
+            record = self._reconcile(record, handle)
         if record.state.terminal:
-            _remove_credentials(record.handle)  # the container is gone or going: its keys leave the disk too
+            _remove_credentials(handle)  # the container is gone or going: its keys leave the disk too
         return record
 
-    def _reconcile(self, record: JobRecord) -> JobRecord:
-        container = self._container(self._client_for(record), record)
+    def _reconcile(self, record: JobRecord, handle: DockerHandle) -> JobRecord:
+        container = self._container(self._client_for(handle), handle)
         if container is None:
-            return self._lost(record)
+            return self._lost(record, handle)
         state = container.attrs["State"]
         if state["Status"] == "created":
             return self._not_started(record, container)
+        if state["Status"] == "running" and _overdue(handle):
+            self._signal(container, "SIGKILL")  # its grace period is over: forced, as `docker stop` does
         if record.state is JobState.PENDING:
             self.store.transition(
                 record.id, JobState.RUNNING, started_at=_timestamp(state.get("StartedAt")) or time.time()
             )
         if state["Status"] in ("exited", "dead"):
-            self._record_end(self.store.get(record.id), container, state)
+            self._record_end(self.store.get(record.id), handle, container, state)
         return self.store.get(record.id)
 
-    def _container(self, client: docker.DockerClient, record: JobRecord) -> Any | None:
+    def _container(self, client: docker.DockerClient, handle: DockerHandle) -> Any | None:
         import docker
 
         try:
-            return client.containers.get(record.handle.get("container_id") or record.handle["container"])
+            return client.containers.get(handle.container_id or handle.container)
         except docker.errors.NotFound:
             return None
         except docker.errors.APIError as error:
             raise DaemonUnreachable(f"docker: {api_message(error)}") from None
 
-    def _lost(self, record: JobRecord) -> JobRecord:
-        creating = record.state is JobState.PENDING and "container_id" not in record.handle
+    def _lost(self, record: JobRecord, handle: DockerHandle) -> JobRecord:
+        creating = record.state is JobState.PENDING and handle.container_id is None
         if creating and time.time() - record.created_at < CREATING_GRACE:
             return record  # `send` is still making it
         if record.stop_requested:
             self.store.transition(record.id, JobState.STOPPED, reason="stopped (its container is gone)")
         else:
-            name = record.handle.get("container")
             self.store.transition(
                 record.id,
                 JobState.FAILED,
-                reason=f"lost: container {name} was removed before the job's end was recorded",
+                reason=f"lost: container {handle.container} was removed before the job's end was recorded",
             )
         return self.store.get(record.id)
 
@@ -401,11 +419,11 @@ class DockerBackend(Backend):
             self.store.transition(record.id, JobState.FAILED, reason="lost: its container was made but never started")
         return self.store.get(record.id)
 
-    def _record_end(self, record: JobRecord, container: Any, state: dict[str, Any]) -> None:
+    def _record_end(self, record: JobRecord, handle: DockerHandle, container: Any, state: dict[str, Any]) -> None:
         """Save rank 0's log, record the outcome once (a compare-and-set: concurrent callers agree), then remove."""
         import docker
 
-        log_path = Path(record.handle["logs"][0])
+        log_path = handle.logs[0]
         partial = log_path.with_name(f"{log_path.name}.{os.getpid()}.partial")  # one a process: callers may race
         try:
             write_private(partial, container.logs(stdout=True, stderr=True))
@@ -419,74 +437,92 @@ class DockerBackend(Backend):
         elif record.stop_requested:
             self.store.transition(record.id, JobState.STOPPED, reason="stopped", **ended)
         else:
-            reason = self._failure_reason(record, exit_code, bool(state.get("OOMKilled")))
+            reason = _failure_reason(handle, exit_code, bool(state.get("OOMKilled")))
             self.store.transition(record.id, JobState.FAILED, reason=reason, **ended)
-        if not record.handle.get("keep_container"):
+        if not handle.keep_container:
             try:
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass  # another caller recorded the end at the same time
 
-    def _failure_reason(self, record: JobRecord, exit_code: int, oom_killed: bool) -> str:
-        job_dir = Path(record.handle["job_dir"])
-        entry_reason = _read_json(job_dir / "work" / "output" / "logs" / FAILURE_FILE).get("reason")
-        ranks = _read_json(job_dir / RESULT_FILE)
-        where = f"rank {ranks['rank']}: " if len(record.handle.get("logs", [])) > 1 and "rank" in ranks else ""
-        if exit_code == 137 and (oom_killed or "out of memory (137)" in str(entry_reason)):
-            memory = record.handle.get("memory_bytes")
-            limit = (
-                f"over the container's memory limit of {human_size(memory)} (--memory)"
-                if memory
-                else "no memory limit was set: the host ran out"
-            )
-            return f"{where}killed: out of memory (137), {limit}"
-        if entry_reason:
-            return where + str(entry_reason)
-        return where + _describe_exit(exit_code)
-
     # --- logs ----------------------------------------------------------------------------------------------------
 
     def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> Iterator[str]:
         record = self.store.get(job_id)
-        paths = record.handle.get("logs", [])
-        if not 0 <= rank < len(paths):
-            raise UserError(f"job {record.id} has ranks 0..{len(paths) - 1}, not {rank}")
+        handle = self.handle(record)
+        if not 0 <= rank < len(handle.logs):
+            raise UserError(f"job {record.id} has ranks 0..{len(handle.logs) - 1}, not {rank}")
         if rank == 0 and not record.state.terminal:
             # No read timeout: a job may print nothing for longer than any timeout while it syncs or trains.
-            container = self._container(self._client(record.handle.get("docker_host"), None), record)
+            container = self._container(self._client(handle.docker_host, None), handle)
             if container is not None:
                 yield from _followed(container, follow, record.id)
                 if follow:
                     self.status(record.id)  # the container ended: record it now
                 return
             record = self.status(record.id)
-        yield from self.follow_file(record.id, Path(paths[rank]), follow)
+        yield from self.follow_file(record.id, handle.logs[rank], follow)
 
-    # --- stop and list -------------------------------------------------------------------------------------------
+    # --- cancel and list -----------------------------------------------------------------------------------------
 
-    def stop(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str) -> JobRecord:
         record = self.store.get(job_id)
         if record.state.terminal:
             return record
         self.store.update(record.id, stop_requested=True)
-        grace = float(record.handle.get("grace_seconds", self.options.grace_seconds))
-        container = self._container(self._client_for(record), record)
+        handle = self.handle(record)
+        container = self._container(self._client_for(handle), handle)
         if container is None:
             if record.state is JobState.PENDING:
                 self.store.transition(record.id, JobState.STOPPED, reason="stopped before it started")
             return self.status(record.id)
-        # SIGTERM (the entry pushes and exits 143), SIGKILL after the grace period; the daemon does the waiting.
-        container.stop(timeout=round(grace))
+        if handle.cancelled_at is None and container.attrs["State"]["Status"] == "running":
+            # SIGTERM (the entry pushes and exits 143), without `docker stop`'s wait: the next `status` after the
+            # grace period sends SIGKILL. Asked once: a second SIGTERM could cut the final push short.
+            self.store.update(record.id, handle_update={"cancelled_at": time.time()})
+            self._signal(container, "SIGTERM")
         return self.status(record.id)
 
-    def list(self, limit: int = 50) -> list[JobRecord]:
-        records = []
-        for record in self.store.list(self.name, limit):
-            try:
-                records.append(record if record.state.terminal else self.status(record.id))
-            except DaemonUnreachable:
-                records.append(record)  # the daemon is down: show what was last known
-        return records
+    @property
+    def poll_s(self) -> float:
+        return 0.5
+
+    def stop_timeout(self, job_id: str) -> float:
+        return self.handle(self.store.get(job_id)).grace_seconds + 30.0
+
+    @staticmethod
+    def _signal(container: Any, name: str) -> None:
+        import docker
+
+        try:
+            container.kill(signal=name)
+        except docker.errors.NotFound:
+            pass  # removed meanwhile: the end is recorded by whoever removed it
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # 409: it is not running any more, which is what was asked
+                raise DaemonUnreachable(f"docker: {api_message(error)}") from None
+
+
+def _failure_reason(handle: DockerHandle, exit_code: int, oom_killed: bool) -> str:
+    job_dir = handle.job_dir
+    entry_reason = _read_json(job_dir / "work" / "output" / "logs" / FAILURE_FILE).get("reason")
+    ranks = _read_json(job_dir / RESULT_FILE)
+    where = f"rank {ranks['rank']}: " if len(handle.logs) > 1 and "rank" in ranks else ""
+    if exit_code == 137 and (oom_killed or "out of memory (137)" in str(entry_reason)):
+        memory = handle.memory_bytes
+        limit = (
+            f"over the container's memory limit of {human_size(memory)} (--memory)"
+            if memory
+            else "no memory limit was set: the host ran out"
+        )
+        return f"{where}killed: out of memory (137), {limit}"
+    if entry_reason:
+        return where + str(entry_reason)
+    return where + _describe_exit(exit_code)
+
+
+def _overdue(handle: DockerHandle) -> bool:
+    return handle.cancelled_at is not None and time.time() > handle.cancelled_at + handle.grace_seconds
 
 
 def _followed(container: Any, follow: bool, job_id: str) -> Iterator[str]:

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from launcher.backends.base import Backend
+from launcher.backends.base import Backend, JobHandle, read_handle
 from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.local import process
@@ -67,9 +67,24 @@ class LocalRequest(BaseModel):
         return " &\n".join(lines)
 
 
+class LocalHandle(JobHandle):
+    """The job folder and rank logs; the supervisor's and the job's process identity (see process.py)."""
+
+    logs: list[Path]  # one a rank
+    job_dir: Path | None = None  # for people and tests reading the record; the backend needs only the logs
+    grace_seconds: float | None = None  # None in records written before it was kept: the options' grace then
+    supervisor_pid: int | None = None
+    supervisor_pgid: int | None = None
+    supervisor_start: int | None = None
+    pid: int | None = None
+    pgid: int | None = None
+    start: int | None = None
+
+
 class LocalBackend(Backend):
     name: ClassVar[str] = "local"
     Options: ClassVar[type[BaseModel]] = LocalOptions
+    Handle: ClassVar[type[JobHandle]] = LocalHandle
     options: LocalOptions
 
     def render(self, job: JobSpec) -> LocalRequest:
@@ -124,9 +139,10 @@ class LocalBackend(Backend):
         for name, content in request.files.items():
             write_private(request.job_dir / name, content)
         write_private(request.job_dir / REQUEST_FILE, request.model_dump_json(indent=2))
-        self.create_record(
-            job, {"job_dir": str(request.job_dir), "logs": [str(r.log_path) for r in request.ranks]}
+        handle = LocalHandle(
+            job_dir=request.job_dir, logs=[r.log_path for r in request.ranks], grace_seconds=self.options.grace_seconds
         )
+        self.create_record(job, handle)
         with open(touch_private(request.job_dir / "supervisor.log"), "ab") as supervisor_log:
             supervisor = subprocess.Popen(
                 [sys.executable, "-m", "launcher.backends.local.supervisor", str(request.job_dir)],
@@ -140,54 +156,57 @@ class LocalBackend(Backend):
         self.store.update(job.id, handle_update=process.identity(supervisor.pid, prefix="supervisor_"))
         return self.store.get(job.id)
 
+    def handle(self, record: JobRecord) -> LocalHandle:
+        return read_handle(record, LocalHandle)
+
     def status(self, job_id: str) -> JobRecord:
         record = self.store.get(job_id)
-        if record.state.terminal or process.alive(record.handle, prefix="supervisor_"):
+        if record.state.terminal:
+            return record
+        handle = self.handle(record)
+        ids = handle.model_dump()
+        if handle.cancelled_at is not None and time.time() > handle.cancelled_at + self._grace(handle):
+            process.signal_group(ids, signal.SIGKILL)  # its grace period is over: forced, as `docker stop` does
+        if process.alive(ids, prefix="supervisor_"):
             return record
         # The supervisor is gone without recording an end (killed, machine rebooted): say what we know.
-        if process.alive(record.handle):
+        if process.alive(ids):
             return record  # the job itself still runs; its end can no longer be recorded, but it is not over
-        self.store.transition(record.id, JobState.FAILED, reason="lost: the job's supervisor died before it ended")
+        if record.stop_requested:
+            self.store.transition(record.id, JobState.STOPPED, reason="stopped; the supervisor did not record the end")
+        else:
+            self.store.transition(record.id, JobState.FAILED, reason="lost: the job's supervisor died before it ended")
         return self.store.get(record.id)
 
     def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> Iterator[str]:
         record = self.store.get(job_id)
-        paths = record.handle.get("logs", [])
+        paths = self.handle(record).logs
         if not 0 <= rank < len(paths):
             raise UserError(f"job {record.id} has ranks 0..{len(paths) - 1}, not {rank}")
-        return self.follow_file(record.id, Path(paths[rank]), follow)
+        return self.follow_file(record.id, paths[rank], follow)
 
-    def stop(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str) -> JobRecord:
         record = self.store.get(job_id)
         if record.state.terminal:
             return record
         self.store.update(record.id, stop_requested=True)
         if record.state is JobState.PENDING and self.store.transition(record.id, JobState.STOPPED, reason="stopped"):
             return self.store.get(record.id)  # the supervisor will see STOPPED and not start it
-        record = self._wait_for_handle(record.id)
-        if process.alive(record.handle):
-            process.signal_group(record.handle, signal.SIGTERM)
-            if not self._wait_terminal(record.id, self.options.grace_seconds):
-                process.signal_group(record.handle, signal.SIGKILL)
-                self._wait_terminal(record.id, 10.0)
-        final = self.status(record.id)
-        if not final.state.terminal and not process.alive(record.handle):
-            self.store.transition(record.id, JobState.STOPPED, reason="stopped; the supervisor did not record the end")
-        return self.store.get(record.id)
+        # RUNNING (or ended) now: the supervisor recorded the job's process group in the same transition.
+        record = self.store.get(record.id)
+        handle = self.handle(record)
+        if record.state.terminal or handle.cancelled_at is not None:
+            return self.status(record.id)  # asked already: a second SIGTERM could cut the job's final push short
+        self.store.update(record.id, handle_update={"cancelled_at": time.time()})
+        process.signal_group(handle.model_dump(), signal.SIGTERM)  # the whole group: ranks and their children
+        return self.status(record.id)
 
-    def _wait_for_handle(self, job_id: str, timeout: float = 10.0) -> JobRecord:
-        """A job that just left PENDING may not have its pgid recorded yet."""
-        deadline = time.monotonic() + timeout
-        record = self.store.get(job_id)
-        while "pgid" not in record.handle and not record.state.terminal and time.monotonic() < deadline:
-            time.sleep(0.05)
-            record = self.store.get(job_id)
-        return record
+    @property
+    def poll_s(self) -> float:
+        return 0.1
 
-    def _wait_terminal(self, job_id: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.status(job_id).state.terminal:
-                return True
-            time.sleep(0.1)
-        return self.status(job_id).state.terminal
+    def stop_timeout(self, job_id: str) -> float:
+        return self._grace(self.handle(self.store.get(job_id))) + 15.0
+
+    def _grace(self, handle: LocalHandle) -> float:
+        return self.options.grace_seconds if handle.grace_seconds is None else handle.grace_seconds

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from entry.args import DEFAULT_DATA_URL, DEFAULT_TRAIN_URL, json_or_text
 from launcher import storage
-from launcher.backends.base import Backend
+from launcher.backends.base import Backend, JobHandle, read_handle
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
 from launcher.backends.common import (
     HYPERPARAMETERS_FILE,
@@ -57,7 +57,7 @@ from launcher.backends.modelarts.api import (
     resolve_account,
     resolve_endpoint,
 )
-from launcher.backends.remote_records import RemoteStatus, reconcile
+from launcher.backends.remote_records import RemoteHandle, RemoteStatus, reconcile
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
@@ -276,9 +276,22 @@ def remote_status(details: Any, stop_requested: bool) -> RemoteStatus | None:
     )
 
 
+class ModelArtsHandle(RemoteHandle):
+    """The training job's id and the account it lives in, so any launcher with the credentials finds it again."""
+
+    training_job_id: str
+    name: str | None = None
+    endpoint: str | None = None
+    region: str | None = None
+    project_id: str | None = None
+    code_url: str | None = None
+    tasks: list[str] = []  # the platform's task names (worker-0, ...), once it has said them
+
+
 class ModelArtsBackend(Backend):
     name: ClassVar[str] = "modelarts"
     Options: ClassVar[type[BaseModel]] = ModelArtsOptions
+    Handle: ClassVar[type[JobHandle]] = ModelArtsHandle
     options: ModelArtsOptions
 
     def _retry(self) -> RetryPolicy:
@@ -297,9 +310,11 @@ class ModelArtsBackend(Backend):
             account, self._retry(), verify_ssl=self.options.verify_ssl, timeout_s=self.options.api_timeout_s
         )
 
-    def _api_for(self, record: JobRecord) -> ModelArtsAPI:
-        handle = record.handle
-        return self._api(handle.get("endpoint"), handle.get("region"), handle.get("project_id"))
+    def handle(self, record: JobRecord) -> ModelArtsHandle:
+        return read_handle(record, ModelArtsHandle)
+
+    def _api_for(self, handle: ModelArtsHandle) -> ModelArtsAPI:
+        return self._api(handle.endpoint, handle.region, handle.project_id)
 
     def render(self, job: JobSpec) -> ModelArtsRequest:
         endpoint, region = resolve_endpoint(self.options.region, self.options.endpoint, os.environ)
@@ -321,17 +336,17 @@ class ModelArtsBackend(Backend):
             storage.write_bytes(request.code.url + name, text.encode())
         created = api.create(request.body)
         training_job_id = created.metadata.id
-        handle = {
-            "training_job_id": training_job_id,
-            "name": request.body["metadata"]["name"],
-            "endpoint": api.account.endpoint,
-            "region": api.account.region,
-            "project_id": api.account.project_id,
-            "code_url": request.code.url,
-            "nodes": job.recipe.resources.nodes,
-            "ranks_per_node": job.recipe.resources.count,
-        }
-        logger.info("ModelArts training job {} created ({})", training_job_id, handle["name"])
+        handle = ModelArtsHandle(
+            training_job_id=training_job_id,
+            name=request.body["metadata"]["name"],
+            endpoint=api.account.endpoint,
+            region=api.account.region,
+            project_id=api.account.project_id,
+            code_url=request.code.url,
+            nodes=job.recipe.resources.nodes,
+            ranks_per_node=job.recipe.resources.count,
+        )
+        logger.info("ModelArts training job {} created ({})", training_job_id, handle.name)
         record = self.create_record(job, handle)
         seen = remote_status(created, stop_requested=False)
         return reconcile(self.store, record, seen) if seen else record
@@ -348,24 +363,25 @@ class ModelArtsBackend(Backend):
         record = self.store.get(job_id)
         if record.state.terminal:
             return record
-        details = self._api_for(record).show(record.handle["training_job_id"])
-        return self._apply(record, details)
+        handle = self.handle(record)
+        return self._apply(record, self._api_for(handle).show(handle.training_job_id))
 
     def _apply(self, record: JobRecord, details: Any) -> JobRecord:
         seen = remote_status(details, record.stop_requested)
         tasks = list(details.status.tasks or []) if details.status else []
-        if tasks and tasks != record.handle.get("tasks"):
+        if tasks and tasks != self.handle(record).tasks:
             self.store.update(record.id, handle_update={"tasks": tasks})
             record = self.store.get(record.id)
         return reconcile(self.store, record, seen) if seen else record
 
     def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> Iterator[str]:
         record = self.store.get(job_id)
-        nodes, per_node = int(record.handle.get("nodes", 1)), int(record.handle.get("ranks_per_node", 1))
+        handle = self.handle(record)
+        nodes, per_node = handle.nodes, handle.ranks_per_node
         if not 0 <= rank < nodes * per_node:
             raise UserError(f"job {record.id} has ranks 0..{nodes * per_node - 1}, not {rank}")
         node = rank // per_node  # ModelArts keeps one log per node (task), holding all its ranks
-        api = self._api_for(record)
+        api = self._api_for(handle)
         shown = 0  # bytes of the log already yielded
         lines = LineSplitter()
         while True:
@@ -375,8 +391,8 @@ class ModelArtsBackend(Backend):
                     return
                 time.sleep(self.options.poll_interval_s)
                 continue
-            tasks = record.handle.get("tasks") or [f"worker-{i}" for i in range(nodes)]
-            preview = api.log_preview(record.handle["training_job_id"], tasks[node])
+            tasks = self.handle(record).tasks or [f"worker-{i}" for i in range(nodes)]
+            preview = api.log_preview(handle.training_job_id, tasks[node])
             shown, new = _new_text(preview, shown)
             yield from lines.feed(new)
             if not follow or record.state.terminal:
@@ -384,38 +400,51 @@ class ModelArtsBackend(Backend):
                 return
             time.sleep(self.options.poll_interval_s)
 
-    def stop(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str) -> JobRecord:
         record = self.store.get(job_id)
         if record.state.terminal:
             return record
+        handle = self.handle(record)
         self.store.update(record.id, stop_requested=True)
-        self._api_for(record).stop(record.handle["training_job_id"])
-        deadline = time.monotonic() + self.options.stop_timeout_s
-        while True:
-            record = self.status(record.id)
-            if record.state.terminal or time.monotonic() >= deadline:
-                return record
-            time.sleep(min(self.options.poll_interval_s, max(0.0, deadline - time.monotonic())))
+        if handle.cancelled_at is None:  # asked once: ModelArts refuses to terminate a job that is terminating
+            self._api_for(handle).stop(handle.training_job_id)
+            self.store.update(record.id, handle_update={"cancelled_at": time.time()})
+        return self.status(record.id)
+
+    @property
+    def poll_s(self) -> float:
+        return self.options.poll_interval_s
+
+    def stop_timeout(self, job_id: str) -> float:
+        return self.options.stop_timeout_s
 
     def list(self, limit: int = 50) -> list[JobRecord]:
         """One search per account for the unfinished jobs, instead of one details call each."""
         records = self.store.list(self.name, limit)
-        open_ = [r for r in records if not r.state.terminal]
-        by_account: dict[tuple[str, str, str], list[JobRecord]] = {}
-        for r in open_:
-            key = (r.handle.get("endpoint", ""), r.handle.get("region", ""), r.handle.get("project_id", ""))
-            by_account.setdefault(key, []).append(r)
+        by_account: dict[tuple[str, str, str], list[tuple[JobRecord, ModelArtsHandle]]] = {}
+        for r in records:
+            handle = None if r.state.terminal else self._readable_handle(r)
+            if handle is not None:
+                key = (handle.endpoint or "", handle.region or "", handle.project_id or "")
+                by_account.setdefault(key, []).append((r, handle))
         fresh: dict[str, JobRecord] = {}
         for (endpoint, region, project), group in by_account.items():
             try:
                 api = self._api(endpoint or None, region or None, project or None)
                 found = {j.metadata.id: j for j in api.search(limit=50) if j.metadata}
-                for r in group:
-                    remote = found.get(r.handle.get("training_job_id"))
+                for r, handle in group:
+                    remote = found.get(handle.training_job_id)
                     fresh[r.id] = self._apply(r, remote) if remote is not None else self.status(r.id)
             except UserError as error:  # one unreachable account must not hide every other job
                 logger.warning("ModelArts {} ({}): showing the last known states: {}", region, endpoint, error)
         return [fresh.get(r.id, r) for r in records]
+
+    def _readable_handle(self, record: JobRecord) -> ModelArtsHandle | None:
+        try:
+            return self.handle(record)
+        except UserError as error:  # one damaged record must not hide the others: it is listed as last known
+            logger.warning("{}", error)
+            return None
 
 
 def _new_text(preview: Any, shown: int) -> tuple[int, bytes]:

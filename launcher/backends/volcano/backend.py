@@ -22,10 +22,10 @@ from loguru import logger
 from pydantic import BaseModel
 
 from launcher import storage
-from launcher.backends.base import Backend
+from launcher.backends.base import Backend, JobHandle, read_handle
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
 from launcher.backends.common import lines, to_wire
-from launcher.backends.remote_records import RemoteStatus, reconcile
+from launcher.backends.remote_records import RemoteHandle, RemoteStatus, reconcile
 from launcher.backends.volcano.api import KubeAPI, KubeError
 from launcher.backends.volcano.manifests import (
     ANNOTATION_JOB_ID,
@@ -139,9 +139,22 @@ def remote_status(job: dict[str, Any], pods: list[Any], stop_requested: bool) ->
     )
 
 
+class VolcanoHandle(RemoteHandle):
+    """The Job's name and cluster (namespace, kubeconfig, context) and what it owns: ConfigMaps and a Secret."""
+
+    name: str
+    namespace: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    config_maps: list[str] = []
+    secret: str | None = None
+    uid: str | None = None
+
+
 class VolcanoBackend(Backend):
     name: ClassVar[str] = "volcano"
     Options: ClassVar[type[BaseModel]] = VolcanoOptions
+    Handle: ClassVar[type[JobHandle]] = VolcanoHandle
     options: VolcanoOptions
 
     def _api(self, namespace: str | None = None, kubeconfig: str | None = None, context: str | None = None) -> KubeAPI:
@@ -154,9 +167,11 @@ class VolcanoBackend(Backend):
             self.options.api_timeout_s,
         )
 
-    def _api_for(self, record: JobRecord) -> KubeAPI:
-        handle = record.handle
-        return self._api(handle.get("namespace"), handle.get("kubeconfig"), handle.get("context"))
+    def handle(self, record: JobRecord) -> VolcanoHandle:
+        return read_handle(record, VolcanoHandle)
+
+    def _api_for(self, handle: VolcanoHandle) -> KubeAPI:
+        return self._api(handle.namespace, handle.kubeconfig, handle.context)
 
     def _storage(self, name: str) -> tuple[StorageAccess, SecretPlan | None]:
         """A Secret the user keeps (--storage_secret) is only read; otherwise the profile's keys (and session
@@ -235,20 +250,18 @@ class VolcanoBackend(Backend):
             api.own("Secret", request.secret.name, created)
         logger.info("Volcano job {}/{} created", request.namespace, name)
         resources = job.recipe.resources
-        return self.create_record(
-            job,
-            {
-                "name": name,
-                "namespace": request.namespace,
-                "kubeconfig": self.options.kubeconfig,
-                "context": self.options.context,
-                "config_maps": [c["metadata"]["name"] for c in config_maps],
-                "secret": request.secret.name if request.secret is not None else None,
-                "nodes": resources.nodes,
-                "ranks_per_node": resources.count,
-                "uid": created["metadata"].get("uid"),
-            },
+        handle = VolcanoHandle(
+            name=name,
+            namespace=request.namespace,
+            kubeconfig=self.options.kubeconfig,
+            context=self.options.context,
+            config_maps=[c["metadata"]["name"] for c in config_maps],
+            secret=request.secret.name if request.secret is not None else None,
+            nodes=resources.nodes,
+            ranks_per_node=resources.count,
+            uid=created["metadata"].get("uid"),
         )
+        return self.create_record(job, handle)
 
     @staticmethod
     def _secret_values(plan: SecretPlan) -> dict[str, str]:
@@ -264,7 +277,7 @@ class VolcanoBackend(Backend):
             raise UserError(f"{plan.source} no longer has {', '.join(missing)}: cannot write Secret {plan.name}")
         return {k: str(found[k]) for k in plan.keys}
 
-    def _refresh(self, api: KubeAPI, record: JobRecord, job: dict[str, Any] | None) -> JobRecord:
+    def _refresh(self, api: KubeAPI, record: JobRecord, name: str, job: dict[str, Any] | None) -> JobRecord:
         if job is None:  # deleted: by our stop, or by someone else
             if record.stop_requested:
                 seen = RemoteStatus(state=JobState.STOPPED, phase="Deleted", reason="stopped")
@@ -273,7 +286,7 @@ class VolcanoBackend(Backend):
                     state=JobState.FAILED, phase="Deleted", reason="the Volcano job was deleted outside the launcher"
                 )
             return reconcile(self.store, record, seen)
-        pods = api.pods(f"{LABEL_JOB}={record.handle['name']}")
+        pods = api.pods(f"{LABEL_JOB}={name}")
         seen = remote_status(job, pods, record.stop_requested)
         return reconcile(self.store, record, seen) if seen else record
 
@@ -281,23 +294,25 @@ class VolcanoBackend(Backend):
         record = self.store.get(job_id)
         if record.state.terminal:
             return record
-        api = self._api_for(record)
-        return self._refresh(api, record, api.get_job(record.handle["name"]))
+        handle = self.handle(record)
+        api = self._api_for(handle)
+        return self._refresh(api, record, handle.name, api.get_job(handle.name))
 
     def logs(self, job_id: str, follow: bool = False, rank: int = 0) -> Iterator[str]:
         record = self.store.get(job_id)
-        nodes, per_node = int(record.handle.get("nodes", 1)), int(record.handle.get("ranks_per_node", 1))
+        handle = self.handle(record)
+        nodes, per_node = handle.nodes, handle.ranks_per_node
         if not 0 <= rank < nodes * per_node:
             raise UserError(f"job {record.id} has ranks 0..{nodes * per_node - 1}, not {rank}")
-        pod = f"{record.handle['name']}-{TASK}-{rank // per_node}"  # a pod is a node; its log holds all its ranks
-        api = self._api_for(record)
+        pod = f"{handle.name}-{TASK}-{rank // per_node}"  # a pod is a node; its log holds all its ranks
+        api = self._api_for(handle)
         if not follow:
-            if self._started(api, record.handle["name"], pod):
+            if self._started(api, handle.name, pod):
                 yield from api.pod_log(pod, CONTAINER).splitlines(keepends=True)
             return
         shown: dict[str, int] = {}  # lines already yielded per pod uid: a broken stream is resumed, not repeated
         while True:
-            uid = self._started(api, record.handle["name"], pod)
+            uid = self._started(api, handle.name, pod)
             if uid is not None:
                 skip = shown.get(uid, 0)
                 for line in lines(api.follow_pod_log(pod, CONTAINER)):
@@ -321,42 +336,58 @@ class VolcanoBackend(Backend):
                     return found.metadata.uid
         return None
 
-    def stop(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str) -> JobRecord:
+        """Delete the Job in the foreground (its pods get SIGTERM and their grace period) and its ConfigMaps and
+        Secret; a second cancel deletes nothing twice. `status` says STOPPED once the Job is gone."""
         record = self.store.get(job_id)
         if record.state.terminal:
             return record
+        handle = self.handle(record)
         self.store.update(record.id, stop_requested=True)
-        api = self._api_for(record)
-        name = record.handle["name"]
-        api.delete_job(name)
-        for config_map in record.handle.get("config_maps", []):
-            api.delete_config_map(config_map)  # owned by the Job too; deleting it here covers clusters without GC lag
-        if record.handle.get("secret"):
-            api.delete_secret(record.handle["secret"])
-        deadline = time.monotonic() + self.options.stop_timeout_s
-        while api.get_job(name) is not None and time.monotonic() < deadline:
-            time.sleep(self.options.poll_interval_s)  # foreground deletion: the Job goes once its pods have
+        if handle.cancelled_at is None:
+            api = self._api_for(handle)
+            api.delete_job(handle.name)
+            for config_map in handle.config_maps:
+                api.delete_config_map(config_map)  # owned by the Job too; deleting here covers clusters with GC lag
+            if handle.secret:
+                api.delete_secret(handle.secret)
+            self.store.update(record.id, handle_update={"cancelled_at": time.time()})
         return self.status(record.id)
+
+    @property
+    def poll_s(self) -> float:
+        return self.options.poll_interval_s
+
+    def stop_timeout(self, job_id: str) -> float:
+        return self.options.stop_timeout_s
 
     def list(self, limit: int = 50) -> list[JobRecord]:
         """One label-selected list per namespace for the unfinished jobs, instead of one get each."""
         records = self.store.list(self.name, limit)
-        groups: dict[tuple[str, str, str], list[JobRecord]] = {}
+        groups: dict[tuple[str, str, str], list[tuple[JobRecord, VolcanoHandle]]] = {}
         for r in records:
-            if not r.state.terminal:
-                key = (r.handle.get("namespace") or "", r.handle.get("kubeconfig") or "", r.handle.get("context") or "")
-                groups.setdefault(key, []).append(r)
+            handle = None if r.state.terminal else self._readable_handle(r)
+            if handle is not None:
+                key = (handle.namespace or "", handle.kubeconfig or "", handle.context or "")
+                groups.setdefault(key, []).append((r, handle))
         fresh: dict[str, JobRecord] = {}
         selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
         for (namespace, kubeconfig, context), group in groups.items():
             try:
                 api = self._api(namespace or None, kubeconfig or None, context or None)
                 found = {j["metadata"]["name"]: j for j in api.list_jobs(selector)}
-                for r in group:
-                    fresh[r.id] = self._refresh(api, r, found.get(r.handle["name"]))
+                for r, handle in group:
+                    fresh[r.id] = self._refresh(api, r, handle.name, found.get(handle.name))
             except UserError as error:  # one unreachable cluster must not hide every other job
                 logger.warning("Volcano namespace {}: showing the last known states: {}", namespace, error)
         return [fresh.get(r.id, r) for r in records]
+
+    def _readable_handle(self, record: JobRecord) -> VolcanoHandle | None:
+        try:
+            return self.handle(record)
+        except UserError as error:  # one damaged record must not hide the others: it is listed as last known
+            logger.warning("{}", error)
+            return None
 
 
 def _annotated_job_id(found: dict[str, Any]) -> str | None:
