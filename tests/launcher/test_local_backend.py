@@ -11,15 +11,15 @@ from pathlib import Path
 from launcher.backends import get_backend
 from launcher.backends.local.backend import LocalBackend
 from launcher.cli import seed_demo_data
-from launcher.jobs import JobState, JobStore
+from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import plan_job
 from launcher.paths import objects_root
 from tests.launcher.helpers import FIXTURES, wait_for, wait_terminal
 
 
-def submit(recipe: str, **overrides):  # noqa: ANN201
+def submit(recipe: str, grace_seconds: float = 10, **overrides):  # noqa: ANN201
     store = JobStore()
-    backend = get_backend("local", store, {"grace_seconds": 10})
+    backend = get_backend("local", store, {"grace_seconds": grace_seconds})
     spec = plan_job(FIXTURES / recipe, overrides)
     seed_demo_data(spec)
     record = backend.submit(spec)
@@ -112,6 +112,40 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_cancel_asks_once_returns_at_once_and_wait_sees_the_end() -> None:
+    store, backend, spec, record = submit("toy_spawner.yaml", steps=200, step_seconds=0.2)
+    wait_for(lambda: "toy: step 2\n" in "".join(backend.logs(record.id)), timeout=90)
+    asked = backend.cancel(record.id)
+    assert asked.stop_requested and not asked.state.terminal  # the entry is still pushing: cancel did not wait
+    first = backend.handle(asked).cancelled_at
+    assert first is not None
+    again = backend.cancel(record.id)  # harmless: no second SIGTERM that could cut the final push short
+    assert backend.handle(again).cancelled_at == first
+    final = backend.wait(record.id, timeout=backend.stop_timeout(record.id))
+    assert final.state is JobState.STOPPED and final.exit_code == 143
+    assert "".join(backend.logs(record.id)).count("stopped by SIGTERM: pushing outputs") == 1
+    assert backend.cancel(record.id) == store.get(record.id) == final  # an ended job: nothing changes
+
+
+def test_a_job_past_its_grace_period_is_killed_by_the_next_status() -> None:
+    store, backend, spec, record = submit("toy_spawner.yaml", grace_seconds=0, steps=200, step_seconds=0.2)
+    wait_for(lambda: "toy: step 2\n" in "".join(backend.logs(record.id)), timeout=90)
+    backend.cancel(record.id)  # SIGTERM, then (grace 0) the status it returns already sends SIGKILL
+    final = backend.wait(record.id, timeout=backend.stop_timeout(record.id))
+    assert final.state is JobState.STOPPED and final.exit_code == 137
+    assert _group_members(store.get(record.id).handle["pgid"]) == []
+
+
+def test_cancel_of_a_pending_job_stops_it_before_it_starts() -> None:
+    store = JobStore()
+    backend = get_backend("local", store)
+    spec = plan_job(FIXTURES / "toy_counter.yaml", {})
+    store.create(JobRecord(id=spec.id, name="toy", recipe=str(spec.recipe_path), backend="local", handle={}))
+    stopped = backend.cancel(spec.id)
+    assert stopped.state is JobState.STOPPED and stopped.stop_requested
+    assert backend.cancel(spec.id) == stopped and backend.wait(spec.id, timeout=0) == stopped
 
 
 def test_lost_supervisor_and_job_are_reported_failed() -> None:
