@@ -86,7 +86,7 @@ def _descendants() -> set[int]:
             text = cmdline.read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if b"local_supervisor" in text or b"modelarts_entry" in text or b"entry.trainer_process" in text:
+        if b"launcher.backends.local.supervisor" in text or b"modelarts_entry" in text or b"entry.trainer_process" in text:
             found.add(int(cmdline.parent.name))
     return found
 

@@ -3,7 +3,7 @@ reference for storage credentials.
 
 Pod templates are built with the kubernetes client's models (V1PodTemplateSpec, V1Container, ...), which check
 required fields, and serialized the way the client sends them; the Job around them is checked against the CRD
-schema (volcano_schema.py). Credentials never appear in a manifest: pods read them from a Secret by reference.
+schema (schema.py). Credentials never appear in a manifest: pods read them from a Secret by reference.
 """
 
 from __future__ import annotations

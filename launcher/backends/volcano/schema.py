@@ -11,7 +11,7 @@ bounds, patterns and enums, pod template included. Its openAPIV3Schema is JSON S
   an event and an exit code (or neither), exit code 0, and a Job without tasks.
 - What the API server checks in every object's metadata: a DNS-label name (and namespace).
 
-When a cluster is reachable, the API server's own dry run (volcano_api) checks the rest, admission webhooks included.
+When a cluster is reachable, the API server's own dry run (api.py) checks the rest, admission webhooks included.
 """
 
 from __future__ import annotations
