@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from entry.exit_codes import EXIT_INFRA
+from entry.contract import EXIT_INFRA
 from launcher.errors import UserError
 
 # Local disk conditions that are no fault of the request: the node's disk, not the user's input.
