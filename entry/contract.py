@@ -2,9 +2,9 @@
 
 The entry (inside the job) writes these files and exit codes and reads these variables; the launcher's backends,
 CLI and dashboard (outside) set the variables and read the rest. One definition here, imported by both, so the
-two sides cannot drift apart. Plain constants and no imports: the lightest paths (`launcher data ...`, the
-storage errors) name them too, without paying for pydantic models (the progress document's model lives with
-its writer, entry/progress.py).
+two sides cannot drift apart. Plain constants (and the one rule of exit codes) and no imports: the lightest
+paths (`launcher data ...`, the storage errors) name them too, without paying for pydantic models (the progress
+document's model lives with its writer, entry/progress.py).
 """
 
 # Exit codes of the entry, the same on every backend.
@@ -13,7 +13,13 @@ EXIT_FAILED = 1  # the trainer raised
 EXIT_BAD_INPUT = 2  # the user must fix something (recipe, hyperparameters, bucket, credentials); nothing moved
 EXIT_INFRA = 75  # transient infrastructure failure (storage unreachable after retries, disk I/O): restartable
 EXIT_STOPPED = 143  # SIGTERM / stop
-# 128 + N: the trainer (or a rank) was killed by signal N.
+
+
+def exit_code_of(returncode: int) -> int:
+    """A process's exit code as Popen reports it (negative: killed by that signal) in the shell's convention:
+    killed by signal N is 128 + N, what the entry, a rank supervisor and a container all exit with."""
+    return returncode if returncode >= 0 else 128 - returncode
+
 
 # File names inside a job's folders.
 REQUEST_FILE = "request.json"  # the rendered request a local/docker backend runs from (job folder)

@@ -23,6 +23,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 import entry
+from entry.contract import REQUEST_FILE
 from entry.ranktable import single_server_table
 from launcher.backends import process
 from launcher.backends.base import Backend
@@ -33,7 +34,6 @@ from launcher.jobspec import JobSpec
 from launcher.paths import jobs_root, launcher_home, private_dir, touch_private, write_private
 from launcher.redact import redact_mapping
 
-REQUEST_FILE = "request.json"
 JOB_LOG = "job.log"
 RANK_TABLE = "rank_table.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
