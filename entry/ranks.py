@@ -146,6 +146,8 @@ class RankGroup:
 
     def _relay(self, stream: IO[bytes], label: bytes) -> None:
         for line in iter(stream.readline, b""):
+            if not line.endswith(b"\n"):  # a last line without one: the next rank's line must not join it
+                line += b"\n"
             with self._write_lock:  # whole lines: two ranks never interleave inside one
                 sys.stdout.buffer.write(label + line)
                 sys.stdout.buffer.flush()
