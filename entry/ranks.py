@@ -139,7 +139,8 @@ class RankGroup:
             if log:
                 log.close()
         if label and child.stdout is not None:
-            reader = threading.Thread(target=self._relay, args=(child.stdout, f"[rank {rank.rank}] ".encode()), daemon=True)
+            label_bytes = f"[rank {rank.rank}] ".encode()
+            reader = threading.Thread(target=self._relay, args=(child.stdout, label_bytes), daemon=True)
             reader.start()
             self._readers.append(reader)
         return child

@@ -25,7 +25,7 @@ def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def supervisor(spec: RanksSpec, tmp_path: Path, **kwargs) -> subprocess.Popen[str]:  # noqa: ANN003
+def supervisor(spec: RanksSpec, tmp_path: Path, **kwargs) -> subprocess.Popen[str]:
     """`python -m entry.ranks` as the container runs it (this tree first on the path)."""
     path = tmp_path / "ranks.json"
     path.write_text(spec.model_dump_json())
