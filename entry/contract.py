@@ -35,6 +35,9 @@ ENV_WORK_DIR = "LAUNCHER_WORK_DIR"  # local scratch: data cache, output dir, log
 ENV_LOCAL_RANK = "LAUNCHER_LOCAL_RANK"  # rank among the processes on this node
 ENV_LOCAL_SIZE = "LAUNCHER_LOCAL_SIZE"  # processes (cards) on this node
 ENV_CREDENTIALS_FILE = "LAUNCHER_CREDENTIALS_FILE"  # a private JSON file of storage keys (entry/credentials.py)
+ENV_HOME = "LAUNCHER_HOME"  # the launcher's home: job records, embedded store, profiles, data cache
+ENV_CACHE_DIR = "LAUNCHER_DATA_CACHE"  # where the node's data cache lives (default: under LAUNCHER_HOME, or /cache)
+ENV_CACHE_MAX = "LAUNCHER_DATA_CACHE_MAX"  # its size cap, e.g. 200g; default half of the cache's file system
 # A Volcano pod's own topology, read by entry/pod_ranks.py.
 ENV_DEVICE = "LAUNCHER_DEVICE"  # cpu, gpu or ascend
 ENV_NODES = "LAUNCHER_NODES"

@@ -68,6 +68,9 @@ def supervise(job_dir: Path) -> int:
         store.transition(request.job_id, JobState.SUCCEEDED, exit_code=0)
     elif record.stop_requested:
         store.transition(request.job_id, JobState.STOPPED, exit_code=exit_code, reason="stopped")
+    elif group.stop_signal is not None:  # the job's owner was told to stop (a shutdown, a `kill`): so was the job
+        reason = f"stopped: the supervisor got {group.stop_signal.name}"
+        store.transition(request.job_id, JobState.STOPPED, exit_code=exit_code, reason=reason)
     else:
         where = f"rank {failed_rank}: " if len(request.ranks) > 1 else ""
         reason = _entry_reason(work_dir) or describe_exit(returncode)
