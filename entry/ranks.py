@@ -5,7 +5,7 @@
 and, as a library, entry/pod_ranks.py (a Volcano pod's ranks) and launcher/backends/local_supervisor.py (the
 local backend's detached supervisor, which adds the job record around it).
 
-- One process group for all ranks, led by rank 0 (pgid = rank 0's pid; this supervisor stays outside it).
+- One process group for all ranks, led by the first (pgid = its pid; this supervisor stays outside the group).
   A signal to the group reaches every rank and every child a rank started in it; the local backend's `stop`
   signals that group directly (the pgid is in the job record).
 - SIGTERM and SIGINT to this process are forwarded to the group, the same everywhere (`docker stop`, the kubelet,
@@ -103,7 +103,7 @@ class RankGroup:
 
     @property
     def pgid(self) -> int:
-        """The group's id: rank 0's pid."""
+        """The group's id: the first rank's pid (it leads the group)."""
         return self.children[0].pid
 
     def start(self) -> None:
@@ -131,7 +131,7 @@ class RankGroup:
                 stdin=subprocess.DEVNULL,
                 stdout=log or (subprocess.PIPE if label else None),
                 stderr=subprocess.STDOUT if log or label else None,
-                # Rank 0 leads a new group in this process's session; the others join it (a zombie rank 0 still
+                # The first rank leads a new group in this process's session; the others join it (a zombie leader still
                 # holds the group until it is reaped, and nothing reaps before start returns).
                 process_group=self.children[0].pid if self.children else 0,
             )
