@@ -26,7 +26,7 @@ BUDGET_MS = 200.0
 
 
 def fill_store(records: int) -> list[str]:
-    from entry.contract import ProgressReport
+    from entry.progress import ProgressReport
     from launcher.backends.local import process
     from launcher.jobs import JobRecord, JobState, JobStore
     from launcher.paths import objects_root

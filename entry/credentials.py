@@ -13,10 +13,11 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
+from entry.contract import ENV_CREDENTIALS_FILE
 from launcher.errors import UserError
 from launcher.redact import register_secret
 
-ENV_CREDENTIALS_FILE = "LAUNCHER_CREDENTIALS_FILE"
+__all__ = ["CREDENTIALS_IN_CONTAINER", "ENV_CREDENTIALS_FILE", "load_credentials"]
 CREDENTIALS_IN_CONTAINER = "/run/launcher/credentials.json"
 
 

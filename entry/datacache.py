@@ -29,11 +29,10 @@ from filelock import FileLock
 from loguru import logger
 from pydantic import BaseModel
 
+from entry.contract import ENV_CACHE_DIR, ENV_CACHE_MAX, ENV_HOME
 from launcher import storage
 from launcher.errors import UserError
 
-ENV_CACHE_DIR = "LAUNCHER_DATA_CACHE"  # where the node's cache lives (default: under LAUNCHER_HOME, or /cache)
-ENV_CACHE_MAX = "LAUNCHER_DATA_CACHE_MAX"  # size cap, e.g. 200g; default half of the cache's file system
 META = "meta.json"
 _held: list[IO[bytes]] = []  # `.use` files this process holds shared until it exits (the kernel lets go, even on SIGKILL)
 
@@ -54,7 +53,7 @@ def cache_root(work_dir: Path | None = None) -> Path:
     job's work dir (ModelArts' /cache/<job> -> /cache/launcher-data-cache: the node's scratch disk)."""
     if os.environ.get(ENV_CACHE_DIR):
         return Path(os.environ[ENV_CACHE_DIR])
-    if os.environ.get("LAUNCHER_HOME") or work_dir is None:
+    if os.environ.get(ENV_HOME) or work_dir is None:
         from launcher.paths import launcher_home
 
         return launcher_home() / "cache" / "data"

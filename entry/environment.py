@@ -13,15 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from entry.contract import ENV_JOB_ID, ENV_LOCAL_RANK, ENV_LOCAL_SIZE, ENV_WORK_DIR
 from entry.ranktable import RankTable, load_rank_table
-from launcher.errors import UserError
-from launcher.recipe import format_validation_error
-
-# Variables our backends set; platform variables are read under the platform's names.
-ENV_JOB_ID = "LAUNCHER_JOB_ID"
-ENV_WORK_DIR = "LAUNCHER_WORK_DIR"  # local scratch: data cache, output dir, logs
-ENV_LOCAL_RANK = "LAUNCHER_LOCAL_RANK"  # rank among the processes on this node
-ENV_LOCAL_SIZE = "LAUNCHER_LOCAL_SIZE"
+from launcher.errors import UserError, format_validation_error
 
 # ModelArts' own scratch folder; used when no work dir is given.
 MODELARTS_CACHE = Path("/cache")

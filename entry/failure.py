@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, EXIT_STOPPED, FAILURE_FILE
+from entry.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INFRA, EXIT_STOPPED, FAILURE_FILE, exit_code_of
 from entry.reserved import overwrite, reserve
 from launcher.errors import UserError
 from launcher.redact import redact
@@ -86,11 +86,6 @@ def describe_exit(returncode: int, oom_before: int | None = None, oom_after: int
         name = signal.Signals(-returncode).name
         return f"killed by {name} ({128 - returncode})"
     return f"exit code {returncode}"
-
-
-def exit_code_of(returncode: int) -> int:
-    """Shell convention: a signal N becomes 128+N."""
-    return returncode if returncode >= 0 else 128 - returncode
 
 
 def tail(path: Path, lines: int = LAST_LINES) -> list[str]:

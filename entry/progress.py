@@ -1,8 +1,9 @@
 """The trainers' progress API: `report_progress(env, step, total_steps, metrics=...)` in a training loop, or
-`entry.progress_keras.ProgressCallback` in `model.fit`. Both write entry/contract.py's ProgressReport to
-`progress.json` in the job's output folder, atomically (a reader never sees half a file), at most every few
-seconds, and only on the chief (ranks share one train_url). The output folder is pushed to train_url while
-the job runs, so `launcher status`/`list` and the dashboard see it on every backend.
+`entry.progress_keras.ProgressCallback` in `model.fit`. Both write a ProgressReport (the model is defined here;
+the launcher's status/list/dashboard read it through launcher/progress.py) to `progress.json` in the job's
+output folder, atomically (a reader never sees half a file), at most every few seconds, and only on the chief
+(ranks share one train_url). The output folder is pushed to train_url while the job runs, so `launcher
+status`/`list` and the dashboard see it on every backend.
 """
 
 from __future__ import annotations
@@ -16,11 +17,30 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from entry.contract import PROGRESS_FILE, ProgressReport
+from pydantic import BaseModel, ConfigDict, Field
+
+from entry.contract import PROGRESS_FILE
 
 MIN_INTERVAL_S = 2.0  # between two writes; the first, the last and every epoch end are always written
 HISTORY_POINTS = 200  # curve points kept: thinned to every other point when full, so a long run stays small
 RATE_WINDOW = 20  # updates over which samples/s is measured
+
+
+class ProgressReport(BaseModel):
+    """What `progress.json` holds: written atomically by the trainer's progress API, read by status/list/ui."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    step: int = Field(0, ge=0, description="optimizer steps done")
+    total_steps: int | None = Field(None, ge=0, description="steps the run will do, when known")
+    epoch: int | None = None
+    samples_per_sec: float | None = None
+    eta_seconds: float | None = None
+    metrics: dict[str, float] = Field(default_factory=dict, description="latest loss/accuracy/... by name")
+    history: list[dict[str, float]] = Field(
+        default_factory=list, description="a bounded series of {'step': s, <metric>: v, ...} points for curves"
+    )
+    updated_at: float = Field(default_factory=time.time)
 
 
 class HasOutput(Protocol):

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from launcher.errors import UserError
-from launcher.recipe import format_validation_error
+from launcher.errors import UserError, format_validation_error
 
 
 class RankTableError(UserError):

@@ -10,16 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from launcher.errors import UserError
+from launcher.errors import UserError, format_validation_error
 from launcher.flags import typed_values
-from launcher.recipe import (
-    Recipe,
-    Resources,
-    format_validation_error,
-    hyperparameters_class,
-    load_recipe,
-    validate_hyperparameters,
-)
+from launcher.recipe import Recipe, Resources, hyperparameters_class, load_recipe, validate_hyperparameters
 
 EntryMode = Literal["acc", "perf"]
 

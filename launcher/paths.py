@@ -14,6 +14,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from entry.contract import ENV_HOME
+
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 _warned: set[Path] = set()
@@ -74,7 +76,7 @@ def warn_if_exposed(path: Path) -> None:
 
 def launcher_home() -> Path:
     """The state folder; created (0700) on first use."""
-    home = Path(os.environ.get("LAUNCHER_HOME") or Path.home() / ".launcher").expanduser()
+    home = Path(os.environ.get(ENV_HOME) or Path.home() / ".launcher").expanduser()
     return private_dir(home)
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from entry.contract import METRICS_FILE, PROGRESS_FILE, ProgressReport
+from entry.contract import METRICS_FILE, PROGRESS_FILE
+from entry.progress import ProgressReport
 from launcher import storage
 from launcher.jobs import JobRecord
 from launcher.paths import jobs_root

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from launcher.errors import UserError
+from launcher.errors import UserError, format_validation_error, one_line
 from launcher.recipe_yaml import YAMLTooComplex, load_bounded
 
 MAX_RECIPE_BYTES = 1_000_000  # a recipe is a few lines; refuse anything that could be a YAML bomb
@@ -101,25 +101,6 @@ def _yaml_error_line(error: yaml.YAMLError) -> str:
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
     return f"{where}{problem}"
-
-
-def format_validation_error(error: ValidationError, prefix: str = "") -> str:
-    """Every bad field in one line: `epochs: Input should be a valid integer (got 'two'); ...`."""
-    parts = []
-    for item in error.errors():
-        field = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif "input" in item and not isinstance(item["input"], dict | list):
-            message += f" (got {item['input']!r})"
-        parts.append(f"{prefix}{field}: {message}")
-    return one_line("; ".join(parts))
-
-
-def one_line(text: str) -> str:
-    """Control characters (a key named '\\n', say) shown escaped, so an error stays one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def load_recipe(path: str | Path) -> Recipe:

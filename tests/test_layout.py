@@ -78,8 +78,8 @@ def violations(pairs: list[tuple[str, str]]) -> list[str]:
         if under(module, "launcher.storage"):
             if any(under(target, p) for p in ("launcher.backends", "launcher.cli", "launcher.ui", "launcher.jobs")):
                 broken.append(f"{module} imports {target}: storage imports no backend, CLI, UI or job store")
-            if under(target, "entry") and not under(target, "entry.exit_codes"):
-                broken.append(f"{module} imports {target}: storage takes only the exit codes from entry/")
+            if under(target, "entry") and not under(target, "entry.contract"):
+                broken.append(f"{module} imports {target}: storage takes only the in-job contract (entry.contract) from entry/")
         if under(target, "launcher.ui") and not (under(module, "launcher.ui") or module == "launcher.cli"):
             broken.append(f"{module} imports {target}: only the CLI starts the UI")
     return broken
@@ -103,7 +103,7 @@ def test_the_tree_keeps_the_import_rules_the_readme_states() -> None:
         ("launcher.ui.views", "from launcher.backends.volcano.backend import VolcanoBackend", "only the CLI"),
         ("entry.boot", "def f():\n    from launcher.backends import get_backend", "inside the job"),
         ("launcher.storage.s3client", "from launcher.jobs import JobStore", "storage imports no"),
-        ("launcher.storage.sync_engine", "from entry.boot import main", "only the exit codes"),
+        ("launcher.storage.sync_engine", "from entry.boot import main", "only the in-job contract"),
         ("launcher.jobspec", "import launcher.ui.server", "only the CLI starts the UI"),
     ],
 )

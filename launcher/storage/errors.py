@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 
-from entry.exit_codes import EXIT_INFRA
+from entry.contract import EXIT_INFRA, EXIT_STOPPED
 from launcher.errors import UserError
 
 # Local disk conditions that are no fault of the request: the node's disk, not the user's input.
@@ -73,7 +73,7 @@ class TransferUnavailable(TransferFailed, StorageUnavailable):
 class Interrupted(StorageError):
     """A sync was cancelled (Ctrl-C, SIGTERM): finished files stay, partial ones were removed."""
 
-    exit_code = 143  # 128 + SIGTERM, what a shell reports for a terminated process
+    exit_code = EXIT_STOPPED  # 128 + SIGTERM, what a shell reports for a terminated process
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)

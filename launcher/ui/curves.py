@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from entry.contract import ProgressReport
+from entry.progress import ProgressReport
 
 MAX_POINTS = 2000  # per series sent to the browser: enough for a curve, bounded for a long run
 EVENT_FILE_MARK = "tfevents"

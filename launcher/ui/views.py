@@ -11,7 +11,8 @@ from typing import Any
 from loguru import logger
 from pydantic import BaseModel
 
-from entry.contract import FAILURE_FILE, METRICS_FILE, PROGRESS_FILE, ProgressReport
+from entry.contract import FAILURE_FILE, METRICS_FILE, PROGRESS_FILE
+from entry.progress import ProgressReport
 from launcher.backends import get_backend
 from launcher.backends.base import Backend
 from launcher.jobs import JobRecord, JobState, JobStore

@@ -147,7 +147,7 @@ def test_code_upload_keeps_what_the_job_needs(make_job, tmp_path) -> None:
     upload_code(plan)
     root = objects_root() / "code-bucket" / "some" / "where"
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-    assert {"toy_counter.yaml", "toyjobs/trainers.py", "entry/boot.py", "launcher/backends/volcano_ranks.py"} <= files
+    assert {"toy_counter.yaml", "toyjobs/trainers.py", "entry/boot.py", "entry/pod_ranks.py", "entry/ranks.py"} <= files
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or f.startswith("toydata/")]
 
 

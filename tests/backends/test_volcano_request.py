@@ -78,7 +78,7 @@ def test_ascend_job_field_by_field(make_job) -> None:  # noqa: ANN001
     assert trainer["command"][:6] == [
         "python",
         "-m",
-        "launcher.backends.volcano_ranks",
+        "entry.pod_ranks",
         "--",
         "python",
         "entry/modelarts_entry_acc.py",

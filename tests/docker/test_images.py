@@ -130,6 +130,7 @@ def test_code_image_context_holds_the_project_and_the_code_dir_and_its_tag_follo
     plan = code_plan("launcher-cpu:abc", "toy", code)
     assert {n for n in plan.files if n.startswith("code/")} == {"code/pkg/train.py", "code/.dockerignore"}
     assert "project/entry/modelarts_entry_acc.py" in plan.files and "project/launcher/backends/docker/backend.py" in plan.files
+    assert {"project/entry/ranks.py", "project/entry/contract.py"} <= set(plan.files)  # `python -m entry.ranks`
     assert not any("__pycache__" in n for n in plan.files) and plan.buildargs == {"BASE_IMAGE": "launcher-cpu:abc"}
     with plan.context_archive() as archive, tarfile.open(fileobj=archive) as tar:
         assert tar.extractfile("code/pkg/train.py").read() == b"print('v1')\n"  # type: ignore[union-attr]

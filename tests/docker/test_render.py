@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from entry.ranks import RanksSpec
 from launcher.backends import get_backend
 from launcher.backends.docker.backend import DockerBackend, DockerRequest
 from launcher.backends.docker.devices import ASCEND_CONTROL_DEVICES, ASCEND_DRIVER_MOUNTS
 from launcher.backends.docker.images import PROJECT_ROOT, dependencies_plan
-from launcher.backends.docker_ranks import RanksSpec
 from launcher.errors import UserError
 from launcher.jobs import JobStore
 from launcher.jobspec import plan_job
@@ -140,7 +140,7 @@ def test_ascend_card_gets_its_node_the_control_nodes_and_the_driver(tmp_path: Pa
 def test_two_ascend_cards_are_two_ranks_in_one_container_with_a_rank_table() -> None:
     request = render(device="ascend:0,1", count=2)
     assert [d.container for d in request.devices] == ["/dev/davinci0", "/dev/davinci1", *ASCEND_CONTROL_DEVICES]
-    assert request.command[1:] == ["-m", "launcher.backends.docker_ranks", "/job/ranks.json"]
+    assert request.command[1:] == ["-m", "entry.ranks", "/job/ranks.json"]
     assert request.environment["RANK_TABLE_FILE"] == "/job/rank_table.json" and request.environment["RANK_SIZE"] == "2"
     table = json.loads(request.files["rank_table.json"])
     assert [d["device_id"] for d in table["server_list"][0]["device"]] == ["0", "1"]

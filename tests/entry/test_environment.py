@@ -150,3 +150,30 @@ def test_extras_reach_the_model_as_typed() -> None:
 def test_bad_hyperparameters_argument(value: str, message: str) -> None:
     with pytest.raises(UserError, match=message):
         parse_args([f"--hyperparameters={value}"])
+
+
+def test_the_job_environment_does_not_import_the_recipe_layer() -> None:
+    """entry/ reads its contract without launcher's recipe layer (YAML loading, trainer imports): a fresh
+    interpreter that imports entry.environment (and its rank tables) has not loaded launcher.recipe."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, entry.environment, entry.ranktable, entry.contract\n"
+        "print(sorted(m for m in sys.modules if m.startswith('launcher')))"
+    )
+    # PYTHONPATH is passed on: the subprocess must import this tree, not the editable install's.
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=dict(os.environ), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.strip()
+    assert "launcher.errors" in loaded  # the probe ran: the shared error formatting is there
+    assert "launcher.recipe" not in loaded
+
+
+def test_a_bad_environment_is_one_line_naming_every_field() -> None:
+    one_line = r"^job environment: rank: Input should be a valid integer, .*\(got 'x'\); local_rank: .*\(got '\\n'\)$"
+    with pytest.raises(UserError, match=one_line):
+        JobEnvironment.from_env({"LAUNCHER_WORK_DIR": "/tmp/w", "RANK_ID": "x", "LAUNCHER_LOCAL_RANK": "\n"})

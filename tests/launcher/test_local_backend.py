@@ -148,6 +148,21 @@ def test_cancel_of_a_pending_job_stops_it_before_it_starts() -> None:
     assert backend.cancel(spec.id) == stopped and backend.wait(spec.id, timeout=0) == stopped
 
 
+def test_sigterm_to_the_supervisor_stops_the_job_and_is_recorded() -> None:
+    """The supervisor forwards a stop to the rank group (entry/ranks.py) and stays, outside the group, to record
+    the end: the entry pushed its outputs, the record says STOPPED, no process of the job is left."""
+    store, backend, spec, record = submit("toy_counter.yaml", steps=500, step_seconds=0.2)
+    running = wait_for(lambda: (r := store.get(record.id)).state is JobState.RUNNING and "pgid" in r.handle and r)
+    wait_for(lambda: "toy: step 2\n" in "".join(backend.logs(record.id)), timeout=90)
+    os.kill(running.handle["supervisor_pid"], signal.SIGTERM)
+    final = wait_for(lambda: (r := store.get(record.id)).state.terminal and r, timeout=60)
+    assert (final.state, final.exit_code) == (JobState.STOPPED, 143)
+    assert final.reason == "stopped: the supervisor got SIGTERM"
+    assert _group_members(running.handle["pgid"]) == []
+    log = (stored(spec.train_url) / "logs" / f"{record.id}-proc-rank-0-device-0.txt").read_text()
+    assert "stopped by SIGTERM: pushing outputs" in log
+
+
 def test_lost_supervisor_and_job_are_reported_failed() -> None:
     store, backend, spec, record = submit("toy_counter.yaml", steps=500, step_seconds=0.2)
     running = wait_for(lambda: (r := store.get(record.id)).state is JobState.RUNNING and "pgid" in r.handle and r)

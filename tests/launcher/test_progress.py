@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from entry.contract import PROGRESS_FILE, ProgressReport
+from entry.contract import PROGRESS_FILE
+from entry.progress import ProgressReport
 from entry.progress import HISTORY_POINTS, ProgressReporter, report_progress
 from launcher import storage
 from launcher.jobs import JobRecord, JobState, JobStore

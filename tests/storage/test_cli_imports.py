@@ -26,7 +26,7 @@ main()
 
 # Never on the `data` path: the job machinery, the backends, the trainer's libraries, botocore with static keys.
 NEVER = ("launcher.cli", "launcher.jobs", "launcher.backends", "launcher.recipe", "keras", "jax", "yaml",
-         "botocore", "boto3", "s3fs", "fsspec", "tqdm", "entry.contract")
+         "botocore", "boto3", "s3fs", "fsspec", "tqdm", "entry.progress")
 # The HTTP client is for S3 endpoints only; the sync engine for commands that move data.
 NOT_FOR_A_LISTING = ("aiohttp", "yarl", "launcher.storage.s3client", "launcher.storage.sync_engine",
                      "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.orphans")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
-from entry.contract import ProgressReport
+from entry.progress import ProgressReport
 from launcher.ui import curves
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from entry.contract import ProgressReport
+from entry.progress import ProgressReport
 from launcher.backends import get_backend
 from launcher.jobs import JobState, JobStore
 from launcher.ui.views import log_tabs

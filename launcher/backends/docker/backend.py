@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from entry.contract import RANKS_RESULT_FILE, REQUEST_FILE
 from entry.credentials import CREDENTIALS_IN_CONTAINER, ENV_CREDENTIALS_FILE
 from entry.datacache import cache_root
 from entry.failure import FAILURE_FILE, describe_exit
+from entry.ranks import RankSpec, RanksSpec
 from launcher.backends.base import Backend, JobHandle, read_handle
 from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument, lines
 from launcher.backends.devices import DeviceRequest
@@ -52,7 +54,6 @@ from launcher.backends.docker.spec import (
     parse_size,
     shown_environment,
 )
-from launcher.backends.docker_ranks import RESULT_FILE, RankSpec, RanksSpec
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
 from launcher.jobspec import JobSpec
@@ -61,7 +62,6 @@ from launcher.paths import jobs_root, launcher_home, objects_root, private_dir, 
 if TYPE_CHECKING:
     import docker
 
-REQUEST_FILE = "request.json"
 JOB_LOG = "job.log"  # rank 0's output, saved from the container when the job ends
 RANKS_FILE = "ranks.json"
 # Where things are inside the container.
@@ -194,17 +194,17 @@ class DockerBackend(Backend):
         if len(cards) == 1:
             environment.update(rank_vars(0))
             command = argv
-        else:  # all ranks in one container, started by docker_ranks inside it
+        else:  # all ranks in one container, started by entry/ranks.py inside it
             ranks = RanksSpec(
                 argv=argv,
                 ranks=[
                     RankSpec(rank=r, env=rank_vars(r), log_path=None if r == 0 else f"{JOB_IN_CONTAINER}/{p.name}")
                     for r, p in enumerate(log_paths)
                 ],
-                result_file=f"{JOB_IN_CONTAINER}/{RESULT_FILE}",
+                result_file=f"{JOB_IN_CONTAINER}/{RANKS_RESULT_FILE}",
             )
             files[RANKS_FILE] = ranks.model_dump_json(indent=2)
-            command = [o.python, "-m", "launcher.backends.docker_ranks", f"{JOB_IN_CONTAINER}/{RANKS_FILE}"]
+            command = [o.python, "-m", "entry.ranks", f"{JOB_IN_CONTAINER}/{RANKS_FILE}"]
         made_by_send = {str(job_dir), str(objects_root()), str(cache_root()), str(credentials_file)}
         required = devices.required + [m.source for m in mounts if m.source not in made_by_send]
         return DockerRequest(
@@ -506,7 +506,7 @@ class DockerBackend(Backend):
 def _failure_reason(handle: DockerHandle, exit_code: int, oom_killed: bool) -> str:
     job_dir = handle.job_dir
     entry_reason = _read_json(job_dir / "work" / "output" / "logs" / FAILURE_FILE).get("reason")
-    ranks = _read_json(job_dir / RESULT_FILE)
+    ranks = _read_json(job_dir / RANKS_RESULT_FILE)
     where = f"rank {ranks['rank']}: " if len(handle.logs) > 1 and "rank" in ranks else ""
     if exit_code == 137 and (oom_killed or "out of memory (137)" in str(entry_reason)):
         memory = handle.memory_bytes

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from entry.contract import REQUEST_FILE
 from launcher.backends.base import Backend, JobHandle, read_handle
 from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument
 from launcher.backends.devices import DeviceRequest
@@ -30,7 +31,6 @@ from launcher.jobspec import JobSpec
 from launcher.paths import jobs_root, launcher_home, private_dir, touch_private, write_private
 from launcher.redact import redact_mapping
 
-REQUEST_FILE = "request.json"
 JOB_LOG = "job.log"
 
 

@@ -1,7 +1,7 @@
 """Volcano backend: a `batch.volcano.sh/v1alpha1` Job on a Kubernetes cluster (Ascend device plugin or GPUs).
 
 One pod per node (task `worker`, replicas = nodes, gang-scheduled with minAvailable = nodes); in each pod
-`launcher.backends.volcano_ranks` starts one entry process per card. For Ascend the Job and its pods carry the
+`entry.pod_ranks` starts one entry process per card. For Ascend the Job and its pods carry the
 `ring-controller.atlas` label and mount the `rings-config-<job>` ConfigMap, which the device plugin fills with the
 rank table. Storage credentials reach the pods from the job's own Secret (`<job>-storage`: keys and session token
 of the local profile, owned by the Job so it goes with it), by reference; `render` shows which Secret and which

@@ -33,12 +33,21 @@ from kubernetes.client import (
 )
 from pydantic import BaseModel
 
-from entry.contract import EXIT_BAD_INPUT, EXIT_INFRA
-from entry.environment import ENV_JOB_ID, ENV_LOCAL_SIZE, ENV_WORK_DIR
+from entry.contract import (
+    ENV_DEVICE,
+    ENV_HOST_IP,
+    ENV_JOB_ID,
+    ENV_LOCAL_SIZE,
+    ENV_NODES,
+    ENV_POD_IP,
+    ENV_RANK_TABLE_WAIT,
+    ENV_WORK_DIR,
+    EXIT_BAD_INPUT,
+    EXIT_INFRA,
+)
 from launcher.backends.common import HYPERPARAMETERS_FILE, MAX_INLINE_HYPERPARAMETERS, hyperparameters_json, to_wire
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.volcano.options import VolcanoOptions
-from launcher.backends.volcano_ranks import ENV_DEVICE, ENV_HOST_IP, ENV_NODES, ENV_POD_IP, ENV_RANK_TABLE_WAIT
 from launcher.errors import UserError
 from launcher.jobspec import JobSpec
 
@@ -166,7 +175,7 @@ def entry_command(job: JobSpec, python: str, recipe: str) -> list[str]:
     return [
         python,
         "-m",
-        "launcher.backends.volcano_ranks",
+        "entry.pod_ranks",
         "--",
         python,
         f"entry/modelarts_entry_{job.entry}.py",

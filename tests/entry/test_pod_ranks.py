@@ -1,5 +1,5 @@
-"""What runs inside a Volcano pod: one entry process per card, with ranks from the Ascend rank table (once the
-device plugin has written it) or from VC_TASK_INDEX; fail fast; the pod's exit code is the first failure's."""
+"""What runs inside a Volcano pod (entry/pod_ranks.py): one entry process per card, with ranks from the Ascend rank
+table (once the device plugin has written it) or from VC_TASK_INDEX; fail fast; the pod exits with the first failure."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from entry.ranktable import Device, RankTable, Server
-from launcher.backends.volcano_ranks import RankSetupError, ascend_ranks, indexed_ranks
+from entry.pod_ranks import RankSetupError, ascend_ranks, indexed_ranks
 
 REPO = Path(__file__).resolve().parents[2]
 # A stand-in for the entry: prints what it was given, so the test sees each process's environment.
@@ -25,7 +25,7 @@ SHOW = f"import json, os; print(json.dumps({{k: os.environ.get(k) for k in {SHOW
 def run_pod(env: dict[str, str], code: str = SHOW, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VC_", "LAUNCHER_", "RANK_"))}
     return subprocess.run(
-        [sys.executable, "-m", "launcher.backends.volcano_ranks", "--", sys.executable, "-c", code],
+        [sys.executable, "-m", "entry.pod_ranks", "--", sys.executable, "-c", code],
         cwd=REPO,
         env={**base, "PYTHONPATH": str(REPO), **env},
         capture_output=True,
@@ -166,7 +166,7 @@ def test_sigterm_reaches_every_rank() -> None:
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith(("VC_", "LAUNCHER_", "RANK_"))}
     pod = subprocess.Popen(
-        [sys.executable, "-m", "launcher.backends.volcano_ranks", "--", sys.executable, "-c", code],
+        [sys.executable, "-m", "entry.pod_ranks", "--", sys.executable, "-c", code],
         cwd=REPO,
         env={**base, "PYTHONPATH": str(REPO), "LAUNCHER_DEVICE": "cpu", "LAUNCHER_LOCAL_SIZE": "2"},
         stdout=subprocess.PIPE,

@@ -1,38 +1,38 @@
-"""Inside a Volcano pod: start one entry process per card of this pod, with its rank in the job.
+"""Inside a Volcano pod: one entry process per card of this pod, with its rank in the job, under entry/ranks.py.
 
-    python -m launcher.backends.volcano_ranks -- python entry/modelarts_entry_acc.py --data_url=... ...
+    python -m entry.pod_ranks -- python entry/modelarts_entry_acc.py --data_url=... ...
 
 A pod is one node of the job. On Ascend the rank of each card comes from the rank table the device plugin writes
 into the `rings-config-<job>` ConfigMap (mounted at RANK_TABLE_FILE): this waits until its status is
 `completed`, finds this pod's server in it, and gives each process its RANK_ID and DEVICE_ID from there. On GPU
-and CPU the ranks follow VC_TASK_INDEX (set by Volcano's env plugin). SIGTERM reaches every process (they push
-their outputs); when one fails the others are stopped, and the pod exits with the first failure's code.
+and CPU the ranks follow VC_TASK_INDEX (set by Volcano's env plugin). The rank supervisor does the rest: SIGTERM
+reaches every process (they push their outputs); when one fails the others are stopped, and the pod exits with
+the first failure's code. The ranks share the pod's log, each line labelled `[rank N] ` when there are several.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType
-from typing import IO
 
-from entry.environment import ENV_LOCAL_RANK, ENV_LOCAL_SIZE
+from entry import ranks
+from entry.contract import (
+    ENV_DEVICE,
+    ENV_HOST_IP,
+    ENV_LOCAL_RANK,
+    ENV_LOCAL_SIZE,
+    ENV_NODES,
+    ENV_POD_IP,
+    ENV_RANK_TABLE_WAIT,
+    EXIT_FAILED,
+)
 from entry.ranktable import RankTable, RankTableError, load_rank_table
 
-ENV_DEVICE = "LAUNCHER_DEVICE"  # cpu, gpu or ascend
-ENV_NODES = "LAUNCHER_NODES"
-ENV_HOST_IP = "LAUNCHER_HOST_IP"  # the node's IP: the rank table's server_id
-ENV_POD_IP = "LAUNCHER_POD_IP"
-ENV_RANK_TABLE_WAIT = "LAUNCHER_RANK_TABLE_WAIT_S"
 COORDINATOR_PORT = 29400  # JAX coordinator on the first pod; TF workers listen on the ports after it
-FAIL_FAST_GRACE = 30.0
 
 
 class RankSetupError(Exception):
@@ -111,67 +111,22 @@ def plan_ranks(env: Mapping[str, str]) -> tuple[dict[str, str], list[dict[str, s
     return indexed_ranks(env, kind, per_pod, int(env.get(ENV_NODES, "1")))
 
 
-def _prefix(stream: IO[bytes], label: bytes) -> None:
-    for line in iter(stream.readline, b""):
-        sys.stdout.buffer.write(label + line)
-        sys.stdout.buffer.flush()
-
-
 def run(argv: Sequence[str], env: Mapping[str, str]) -> int:
     common, per_rank = plan_ranks(env)
-    several = len(per_rank) > 1
-    children: list[subprocess.Popen[bytes]] = []
-    readers = []
-    for values in per_rank:
-        child = subprocess.Popen(
-            list(argv),
-            env={**env, **common, **values},
-            stdout=subprocess.PIPE if several else None,
-            stderr=subprocess.STDOUT if several else None,
-        )
-        children.append(child)
-        if several and child.stdout is not None:  # one pod log for all ranks: say whose line it is
-            reader = threading.Thread(target=_prefix, args=(child.stdout, f"[rank {values['RANK_ID']}] ".encode()))
-            reader.start()
-            readers.append(reader)
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    first_failure = 0
-    deadline: float | None = None
-    while [c.poll() for c in children].count(None):  # poll every child each round (any() would stop at the first)
-        for child in children:
-            code = child.returncode
-            if code not in (None, 0) and not first_failure:
-                first_failure = code if code > 0 else 128 - code
-                forward(signal.SIGTERM, None)  # fail fast: the others cannot finish without this rank
-                deadline = time.monotonic() + FAIL_FAST_GRACE
-        if deadline is not None and time.monotonic() > deadline:
-            forward(signal.SIGKILL, None)
-        time.sleep(0.1)
-    for reader in readers:
-        reader.join()
-    if not first_failure:
-        failed = [c.returncode for c in children if c.returncode]
-        first_failure = (failed[0] if failed[0] > 0 else 128 - failed[0]) if failed else 0
-    return first_failure
+    specs = [ranks.RankSpec(rank=int(values["RANK_ID"]), env={**common, **values}) for values in per_rank]
+    return ranks.run(argv, specs, env=env)
 
 
 def main(args: Sequence[str]) -> int:
     argv = list(args[1:] if args[:1] == ["--"] else args)
     if not argv:
-        print("usage: python -m launcher.backends.volcano_ranks -- <entry command>", file=sys.stderr)
+        print("usage: python -m entry.pod_ranks -- <entry command>", file=sys.stderr)
         return 2
     try:
         return run(argv, os.environ)
     except RankSetupError as error:
         print(f"launcher: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":
