@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from launcher.storage.devserver import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
+from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
 from tests.storage.helpers import make_bucket  # noqa: E402
 
 
