@@ -18,7 +18,6 @@ With no endpoint at all, obs:// and s3:// use the embedded store under LAUNCHER_
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -122,6 +121,8 @@ class Profile(BaseModel):
 
 
 def _is_ip(host: str) -> bool:
+    import ipaddress  # only endpoints in `auto` addressing ask: not on every command's start-up
+
     try:
         ipaddress.ip_address(host)
     except ValueError:
