@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
@@ -173,6 +172,8 @@ def read_profile_file(name: str) -> dict[str, object]:
             raise StorageError(f"storage profile {name!r} not found: {path} does not exist")
         return {}
     warn_if_exposed(path)
+    import tomllib  # only when there is a profiles file: most data commands run from the environment alone
+
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
