@@ -25,15 +25,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from launcher.storage.display import printable
 from launcher.storage.errors import StorageError
 from launcher.storage.models import TransferConfig
-from launcher.storage.s3client import S3Client, parse_http_date
+from launcher.storage.headers import parse_http_date
 from launcher.storage.s3protocol import NS, child_text, parse_xml
 from launcher.storage.stores import S3Store
+
+if TYPE_CHECKING:  # a type only: a sync that involves no S3 endpoint does not load the HTTP client
+    from launcher.storage.s3client import S3Client
 
 _MAX_PAGES = 100  # 100,000 unfinished uploads below one prefix: far beyond any real leftover
 

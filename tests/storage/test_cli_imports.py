@@ -78,6 +78,8 @@ def test_a_sync_still_works_through_the_lazy_imports(tmp_path: Path) -> None:
     modules = _imports(tmp_path, "data", "sync", str(src), "obs://bucket/copy/")
     assert "launcher.storage.sync_engine" in modules
     assert _loaded(modules, NEVER) == []
+    # No S3 endpoint on either side: the HTTP client stays out (the engine names S3Client as a type only).
+    assert _loaded(modules, ("aiohttp", "launcher.storage.s3client")) == []
     listed = subprocess.run(
         [sys.executable, "-m", "launcher", "data", "ls", "obs://bucket/copy/"], capture_output=True, text=True,
         timeout=120,
