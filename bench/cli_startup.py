@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from launcher.storage.devserver import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
+from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
 from tests.storage.helpers import make_bucket  # noqa: E402
 
 
@@ -103,8 +103,9 @@ def main() -> None:
                     await client.create_bucket("bench")
 
             asyncio.run(create())
+        # As installed: bytecode cached (pip compiles it), not every module compiled from source on every run.
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
             "PYTHONPATH": str(ROOT),
             "LAUNCHER_HOME": str(Path(tmp) / "home"),
             "S3_ENDPOINT": server.endpoint,

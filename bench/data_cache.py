@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench" / "sync"))
 
-from launcher.storage.devserver import SeaweedServer  # noqa: E402
+from tests.seaweed import SeaweedServer  # noqa: E402
 from run import create_bucket  # noqa: E402  (bench/sync/run.py)
 
 STAGE = """

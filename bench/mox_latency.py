@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from launcher.storage.devserver import SeaweedServer  # noqa: E402
+from tests.seaweed import SeaweedServer  # noqa: E402
 
 BUCKET = "bench"
 KEY = "small/object.bin"

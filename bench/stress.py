@@ -33,7 +33,7 @@ def peak_rss_mib() -> float:
 
 def sync_stress(files: int, scratch: Path) -> list[tuple[str, str]]:
     from launcher import storage
-    from launcher.storage.devserver import SeaweedServer
+    from tests.seaweed import SeaweedServer
     from tests.storage.helpers import make_bucket
 
     source = scratch / "source"

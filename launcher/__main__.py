@@ -7,10 +7,32 @@ launcher.cli.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 
 
-def _data(args: list[str]) -> None:
+def _exit_now(code: int) -> None:
+    """End a finished `data` command without the interpreter's teardown.
+
+    Measured on 2 vCPU: tearing down the modules a data command loads (pydantic, aiohttp, asyncio, fire) takes
+    ~0.15 s, a quarter of `launcher data ls`. Everything the process promised is done by then: the command
+    has returned, the exit handlers run here (the storage loop closes its connection pools) and the standard
+    streams are flushed; the threads left are idle pool workers.
+    """
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is None:  # not CPython: exit the ordinary way
+        sys.exit(code)
+    run_exit_handlers()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`| head`): what the interpreter's own exit reports for it
+        code = code or 120
+    os._exit(code)
+
+
+def _data(args: list[str], exit_now: bool = False) -> None:
     import fire
 
     from launcher.errors import UserError
@@ -21,19 +43,25 @@ def _data(args: list[str]) -> None:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     setup_logging("DEBUG" if debug else "INFO")
+    code = 0
     try:
         fire.Fire(DataCommands, command=args, name="launcher data")
     except UserError as error:
         if debug:
             raise
         print(f"launcher: error: {redact(str(error))}", file=sys.stderr)
-        sys.exit(error.exit_code)
+        code = error.exit_code
+    if exit_now:
+        _exit_now(code)
+    if code:
+        sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["data"]:
-        _data(args[1:])
+        # The process's own command line (not a caller's list): it may end the process as soon as it is done.
+        _data(args[1:], exit_now=argv is None)
         return
     from launcher.cli import main as cli_main
 

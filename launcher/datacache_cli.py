@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from entry import datacache
 from launcher.errors import UserError
-from launcher.storage.models import human_bytes
+
+# The cache's code (entry.datacache: filelock, the storage models) is imported by these two commands only,
+# not by every `launcher data ...` that merely builds the command tree (tests/storage/test_cli_imports.py).
 
 
 class CacheCommands:
@@ -14,6 +15,9 @@ class CacheCommands:
 
     def ls(self) -> None:
         """Entries, least recently used first: size, files, last use, whether a job uses it now, URL."""
+        from entry import datacache
+        from launcher.storage.models import human_bytes
+
         root = datacache.cache_root()
         found = datacache.entries(root)
         if not found:
@@ -29,6 +33,9 @@ class CacheCommands:
     def prune(self, url: str | None = None, max_size: str | None = None, all: bool = False) -> None:  # noqa: A002
         """Remove entries no job uses: that of --url, all of them (--all), or the least recently used until the
         cache fits --max_size (default: the cap, LAUNCHER_DATA_CACHE_MAX)."""
+        from entry import datacache
+        from launcher.storage.models import human_bytes
+
         root = datacache.cache_root()
         found = datacache.entries(root)
         if url is not None:

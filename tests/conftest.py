@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.storage.devserver import SeaweedServer
+from tests.seaweed import SeaweedServer
 from tests.services import require_weed
 from tests.storage.helpers import make_bucket
 

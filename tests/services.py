@@ -11,7 +11,7 @@ from typing import NoReturn
 
 import pytest
 
-from launcher.storage.devserver import find_weed
+from tests.seaweed import find_weed
 
 REQUIRE_SEAWEEDFS = "LAUNCHER_REQUIRE_SEAWEEDFS"
 REQUIRE_DOCKER = "LAUNCHER_REQUIRE_DOCKER"

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from launcher.storage.devserver import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
+from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
 from launcher.storage.profiles import load_profile  # noqa: E402
 from launcher.storage.s3client import S3Client  # noqa: E402
 

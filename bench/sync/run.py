@@ -6,7 +6,7 @@
 
 Scenarios: (a) many small files in nested folders, upload and download, then a no-change re-sync of the
 upload; (b) one large file, upload and download. Every tool is run as its command-line program (ours:
-`python -m launcher.storage.cli`, interpreter start-up included, ~0.3 s of imports), into its own bucket and
+`python -m launcher data`, the user's command, interpreter start-up included), into its own bucket and
 a fresh prefix per round, in an order that rotates between rounds. `ours-engine` runs the same engine and
 reports the time inside Python, as the job runner sees it. Downloads are checked (file count and bytes). Missing tools
 are skipped with a note. Results: a table on stdout and JSON under bench/results/.
@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from launcher.storage.devserver import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
+from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
 
 MB = 1_000_000
 
@@ -72,7 +72,8 @@ class Commands:
                 return [
                     self.python,
                     "-m",
-                    "launcher.storage.cli",
+                    "launcher",
+                    "data",
                     "cp",
                     str(src),
                     url,
@@ -106,7 +107,8 @@ class Commands:
                 return [
                     self.python,
                     "-m",
-                    "launcher.storage.cli",
+                    "launcher",
+                    "data",
                     "cp",
                     url,
                     str(dst),
@@ -137,7 +139,7 @@ class Commands:
             case "ours-engine":
                 return self.engine("sync", str(src), url)
             case "ours":
-                return [self.python, "-m", "launcher.storage.cli", "sync", str(src), url, "--progress=False"]
+                return [self.python, "-m", "launcher", "data", "sync", str(src), url, "--progress=False"]
             case "s5cmd":
                 return [tool.binary or "", "--endpoint-url", self.endpoint, "sync", f"{src}/", url + "/"]
             case "aws":
@@ -161,7 +163,7 @@ class Commands:
             case "ours-engine":
                 return self.engine("cp", str(src), url)
             case "ours":
-                return [self.python, "-m", "launcher.storage.cli", "cp", str(src), url, "--progress=False"]
+                return [self.python, "-m", "launcher", "data", "cp", str(src), url, "--progress=False"]
             case "s5cmd":
                 return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", str(src), url]
             case "aws":
@@ -185,7 +187,7 @@ class Commands:
             case "ours-engine":
                 return self.engine("cp", url, str(dst))
             case "ours":
-                return [self.python, "-m", "launcher.storage.cli", "cp", url, str(dst), "--progress=False"]
+                return [self.python, "-m", "launcher", "data", "cp", url, str(dst), "--progress=False"]
             case "s5cmd":
                 return [tool.binary or "", "--endpoint-url", self.endpoint, "cp", url, str(dst)]
             case "aws":
@@ -210,6 +212,8 @@ def tool_env(endpoint: str, home: Path, ca: Path | None = None) -> dict[str, str
         # ours and aws read AWS_CA_BUNDLE; s5cmd and rclone (Go) read SSL_CERT_FILE. Virtual-host everywhere.
         env.update({"AWS_CA_BUNDLE": str(ca), "SSL_CERT_FILE": str(ca), "RCLONE_CONFIG_SW_FORCE_PATH_STYLE": "false"})
         (home / "aws-config").write_text("[default]\ns3 =\n    addressing_style = virtual\n")
+    # As installed: bytecode cached (pip compiles it), not every module compiled from source on every run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(
         {
             "PYTHONPATH": str(REPO),

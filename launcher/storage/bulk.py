@@ -18,19 +18,36 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from launcher.retry import RETRY_STATUS, retry_after_s
+from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
 from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, StorageError
-from launcher.storage.s3client import RETRY_CODES, S3Client, S3Error, S3Unavailable, _error_code, md5_b64
-from launcher.storage.sigv4 import canonical_query
+from launcher.storage.profiles import Profile
+from launcher.storage.s3protocol import RETRY_CODES, S3Error, S3Unavailable, error_code, md5_b64
+from launcher.storage.sigv4 import Signer, canonical_query
 from launcher.storage.transport import http_connection
 
 
 class Hasher(Protocol):
     def update(self, data: bytes | memoryview, /) -> None: ...
+
+
+class PartClient(Protocol):
+    """What the threaded path uses of the asyncio client (s3client.S3Client) whose settings it shares: named
+    here, so that bulk.py needs only the wire protocol and s3client.py alone imports the other (no loop)."""
+
+    profile: Profile
+    endpoint: str
+    signer: Signer | None
+    retry: RetryPolicy
+    health: EndpointHealth
+
+    def location(self, bucket: str, key: str) -> tuple[str, str]: ...
+    def payload_hash(self, body: bytes | memoryview, headers: Mapping[str, str] | None) -> str: ...
+    def describe(self, bucket: str, key: str = "") -> str: ...
+    def error(self, method: str, bucket: str, key: str, status: int, code: str, message: str) -> S3Error: ...
 
 _BUFFER = 1 << 20
 _TRANSIENT = (OSError, http.client.HTTPException)
@@ -43,7 +60,7 @@ class Aborted(StorageError):
 class BulkClient:
     """Thread-safe; one HTTP connection per worker thread. Shares signer, retry policy and health."""
 
-    def __init__(self, client: S3Client) -> None:
+    def __init__(self, client: PartClient) -> None:
         self.client = client
         parts = urlsplit(client.endpoint)
         self._https = parts.scheme == "https"
@@ -142,7 +159,7 @@ class BulkClient:
             client.health.succeeded()
             if resp.status in ok:
                 return resp, data
-            code, message = _error_code(data)
+            code, message = error_code(data)
             if (resp.status in RETRY_STATUS or code in RETRY_CODES) and attempt < client.retry.attempts:
                 time.sleep(client.retry.delay(attempt, retry_after_s(resp.headers)))
                 continue

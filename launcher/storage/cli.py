@@ -182,27 +182,3 @@ class DataCommands:
 
         files, size = api.du(url)
         print(printable(f"{files} files, {size} bytes ({human_bytes(size)})  {url}"))
-
-
-def main() -> None:
-    """`python -m launcher.storage.cli sync SRC DST`: the data commands alone (used by bench/sync)."""
-    import fire
-    from loguru import logger
-
-    from launcher.errors import UserError
-    from launcher.redact import redact
-
-    def to_stderr(message: object) -> None:
-        sys.stderr.write(redact(str(message)))
-
-    logger.remove()
-    logger.add(to_stderr, level="INFO", format="{message}")
-    try:
-        fire.Fire(DataCommands)
-    except UserError as exc:
-        print(f"error: {printable(redact(str(exc)))}", file=sys.stderr)
-        raise SystemExit(exc.exit_code) from None
-
-
-if __name__ == "__main__":
-    main()

@@ -14,32 +14,30 @@ Local paths behave exactly as the os/shutil function that Huawei's mapping table
 from __future__ import annotations
 
 import fnmatch
-import functools
 import glob as glob_mod
 import io
 import os
 import posixpath
 import shutil
-import signal
 import stat as stat_mod
-import time
+import sys
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Any, NoReturn
 
 from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
-from launcher.storage import api
-from launcher.storage.errors import Interrupted, NotFound, StorageError, TransferFailed
+from launcher.storage import api, mox_shift
+from launcher.storage.errors import NotFound, StorageError, TransferFailed
+from launcher.storage.mox_calls import _api, _auth, _is_remote, _local, _profile
 from launcher.storage.mox_errors import (
     MoxFileNameDuplicateException,
     MoxFileNotExistsException,
     MoxFileReadException,
     MoxFileRespException,
     MoxNotADirectoryException,
-    as_mox_error,
 )
-from launcher.storage.profiles import Profile, load_profile
+from launcher.storage.mox_file import File
 from launcher.storage.stores import Entry
 from launcher.storage.urls import parse_url
 
@@ -76,25 +74,7 @@ __all__ = [
     "write",
 ]
 
-P = ParamSpec("P")
-T = TypeVar("T")
-_auth: dict[str, Any] = {}
 _GLOB_CHARS = frozenset("*?[")
-
-
-def _profile() -> Profile | None:
-    return load_profile(**_auth) if _auth else None
-
-
-def _is_remote(url: str | os.PathLike[str]) -> bool:
-    text = os.fspath(url)
-    return isinstance(text, str) and "://" in text and not text.lower().startswith("file://")
-
-
-def _local(url: str | os.PathLike[str]) -> str:
-    """A local path as given (relative stays relative, as os.* would see it); file:// URLs unwrapped."""
-    text = os.fspath(url)
-    return parse_url(text).path if text.lower().startswith("file://") else text
 
 
 def _join(url: str, rel: str) -> str:
@@ -104,30 +84,6 @@ def _join(url: str, rel: str) -> str:
 def _collapse(rel: str) -> str:
     """'a//b' -> 'a/b', '/x' -> 'x': keys with empty segments (allowed by S3/OBS) as a path can name them."""
     return "/".join(part for part in rel.split("/") if part)
-
-
-def _die_of_sigterm() -> None:
-    """End the process as SIGTERM would have: the call has already removed its temporary files."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-    while True:  # delivery is asynchronous in a multi-threaded process: wait for it here
-        time.sleep(1)
-
-
-def _api(fn: Callable[P, T]) -> Callable[P, T]:
-    """One place that turns storage errors into the Mox* exceptions scripts catch, and SIGTERM into death."""
-
-    @functools.wraps(fn)
-    def call(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except Interrupted:
-            _die_of_sigterm()
-            raise  # not reached
-        except StorageError as exc:
-            raise as_mox_error(exc) from None
-
-    return call
 
 
 # -- authentication -----------------------------------------------------------------------------------------
@@ -642,5 +598,8 @@ def open(url: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:  # noqa: 
     return File(url, mode, *args, **kwargs)
 
 
-from launcher.storage.mox_file import File  # noqa: E402 - File uses this module's helpers
-from launcher.storage.mox_shift import shift  # noqa: E402 - shift wraps this module's functions
+
+
+def shift(src: str, dst: str) -> None:
+    """`shift('os', 'mox')`: open/os/glob/shutil accept object URLs; `shift('mox', 'os')` undoes it (mox_shift.py)."""
+    mox_shift.shift(src, dst, sys.modules[__name__])

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from launcher.storage import api
 from launcher.storage.errors import NotFound, StorageError
-from launcher.storage.mox import _api, _is_remote, _local, _profile
+from launcher.storage.mox_calls import _api, _is_remote, _local, _profile
 from launcher.storage.mox_errors import MoxFileNotExistsException
 
 _MODES = ("r", "w", "a", "r+", "w+", "a+")

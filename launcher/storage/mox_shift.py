@@ -16,16 +16,16 @@ import os
 import posixpath
 import shutil
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 from launcher.storage.errors import StorageError
+from launcher.storage.mox_calls import _is_remote
 
 _saved: dict[tuple[Any, str], Any] = {}
 
 
 def _is_url(value: Any) -> bool:
-    from launcher.storage.mox import _is_remote
-
     return isinstance(value, str) and _is_remote(value)
 
 
@@ -45,10 +45,9 @@ def _wrap(owner: Any, name: str, remote: Callable[..., Any], *, two_paths: bool 
     setattr(owner, name, dispatch)
 
 
-def shift(src: str, dst: str) -> None:
-    """`shift('os', 'mox')`: open/os/glob/shutil accept object URLs; `shift('mox', 'os')` undoes it."""
-    from launcher.storage import mox
-
+def shift(src: str, dst: str, mox: ModuleType) -> None:
+    """`shift('os', 'mox')`: open/os/glob/shutil accept object URLs, sent to `mox` (the mox.file module, which
+    hands itself in: this module does not import it); `shift('mox', 'os')` undoes it."""
     if (src, dst) == ("os", "mox"):
         if _saved:
             return

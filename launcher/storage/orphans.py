@@ -25,14 +25,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from launcher.storage.display import printable
 from launcher.storage.errors import StorageError
 from launcher.storage.models import TransferConfig
-from launcher.storage.s3client import S3Client, _NS, _text, _xml, parse_http_date
+from launcher.storage.headers import parse_http_date
+from launcher.storage.s3protocol import NS, child_text, parse_xml
 from launcher.storage.stores import S3Store
+
+if TYPE_CHECKING:  # a type only: a sync that involves no S3 endpoint does not load the HTTP client
+    from launcher.storage.s3client import S3Client
 
 _MAX_PAGES = 100  # 100,000 unfinished uploads below one prefix: far beyond any real leftover
 
@@ -70,19 +75,19 @@ async def list_uploads(client: S3Client, bucket: str, prefix: str) -> list[Pendi
             params["upload-id-marker"] = upload_marker
         resp = await client.request("GET", bucket, "", params=params)
         now = parse_http_date(resp.headers["Date"]) if "Date" in resp.headers else None
-        root = _xml(resp.body, "ListMultipartUploadsResult")
-        for node in root.iter(_NS + "Upload"):
-            initiated = _text(node, "Initiated")
+        root = parse_xml(resp.body, "ListMultipartUploadsResult")
+        for node in root.iter(NS + "Upload"):
+            initiated = child_text(node, "Initiated")
             age = 0.0
             if now is not None and initiated:
                 try:
                     age = now - datetime.fromisoformat(initiated.replace("Z", "+00:00")).timestamp()
                 except ValueError:
                     age = 0.0
-            found.append(PendingUpload(_text(node, "Key"), _text(node, "UploadId"), age))
-        if _text(root, "IsTruncated") != "true":
+            found.append(PendingUpload(child_text(node, "Key"), child_text(node, "UploadId"), age))
+        if child_text(root, "IsTruncated") != "true":
             break
-        key_marker, upload_marker = _text(root, "NextKeyMarker"), _text(root, "NextUploadIdMarker")
+        key_marker, upload_marker = child_text(root, "NextKeyMarker"), child_text(root, "NextUploadIdMarker")
         if not key_marker:
             break
     return found

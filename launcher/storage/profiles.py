@@ -18,10 +18,8 @@ With no endpoint at all, obs:// and s3:// use the embedded store under LAUNCHER_
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
@@ -122,6 +120,8 @@ class Profile(BaseModel):
 
 
 def _is_ip(host: str) -> bool:
+    import ipaddress  # only endpoints in `auto` addressing ask: not on every command's start-up
+
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -172,6 +172,8 @@ def read_profile_file(name: str) -> dict[str, object]:
             raise StorageError(f"storage profile {name!r} not found: {path} does not exist")
         return {}
     warn_if_exposed(path)
+    import tomllib  # only when there is a profiles file: most data commands run from the environment alone
+
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

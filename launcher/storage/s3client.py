@@ -11,10 +11,8 @@ addressing per profile, identity transfer encoding (no transparent decompression
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import ssl
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,19 +23,29 @@ import aiohttp
 from loguru import logger
 from yarl import URL
 
-from launcher.redact import redact
 from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
 from launcher.storage import credentials as chain
-from launcher.storage.errors import CredentialsError, NotFound, StorageError, StorageUnavailable
+from launcher.storage.errors import StorageError
 from launcher.storage.headers import metadata_of, parse_http_date  # noqa: F401 (re-exported)
 from launcher.storage.profiles import Profile
+from launcher.storage.s3protocol import (  # noqa: F401 (the error classes are re-exported)
+    NS,
+    RETRY_CODES,
+    S3CredentialsError,
+    S3Error,
+    S3NotFound,
+    S3Unavailable,
+    WrongRegion,
+    child_text,
+    children,
+    error_code,
+    escape,
+    md5_b64,
+    parse_xml,
+)
 from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
 from launcher.storage.transport import proxy_for, ssl_context
 
-# S3/OBS error codes that invite a retry, whatever the HTTP status.
-RETRY_CODES = frozenset(
-    {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling", "ThrottlingException"}
-)
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     aiohttp.ClientConnectionError,
     aiohttp.ClientPayloadError,
@@ -52,7 +60,6 @@ _MAX_DELAY_S = 8.0
 if TYPE_CHECKING:
     from launcher.storage.bulk import BulkClient
 
-_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _CREDENTIAL_CODES = frozenset(
     {
         "InvalidAccessKeyId",
@@ -65,31 +72,6 @@ _CREDENTIAL_CODES = frozenset(
     }
 )
 _REDIRECT_CODES = frozenset({"PermanentRedirect", "TemporaryRedirect", "IllegalLocationConstraintException"})
-
-
-class S3Error(StorageError):
-    """An S3 error response (or a connection failure, status 0) after retries."""
-
-    def __init__(self, message: str, status: int = 0, code: str = "") -> None:
-        super().__init__(redact(message))
-        self.status = status
-        self.code = code
-
-
-class S3CredentialsError(S3Error, CredentialsError):
-    pass
-
-
-class S3Unavailable(S3Error, StorageUnavailable):
-    """Connection failures, timeouts, throttling or 5xx that outlasted every retry: transient (exit 75)."""
-
-
-class S3NotFound(S3Error, NotFound):
-    pass
-
-
-class WrongRegion(S3Error):
-    """The bucket lives in another region (or behind another endpoint) than the one configured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,39 +87,6 @@ class Response:
     status: int
     headers: Mapping[str, str]
     body: bytes
-
-
-def md5_b64(data: bytes | memoryview) -> str:
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-
-def _text(node: ET.Element, name: str, default: str = "") -> str:
-    found = node.find(_NS + name)
-    if found is None:
-        found = node.find(name)
-    return found.text or default if found is not None else default
-
-
-def _xml(body: bytes, root: str = "") -> ET.Element:
-    """Parse a reply; `root` is the element it must be (an HTML page is well-formed XML too)."""
-    try:
-        found = ET.fromstring(body)
-    except ET.ParseError as exc:  # an HTML page, a truncated reply: one line, not a traceback
-        raise S3Error(f"the server's reply is not valid S3 XML ({exc}): is the endpoint an S3 server?") from None
-    if root and found.tag.rsplit("}", 1)[-1] != root:
-        tag = found.tag.rsplit("}", 1)[-1][:40]
-        raise S3Error(f"the server's reply is not valid S3 XML (<{tag}>, not <{root}>): is the endpoint an S3 server?")
-    return found
-
-
-def escape(text: str) -> str:
-    """XML character data (what xml.sax.saxutils.escape does, without importing xml.sax at start-up)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _children(root: ET.Element, name: str) -> list[ET.Element]:
-    """Elements `name` in the S3 namespace, or without one (some S3-compatible servers omit it)."""
-    return list(root.iter(_NS + name)) or list(root.iter(name))
 
 
 def composite_etag(part_md5s: list[bytes]) -> str:
@@ -308,7 +257,7 @@ class S3Client:
             self.health.succeeded()
             if status in ok and not _error_in_200(method, params, status, data):
                 return Response(status, resp_headers, data)
-            code, message = _error_code(data)
+            code, message = error_code(data)
             if (status in RETRY_STATUS or code in RETRY_CODES) and attempt < self.retry.attempts:
                 logger.debug("retrying {} {} after {} {}", method, key, status, code)
                 await asyncio.sleep(self.retry.delay(attempt, retry_after_s(resp_headers)))
@@ -363,12 +312,12 @@ class S3Client:
         endpoint = ""
         if body:
             try:
-                root = _xml(body)
+                root = parse_xml(body)
             except S3Error:
                 root = None
             if root is not None:
-                region = _text(root, "Region") or region
-                endpoint = _text(root, "Endpoint")
+                region = child_text(root, "Region") or region
+                endpoint = child_text(root, "Endpoint")
         hint = "set region in the storage profile or S3_REGION"
         if code == "AuthorizationHeaderMalformed" and region and region != self.region:
             return f"wrong region: the bucket's region is {region!r}, requests were signed for {self.region!r}: {hint}"
@@ -424,7 +373,7 @@ class S3Client:
         for name, value in (metadata or {}).items():
             headers[f"x-amz-meta-{name}"] = value
         resp = await self.request("POST", bucket, key, params={"uploads": ""}, headers=headers)
-        upload_id = _text(_xml(resp.body), "UploadId")
+        upload_id = child_text(parse_xml(resp.body), "UploadId")
         if not upload_id:
             raise S3Error(f"no UploadId in the reply for {self.describe(bucket, key)}")
         return upload_id
@@ -461,7 +410,7 @@ class S3Client:
                 "x-amz-copy-source-range": f"bytes={start}-{end - 1}",
             },
         )
-        return '"' + _text(_xml(resp.body), "ETag").strip('"') + '"'
+        return '"' + child_text(parse_xml(resp.body), "ETag").strip('"') + '"'
 
     async def complete_multipart_upload(self, bucket: str, key: str, upload_id: str, etags: list[str]) -> str:
         parts = "".join(
@@ -471,7 +420,7 @@ class S3Client:
         resp = await self.request(
             "POST", bucket, key, params={"uploadId": upload_id}, body=body, headers={"Content-MD5": md5_b64(body)}
         )
-        etag = _text(_xml(resp.body), "ETag").strip('"')
+        etag = child_text(parse_xml(resp.body), "ETag").strip('"')
         # Each part was checked by the server against its Content-MD5; this checks the assembled whole: the
         # server must have joined exactly those parts, in that order.
         digests = [_md5_of_etag(tag) for tag in etags]
@@ -499,7 +448,7 @@ class S3Client:
             headers["Content-Type"] = "application/octet-stream"
             headers.update({f"x-amz-meta-{name}": value for name, value in metadata.items()})
         resp = await self.request("PUT", bucket, key, headers=headers)
-        return _text(_xml(resp.body), "ETag").strip('"')
+        return child_text(parse_xml(resp.body), "ETag").strip('"')
 
     async def delete_object(self, bucket: str, key: str) -> None:
         await self.request("DELETE", bucket, key, ok=(200, 204))
@@ -512,9 +461,9 @@ class S3Client:
             "POST", bucket, "", params={"delete": ""}, body=body, headers={"Content-MD5": md5_b64(body)}
         )
         errors: dict[str, str] = {}
-        for node in _xml(resp.body):
+        for node in parse_xml(resp.body):
             if node.tag.endswith("Error"):
-                errors[_text(node, "Key")] = f"{_text(node, 'Code')}: {_text(node, 'Message')}"
+                errors[child_text(node, "Key")] = f"{child_text(node, 'Code')}: {child_text(node, 'Message')}"
         return errors
 
     async def list_objects(
@@ -546,36 +495,36 @@ class S3Client:
                 logger.debug("{} refused ListObjectsV2 ({}); listing with v1", self.endpoint, exc.code)
                 self._list_v1 = True
                 continue
-            root = _xml(resp.body, "ListBucketResult")
-            if not self._list_v1 and root.find(_NS + "KeyCount") is None and root.find("KeyCount") is None:
+            root = parse_xml(resp.body, "ListBucketResult")
+            if not self._list_v1 and root.find(NS + "KeyCount") is None and root.find("KeyCount") is None:
                 # A v1 reply to a v2 request: the server ignored list-type=2 (no continuation tokens follow).
                 logger.debug("{} answered ListObjectsV2 in v1 form; listing with v1", self.endpoint)
                 self._list_v1 = True
-            encoded = _text(root, "EncodingType") == "url"
+            encoded = child_text(root, "EncodingType") == "url"
             decode = unquote_plus if encoded else (lambda s: s)
             objects = [
                 ListedObject(
-                    key=decode(_text(node, "Key")),
-                    size=int(_text(node, "Size", "0")),
-                    mtime=datetime.fromisoformat(_text(node, "LastModified")).timestamp(),
-                    etag=_text(node, "ETag").strip('"'),
+                    key=decode(child_text(node, "Key")),
+                    size=int(child_text(node, "Size", "0")),
+                    mtime=datetime.fromisoformat(child_text(node, "LastModified")).timestamp(),
+                    etag=child_text(node, "ETag").strip('"'),
                 )
-                for node in _children(root, "Contents")
+                for node in children(root, "Contents")
             ]
-            prefixes = [decode(_text(node, "Prefix")) for node in _children(root, "CommonPrefixes")]
+            prefixes = [decode(child_text(node, "Prefix")) for node in children(root, "CommonPrefixes")]
             yield objects, prefixes
-            if _text(root, "IsTruncated") != "true":
+            if child_text(root, "IsTruncated") != "true":
                 return
             if self._list_v1:
                 # NextMarker is only sent with a delimiter; else the last key is the marker (both URL-encoded).
-                following = decode(_text(root, "NextMarker")) or max(
+                following = decode(child_text(root, "NextMarker")) or max(
                     [o.key for o in objects] + prefixes, default=""
                 )
                 if not following or following <= marker:
                     raise S3Error(f"the listing of {self.describe(bucket, prefix)} does not advance (marker {following!r})")
                 marker = following
             else:
-                token = _text(root, "NextContinuationToken")
+                token = child_text(root, "NextContinuationToken")
                 if not token:
                     raise S3Error(f"the listing of {self.describe(bucket, prefix)} is truncated without a continuation token")
 
@@ -600,16 +549,6 @@ def _error_in_200(method: str, params: dict[str, str] | None, status: int, body:
     if head.startswith(b"<?xml"):
         head = head.split(b"?>", 1)[-1].lstrip()
     return head.startswith(b"<Error>")
-
-
-def _error_code(body: bytes) -> tuple[str, str]:
-    if not body:
-        return "", ""
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
-        return "", body[:200].decode(errors="replace")
-    return _text(root, "Code"), _text(root, "Message")
 
 
 def _md5_of_etag(etag: str) -> bytes | None:

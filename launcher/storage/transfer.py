@@ -17,7 +17,7 @@ import math
 import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from launcher.storage.errors import StorageError
 from launcher.storage.integrity import (
@@ -29,8 +29,11 @@ from launcher.storage.integrity import (
 )
 from launcher.storage.models import TransferConfig
 from launcher.storage.orphans import live_upload
-from launcher.storage.s3client import S3Client, metadata_of
+from launcher.storage.headers import metadata_of
 from launcher.storage.stores import Entry, LocalStore, S3Store, Store, raise_disk_error, temp_name
+
+if TYPE_CHECKING:  # a type only: a sync that involves no S3 endpoint does not load the HTTP client
+    from launcher.storage.s3client import S3Client
 
 T = TypeVar("T")
 

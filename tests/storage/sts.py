@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's launcher, whatever the cwd
 
 from launcher.storage.credentials import FrozenCredentials, StaticCredentials  # noqa: E402
-from launcher.storage.devserver import ACCESS_KEY, ROLE_ARN, SECRET_KEY  # noqa: E402
+from tests.seaweed import ACCESS_KEY, ROLE_ARN, SECRET_KEY  # noqa: E402
 from launcher.storage.sigv4 import Signer  # noqa: E402
 
 

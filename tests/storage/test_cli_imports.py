@@ -26,10 +26,13 @@ main()
 
 # Never on the `data` path: the job machinery, the backends, the trainer's libraries, botocore with static keys.
 NEVER = ("launcher.cli", "launcher.jobs", "launcher.backends", "launcher.recipe", "keras", "jax", "yaml",
-         "botocore", "boto3", "s3fs", "fsspec", "tqdm", "entry.progress")
+         "botocore", "boto3", "s3fs", "fsspec", "tqdm", "entry.progress",
+         # the node's data cache: only `launcher data cache ...` needs it (and its file locks)
+         "entry.datacache", "filelock")
 # The HTTP client is for S3 endpoints only; the sync engine for commands that move data.
 NOT_FOR_A_LISTING = ("aiohttp", "yarl", "launcher.storage.s3client", "launcher.storage.sync_engine",
-                     "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.orphans")
+                     "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.orphans",
+                     "launcher.storage.models")
 
 
 def _imports(tmp_path: Path, *args: str) -> set[str]:
@@ -58,7 +61,8 @@ def test_data_ls_on_an_s3_endpoint_imports_the_http_client_but_not_botocore(s3: 
     modules = _imports(tmp_path, "data", "ls", f"s3://{s3}/empty/")
     assert "aiohttp" in modules  # the S3 path does load it: the check above is not vacuous
     assert _loaded(modules, NEVER) == []
-    engine = ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.orphans")
+    engine = ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.orphans",
+              "launcher.storage.models")
     assert _loaded(modules, engine) == []
 
 
@@ -74,8 +78,17 @@ def test_a_sync_still_works_through_the_lazy_imports(tmp_path: Path) -> None:
     modules = _imports(tmp_path, "data", "sync", str(src), "obs://bucket/copy/")
     assert "launcher.storage.sync_engine" in modules
     assert _loaded(modules, NEVER) == []
+    # No S3 endpoint on either side: the HTTP client stays out (the engine names S3Client as a type only).
+    assert _loaded(modules, ("aiohttp", "launcher.storage.s3client")) == []
     listed = subprocess.run(
         [sys.executable, "-m", "launcher", "data", "ls", "obs://bucket/copy/"], capture_output=True, text=True,
         timeout=120,
     )
     assert listed.stdout.split() == ["obs://bucket/copy/a.txt"]
+
+
+def test_the_data_cache_commands_import_the_cache_when_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAUNCHER_DATA_CACHE", str(tmp_path / "cache"))
+    modules = _imports(tmp_path, "data", "cache", "ls")
+    assert "entry.datacache" in modules  # what the other commands leave out is really loaded here
+    assert _loaded(modules, ("launcher.cli", "launcher.backends", "aiohttp")) == []

@@ -14,7 +14,7 @@ import pytest
 
 from launcher import storage
 from launcher.storage import TransferConfig, TransferFailed
-from launcher.storage.devserver import ACCESS_KEY, SECRET_KEY
+from tests.seaweed import ACCESS_KEY, SECRET_KEY
 from launcher.storage.integrity import checkable_part_size, is_composite
 from launcher.storage.stores import is_part_file
 from tests.launcher.helpers import run_cli

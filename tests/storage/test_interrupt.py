@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from launcher import storage
-from launcher.storage.devserver import SeaweedServer
+from tests.seaweed import SeaweedServer
 from launcher.storage.errors import TransferFailed
 from launcher.storage.stores import PART_MARK
 from tests.services import require_weed

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from launcher import storage
-from launcher.storage.devserver import ACCESS_KEY, SECRET_KEY, SeaweedServer, find_weed
+from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer, find_weed
 from launcher.storage.errors import CredentialsError, StorageError
 from launcher.storage.profiles import load_profile
 from launcher.storage.s3client import S3Client

@@ -8,7 +8,7 @@ answers virtual-host requests for `bucket.s3.test` (make that name resolve to 12
 `sts_token_seconds=N` turns on SeaweedFS's STS: AssumeRole with the static keys hands out temporary keys
 that need their session token and stop working after N seconds.
 
-`python -m launcher.storage.devserver` runs one in the foreground and prints its environment.
+`python -m tests.seaweed` runs one in the foreground and prints its environment.
 Follows shared/S3_TESTING.md: `weed mini`, every port explicit, -ip=127.0.0.1, telemetry off, a fresh data
 folder (mini reloads its saved flags), and the /tmp sockets it leaves behind removed on stop.
 """
