@@ -159,6 +159,8 @@ class RankGroup:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stop_signal = signal.Signals(signum)
+        # stderr: the supervisor's own log (a container's or pod's log, the local supervisor.log), not a rank's
+        os.write(2, f"launcher: {self.stop_signal.name}: stopping every rank\n".encode())
         self.signal(self.stop_signal)  # before start: `start` sends it once the ranks are up
 
     @contextlib.contextmanager

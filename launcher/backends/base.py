@@ -17,10 +17,9 @@ from typing import Any, ClassVar, TypeVar
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from launcher.errors import UserError
+from launcher.errors import UserError, format_validation_error
 from launcher.jobs import JobRecord, JobStore
 from launcher.jobspec import JobSpec, ResolvedJob
-from launcher.recipe import format_validation_error
 
 
 class JobHandle(BaseModel):

@@ -101,6 +101,30 @@ def test_a_rank_that_ignores_the_fail_fast_sigterm_is_killed_after_the_grace(tmp
     assert group.children[0].returncode == -signal.SIGKILL
 
 
+def test_a_stop_is_not_cut_short_by_the_fail_fast_grace(tmp_path: Path) -> None:
+    """After a stop (`launcher stop`, `docker stop`) the first rank to exit 143 is not a failure to fail fast on:
+    the others keep the stop's own grace to push their outputs, longer than the fail-fast grace."""
+    code = (
+        "import os, pathlib, signal, sys, time\n"
+        "name = f'rank-{os.environ[\"RANK_ID\"]}'\n"
+        "def stopped(*_):\n"
+        "    if name == 'rank-1': time.sleep(2)  # a long final push\n"
+        "    pathlib.Path(name + '.pushed').touch()\n"
+        "    sys.exit(143)\n"
+        "signal.signal(signal.SIGTERM, stopped)\n"
+        "pathlib.Path(name + '.ready').touch()\n"
+        "time.sleep(60)\n"
+    )
+    group = RankGroup(python(code), ranks(2), cwd=tmp_path, fail_fast_grace=0.2)
+    with group.forwarding():
+        group.start()
+        wait_for_files(tmp_path / "rank-0.ready", tmp_path / "rank-1.ready")
+        os.kill(os.getpid(), signal.SIGTERM)  # the stop reaches the supervisor, which forwards it
+        result = group.wait()
+    assert (tmp_path / "rank-0.pushed").exists() and (tmp_path / "rank-1.pushed").exists()
+    assert [c.returncode for c in group.children] == [143, 143] and result.exit_code == 143
+
+
 def test_a_rank_killed_by_a_signal_exits_128_plus_n(tmp_path: Path) -> None:
     code = (
         "import os, signal, time\n"

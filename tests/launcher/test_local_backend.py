@@ -126,6 +126,9 @@ def test_cancel_asks_once_returns_at_once_and_wait_sees_the_end() -> None:
     final = backend.wait(record.id, timeout=backend.stop_timeout(record.id))
     assert final.state is JobState.STOPPED and final.exit_code == 143
     assert "".join(backend.logs(record.id)).count("stopped by SIGTERM: pushing outputs") == 1
+    # Asked through the supervisor, which forwards it and then never fails fast (tests/entry/test_ranks.py)
+    supervisor_log = (Path(store.get(record.id).handle["job_dir"]) / "supervisor.log").read_text()
+    assert supervisor_log.count("launcher: SIGTERM: stopping every rank") == 1
     assert backend.cancel(record.id) == store.get(record.id) == final  # an ended job: nothing changes
 
 

@@ -27,13 +27,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
-from entry.contract import RANKS_RESULT_FILE, REQUEST_FILE
+from entry.contract import (
+    ENV_HOME,
+    ENV_JOB_ID,
+    ENV_LOCAL_RANK,
+    ENV_LOCAL_SIZE,
+    ENV_WORK_DIR,
+    RANKS_RESULT_FILE,
+    REQUEST_FILE,
+)
 from entry.credentials import CREDENTIALS_IN_CONTAINER, ENV_CREDENTIALS_FILE
 from entry.datacache import cache_root
 from entry.failure import FAILURE_FILE, describe_exit
 from entry.ranks import RankSpec, RanksSpec
 from launcher.backends.base import Backend, JobHandle, read_handle
-from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument, lines
+from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument, lines, rank_log_name
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.docker.client import DaemonUnreachable, api_message, connect, daemon_url
 from launcher.backends.docker.devices import BindMount, check_host, container_devices, rank_env
@@ -62,7 +70,6 @@ from launcher.paths import jobs_root, launcher_home, objects_root, private_dir, 
 if TYPE_CHECKING:
     import docker
 
-JOB_LOG = "job.log"  # rank 0's output, saved from the container when the job ends
 RANKS_FILE = "ranks.json"
 # Where things are inside the container.
 JOB_IN_CONTAINER = "/job"  # the job folder: work/ (data cache, output dir), rank logs, rank table
@@ -186,10 +193,10 @@ class DockerBackend(Backend):
             f"--recipe={recipe_arg}",
             hyperparameters_argument(job, JOB_IN_CONTAINER, files),
         ]
-        log_paths = [job_dir / JOB_LOG] + [job_dir / f"job-rank-{r}.log" for r in range(1, len(cards))]
+        log_paths = [job_dir / rank_log_name(r) for r in range(len(cards))]  # rank 0's: saved from the container
 
         def rank_vars(r: int) -> dict[str, str]:
-            return {"RANK_ID": str(r), "LAUNCHER_LOCAL_RANK": str(r), **rank_env(device, cards, r), **per_rank[r]}
+            return {"RANK_ID": str(r), ENV_LOCAL_RANK: str(r), **rank_env(device, cards, r), **per_rank[r]}
 
         if len(cards) == 1:
             environment.update(rank_vars(0))
@@ -245,16 +252,16 @@ class DockerBackend(Backend):
         return {
             **_storage_env(),
             **self.options.env,
-            "LAUNCHER_JOB_ID": job.id,
+            ENV_JOB_ID: job.id,
             "JOB_ID": job.id,
-            "LAUNCHER_HOME": HOME_IN_CONTAINER,
-            "LAUNCHER_WORK_DIR": f"{JOB_IN_CONTAINER}/work",
+            ENV_HOME: HOME_IN_CONTAINER,
+            ENV_WORK_DIR: f"{JOB_IN_CONTAINER}/work",
             "PYTHONPATH": f"{CODE_IN_CONTAINER}:{PROJECT_IN_CONTAINER}",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",  # the code dir is read-only, and not this interpreter's to fill
             "HOME": "/tmp",  # the caller's uid has no home in the image; Keras and matplotlib want one
             "RANK_SIZE": str(ranks),
-            "LAUNCHER_LOCAL_SIZE": str(ranks),
+            ENV_LOCAL_SIZE: str(ranks),
         }
 
     def _default_image(self, job: JobSpec) -> str:

@@ -20,9 +20,9 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from entry.contract import REQUEST_FILE
+from entry.contract import ENV_HOME, ENV_JOB_ID, ENV_LOCAL_RANK, ENV_LOCAL_SIZE, ENV_WORK_DIR, REQUEST_FILE
 from launcher.backends.base import Backend, JobHandle, read_handle
-from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument
+from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument, rank_log_name
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.local import process
 from launcher.errors import UserError
@@ -30,9 +30,6 @@ from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
 from launcher.paths import jobs_root, launcher_home, private_dir, touch_private, write_private
 from launcher.redact import redact_mapping
-
-JOB_LOG = "job.log"
-
 
 class LocalOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -96,14 +93,14 @@ class LocalBackend(Backend):
         job_dir = jobs_root() / job.id
         common, per_rank, files = distributed_env(device.kind, cards, job_dir)
         env = {
-            "LAUNCHER_JOB_ID": job.id,
+            ENV_JOB_ID: job.id,
             "JOB_ID": job.id,
-            "LAUNCHER_HOME": str(launcher_home()),
-            "LAUNCHER_WORK_DIR": str(job_dir / "work"),
+            ENV_HOME: str(launcher_home()),
+            ENV_WORK_DIR: str(job_dir / "work"),
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(job.code_dir), os.environ.get("PYTHONPATH", "")])),
             "RANK_SIZE": str(len(cards)),
-            "LAUNCHER_LOCAL_SIZE": str(len(cards)),
+            ENV_LOCAL_SIZE: str(len(cards)),
             **common,
         }
         ranks = [
@@ -111,11 +108,11 @@ class LocalBackend(Backend):
                 rank=r,
                 env={
                     "RANK_ID": str(r),
-                    "LAUNCHER_LOCAL_RANK": str(r),
+                    ENV_LOCAL_RANK: str(r),
                     **device.env_for(card, len(cards)),
                     **per_rank[r],
                 },
-                log_path=job_dir / (JOB_LOG if r == 0 else f"job-rank-{r}.log"),
+                log_path=job_dir / rank_log_name(r),
             )
             for r, card in enumerate(cards)
         ]
@@ -150,7 +147,7 @@ class LocalBackend(Backend):
                 stdout=supervisor_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the CLI's terminal and Ctrl-C
-                env={**os.environ, "LAUNCHER_HOME": str(launcher_home())},
+                env={**os.environ, ENV_HOME: str(launcher_home())},
             )
         # Merged, not written back: the supervisor may already have added the job's own pid/pgid.
         self.store.update(job.id, handle_update=process.identity(supervisor.pid, prefix="supervisor_"))
@@ -198,7 +195,13 @@ class LocalBackend(Backend):
         if record.state.terminal or handle.cancelled_at is not None:
             return self.status(record.id)  # asked already: a second SIGTERM could cut the job's final push short
         self.store.update(record.id, handle_update={"cancelled_at": time.time()})
-        process.signal_group(handle.model_dump(), signal.SIGTERM)  # the whole group: ranks and their children
+        ids = handle.model_dump()
+        if process.alive(ids, prefix="supervisor_"):
+            # Through the supervisor: it forwards the stop to the whole rank group and then does not fail fast on
+            # the first rank that exits 143 (its 30 s SIGKILL would cut a longer grace short).
+            os.kill(ids["supervisor_pid"], signal.SIGTERM)
+        else:
+            process.signal_group(ids, signal.SIGTERM)  # the supervisor is gone: the whole group directly
         return self.status(record.id)
 
     @property

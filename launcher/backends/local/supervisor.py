@@ -61,20 +61,21 @@ def supervise(job_dir: Path) -> int:
             group.wait()
             return 0
         result = group.wait()  # ends with SIGKILL to what is left of the group
-    _kill_trainers(work_dir)
-    failed_rank, returncode, exit_code = result.rank, result.returncode, result.exit_code
-    record = store.get(request.job_id)
-    if returncode == 0:  # finished before (or despite) a stop request: the truth is that it succeeded
-        store.transition(request.job_id, JobState.SUCCEEDED, exit_code=0)
-    elif record.stop_requested:
-        store.transition(request.job_id, JobState.STOPPED, exit_code=exit_code, reason="stopped")
-    elif group.stop_signal is not None:  # the job's owner was told to stop (a shutdown, a `kill`): so was the job
-        reason = f"stopped: the supervisor got {group.stop_signal.name}"
-        store.transition(request.job_id, JobState.STOPPED, exit_code=exit_code, reason=reason)
-    else:
-        where = f"rank {failed_rank}: " if len(request.ranks) > 1 else ""
-        reason = _entry_reason(work_dir) or describe_exit(returncode)
-        store.transition(request.job_id, JobState.FAILED, exit_code=exit_code, reason=where + reason)
+        # Still forwarding: a stop that arrives now must not kill this process before it records the end.
+        _kill_trainers(work_dir)
+        failed_rank, returncode, exit_code = result.rank, result.returncode, result.exit_code
+        record = store.get(request.job_id)
+        if returncode == 0:  # finished before (or despite) a stop request: the truth is that it succeeded
+            store.transition(request.job_id, JobState.SUCCEEDED, exit_code=0)
+        elif record.stop_requested:
+            store.transition(request.job_id, JobState.STOPPED, exit_code=exit_code, reason="stopped")
+        elif group.stop_signal is not None:  # the job's owner was told to stop (a shutdown, a `kill`): so was the job
+            reason = f"stopped: the supervisor got {group.stop_signal.name}"
+            store.transition(request.job_id, JobState.STOPPED, exit_code=exit_code, reason=reason)
+        else:
+            where = f"rank {failed_rank}: " if len(request.ranks) > 1 else ""
+            reason = _entry_reason(work_dir) or describe_exit(returncode)
+            store.transition(request.job_id, JobState.FAILED, exit_code=exit_code, reason=where + reason)
     return 0
 
 

@@ -40,6 +40,7 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from entry.args import DEFAULT_DATA_URL, DEFAULT_TRAIN_URL, json_or_text
+from entry.contract import ENV_JOB_ID
 from launcher import storage
 from launcher.backends.base import Backend, JobHandle, read_handle
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
@@ -217,7 +218,7 @@ def build_job(job: JobSpec, options: ModelArtsOptions, code: CodePlan) -> Job:
         )
     algorithm.engine = engine
     algorithm.parameters = params
-    algorithm.environments = {"LAUNCHER_JOB_ID": job.id, "PYTHONUNBUFFERED": "1"}
+    algorithm.environments = {ENV_JOB_ID: job.id, "PYTHONUNBUFFERED": "1"}
     if options.io == "channels":
         algorithm.inputs = [
             Input(
