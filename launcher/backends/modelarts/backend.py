@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from entry.args import DEFAULT_DATA_URL, DEFAULT_TRAIN_URL, json_or_text
 from entry.contract import ENV_JOB_ID
 from launcher import storage
-from launcher.backends.base import Backend, JobHandle, read_handle
+from launcher.backends.base import JobHandle, read_handle
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
 from launcher.backends.common import (
     HYPERPARAMETERS_FILE,
@@ -58,7 +58,7 @@ from launcher.backends.modelarts.api import (
     resolve_account,
     resolve_endpoint,
 )
-from launcher.backends.remote_records import RemoteHandle, RemoteStatus, reconcile
+from launcher.backends.remote_records import RemoteBackend, RemoteHandle, RemoteStatus, reconcile
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
@@ -289,7 +289,7 @@ class ModelArtsHandle(RemoteHandle):
     tasks: list[str] = []  # the platform's task names (worker-0, ...), once it has said them
 
 
-class ModelArtsBackend(Backend):
+class ModelArtsBackend(RemoteBackend):
     name: ClassVar[str] = "modelarts"
     Options: ClassVar[type[BaseModel]] = ModelArtsOptions
     Handle: ClassVar[type[JobHandle]] = ModelArtsHandle
@@ -401,51 +401,23 @@ class ModelArtsBackend(Backend):
                 return
             time.sleep(self.options.poll_interval_s)
 
-    def cancel(self, job_id: str) -> JobRecord:
-        record = self.store.get(job_id)
-        if record.state.terminal:
-            return record
-        handle = self.handle(record)
-        self.store.update(record.id, stop_requested=True)
-        if handle.cancelled_at is None:  # asked once: ModelArts refuses to terminate a job that is terminating
-            self._api_for(handle).stop(handle.training_job_id)
-            self.store.update(record.id, handle_update={"cancelled_at": time.time()})
-        return self.status(record.id)
+    def _terminate(self, handle: ModelArtsHandle) -> None:  # type: ignore[override]
+        self._api_for(handle).stop(handle.training_job_id)
 
-    @property
-    def poll_s(self) -> float:
-        return self.options.poll_interval_s
+    def _account(self, handle: ModelArtsHandle) -> tuple[str, str, str]:  # type: ignore[override]
+        return (handle.endpoint or "", handle.region or "", handle.project_id or "")
 
-    def stop_timeout(self, job_id: str) -> float:
-        return self.options.stop_timeout_s
-
-    def list(self, limit: int = 50) -> list[JobRecord]:
-        """One search per account for the unfinished jobs, instead of one details call each."""
-        records = self.store.list(self.name, limit)
-        by_account: dict[tuple[str, str, str], list[tuple[JobRecord, ModelArtsHandle]]] = {}
-        for r in records:
-            handle = None if r.state.terminal else self._readable_handle(r)
-            if handle is not None:
-                key = (handle.endpoint or "", handle.region or "", handle.project_id or "")
-                by_account.setdefault(key, []).append((r, handle))
+    def _refresh_account(  # type: ignore[override]
+        self, account: tuple[str, str, str], jobs: list[tuple[JobRecord, ModelArtsHandle]]
+    ) -> dict[str, JobRecord]:
+        endpoint, region, project = account
+        api = self._api(endpoint or None, region or None, project or None)
+        found = {j.metadata.id: j for j in api.search(limit=50) if j.metadata}
         fresh: dict[str, JobRecord] = {}
-        for (endpoint, region, project), group in by_account.items():
-            try:
-                api = self._api(endpoint or None, region or None, project or None)
-                found = {j.metadata.id: j for j in api.search(limit=50) if j.metadata}
-                for r, handle in group:
-                    remote = found.get(handle.training_job_id)
-                    fresh[r.id] = self._apply(r, remote) if remote is not None else self.status(r.id)
-            except UserError as error:  # one unreachable account must not hide every other job
-                logger.warning("ModelArts {} ({}): showing the last known states: {}", region, endpoint, error)
-        return [fresh.get(r.id, r) for r in records]
-
-    def _readable_handle(self, record: JobRecord) -> ModelArtsHandle | None:
-        try:
-            return self.handle(record)
-        except UserError as error:  # one damaged record must not hide the others: it is listed as last known
-            logger.warning("{}", error)
-            return None
+        for r, handle in jobs:
+            remote = found.get(handle.training_job_id)
+            fresh[r.id] = self._apply(r, remote) if remote is not None else self.status(r.id)
+        return fresh
 
 
 def _new_text(preview: Any, shown: int) -> tuple[int, bytes]:

@@ -22,10 +22,10 @@ from loguru import logger
 from pydantic import BaseModel
 
 from launcher import storage
-from launcher.backends.base import Backend, JobHandle, read_handle
+from launcher.backends.base import JobHandle, read_handle
 from launcher.backends.codeupload import CodePlan, plan_code_upload, upload_code
 from launcher.backends.common import lines, to_wire
-from launcher.backends.remote_records import RemoteHandle, RemoteStatus, reconcile
+from launcher.backends.remote_records import RemoteBackend, RemoteHandle, RemoteStatus, reconcile
 from launcher.backends.volcano.api import KubeAPI, KubeError
 from launcher.backends.volcano.manifests import (
     ANNOTATION_JOB_ID,
@@ -151,7 +151,7 @@ class VolcanoHandle(RemoteHandle):
     uid: str | None = None
 
 
-class VolcanoBackend(Backend):
+class VolcanoBackend(RemoteBackend):
     name: ClassVar[str] = "volcano"
     Options: ClassVar[type[BaseModel]] = VolcanoOptions
     Handle: ClassVar[type[JobHandle]] = VolcanoHandle
@@ -336,58 +336,28 @@ class VolcanoBackend(Backend):
                     return found.metadata.uid
         return None
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def _terminate(self, handle: VolcanoHandle) -> None:  # type: ignore[override]
         """Delete the Job in the foreground (its pods get SIGTERM and their grace period) and its ConfigMaps and
-        Secret; a second cancel deletes nothing twice. `status` says STOPPED once the Job is gone."""
-        record = self.store.get(job_id)
-        if record.state.terminal:
-            return record
-        handle = self.handle(record)
-        self.store.update(record.id, stop_requested=True)
-        if handle.cancelled_at is None:
-            api = self._api_for(handle)
-            api.delete_job(handle.name)
-            for config_map in handle.config_maps:
-                api.delete_config_map(config_map)  # owned by the Job too; deleting here covers clusters with GC lag
-            if handle.secret:
-                api.delete_secret(handle.secret)
-            self.store.update(record.id, handle_update={"cancelled_at": time.time()})
-        return self.status(record.id)
+        Secret. `status` says STOPPED once the Job is gone."""
+        api = self._api_for(handle)
+        api.delete_job(handle.name)
+        for config_map in handle.config_maps:
+            api.delete_config_map(config_map)  # owned by the Job too; deleting here covers clusters with GC lag
+        if handle.secret:
+            api.delete_secret(handle.secret)
 
-    @property
-    def poll_s(self) -> float:
-        return self.options.poll_interval_s
+    def _account(self, handle: VolcanoHandle) -> tuple[str, str, str]:  # type: ignore[override]
+        return (handle.namespace or "", handle.kubeconfig or "", handle.context or "")
 
-    def stop_timeout(self, job_id: str) -> float:
-        return self.options.stop_timeout_s
-
-    def list(self, limit: int = 50) -> list[JobRecord]:
-        """One label-selected list per namespace for the unfinished jobs, instead of one get each."""
-        records = self.store.list(self.name, limit)
-        groups: dict[tuple[str, str, str], list[tuple[JobRecord, VolcanoHandle]]] = {}
-        for r in records:
-            handle = None if r.state.terminal else self._readable_handle(r)
-            if handle is not None:
-                key = (handle.namespace or "", handle.kubeconfig or "", handle.context or "")
-                groups.setdefault(key, []).append((r, handle))
-        fresh: dict[str, JobRecord] = {}
+    def _refresh_account(  # type: ignore[override]
+        self, account: tuple[str, str, str], jobs: list[tuple[JobRecord, VolcanoHandle]]
+    ) -> dict[str, JobRecord]:
+        """One label-selected list of the namespace."""
+        namespace, kubeconfig, context = account
+        api = self._api(namespace or None, kubeconfig or None, context or None)
         selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-        for (namespace, kubeconfig, context), group in groups.items():
-            try:
-                api = self._api(namespace or None, kubeconfig or None, context or None)
-                found = {j["metadata"]["name"]: j for j in api.list_jobs(selector)}
-                for r, handle in group:
-                    fresh[r.id] = self._refresh(api, r, handle.name, found.get(handle.name))
-            except UserError as error:  # one unreachable cluster must not hide every other job
-                logger.warning("Volcano namespace {}: showing the last known states: {}", namespace, error)
-        return [fresh.get(r.id, r) for r in records]
-
-    def _readable_handle(self, record: JobRecord) -> VolcanoHandle | None:
-        try:
-            return self.handle(record)
-        except UserError as error:  # one damaged record must not hide the others: it is listed as last known
-            logger.warning("{}", error)
-            return None
+        found = {j["metadata"]["name"]: j for j in api.list_jobs(selector)}
+        return {r.id: self._refresh(api, r, handle.name, found.get(handle.name)) for r, handle in jobs}
 
 
 def _annotated_job_id(found: dict[str, Any]) -> str | None:
