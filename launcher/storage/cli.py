@@ -55,10 +55,15 @@ def _patterns(value: str | Sequence[str] | None) -> list[str]:
     return [str(p) for p in value]
 
 
-def _finish(run: SyncReport | None, error: TransferFailed | None) -> None:
+def _report(transfer: Callable[[], SyncReport]) -> None:
+    """Run a copy or sync and print its report, also when some files failed (then raise that failure)."""
     from launcher.storage.models import SyncReport
 
-    report = run if run is not None else (error.report if error is not None else None)
+    error: TransferFailed | None = None
+    try:
+        report: SyncReport | None = transfer()
+    except TransferFailed as exc:
+        error, report = exc, exc.report
     if isinstance(report, SyncReport):
         for line in report.planned:
             print(printable(line))
@@ -118,10 +123,8 @@ class DataCommands:
             if api.is_folder(src):
                 raise StorageError(printable(f"{src} is a folder: add --recursive to copy what is below it"))
             raise StorageError(printable(f"nothing at {src}: no such file or object"))
-        report: SyncReport | None = None
-        failure: TransferFailed | None = None
-        try:
-            report = api.copy(
+        _report(
+            lambda: api.copy(
                 src,
                 dst,
                 include=_patterns(include),
@@ -130,9 +133,7 @@ class DataCommands:
                 progress=progress,
                 follow_symlinks=follow_symlinks,
             )
-        except TransferFailed as exc:
-            failure = exc
-        _finish(report, failure)
+        )
 
     @_ctrl_c_is_one_line
     def sync(
@@ -151,10 +152,8 @@ class DataCommands:
 
         Symbolic links: as for cp (--follow_symlinks). --delete removes a link itself, never what it points to.
         """
-        report: SyncReport | None = None
-        failure: TransferFailed | None = None
-        try:
-            report = api.sync(
+        _report(
+            lambda: api.sync(
                 src,
                 dst,
                 delete=delete,
@@ -165,9 +164,7 @@ class DataCommands:
                 progress=progress,
                 follow_symlinks=follow_symlinks,
             )
-        except TransferFailed as exc:
-            failure = exc
-        _finish(report, failure)
+        )
 
     @_ctrl_c_is_one_line
     def rm(self, url: str, recursive: bool = False) -> None:
