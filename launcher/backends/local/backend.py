@@ -20,28 +20,42 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from entry.contract import ENV_HOME, ENV_JOB_ID, ENV_LOCAL_RANK, ENV_LOCAL_SIZE, ENV_WORK_DIR, REQUEST_FILE
+from entry.contract import (
+    ENV_HOME,
+    ENV_JOB_ID,
+    ENV_LOCAL_RANK,
+    ENV_LOCAL_SIZE,
+    ENV_WORK_DIR,
+    REQUEST_FILE,
+)
+from entry.ranks import RankSpec
 from launcher.backends.base import Backend, JobHandle, read_handle
-from launcher.backends.common import distributed_env, entry_script, hyperparameters_argument, rank_log_name
+from launcher.backends.common import (
+    distributed_env,
+    entry_script,
+    hyperparameters_argument,
+    rank_log_name,
+)
 from launcher.backends.devices import DeviceRequest
 from launcher.backends.local import process
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
-from launcher.paths import jobs_root, launcher_home, private_dir, touch_private, write_private
+from launcher.paths import (
+    jobs_root,
+    launcher_home,
+    private_dir,
+    touch_private,
+    write_private,
+)
 from launcher.redact import redact_mapping
+
 
 class LocalOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_seconds: float = Field(30.0, ge=0, description="after SIGTERM, how long the job may take to push and exit")
     python: str = Field(sys.executable, description="interpreter that runs the entry script")
-
-
-class RankProcess(BaseModel):
-    rank: int
-    env: dict[str, str]  # this rank's own variables (RANK_ID, DEVICE_ID, ...)
-    log_path: Path
 
 
 class LocalRequest(BaseModel):
@@ -52,7 +66,7 @@ class LocalRequest(BaseModel):
     env: dict[str, str]  # added to the launcher's own environment, for every rank
     cwd: Path
     job_dir: Path
-    ranks: list[RankProcess]
+    ranks: list[RankSpec]  # each with its log file in the job folder
     files: dict[str, str] = Field(default_factory=dict, description="written into job_dir first (rank table)")
 
     def command_line(self) -> str:
@@ -104,7 +118,7 @@ class LocalBackend(Backend):
             **common,
         }
         ranks = [
-            RankProcess(
+            RankSpec(
                 rank=r,
                 env={
                     "RANK_ID": str(r),
@@ -112,7 +126,7 @@ class LocalBackend(Backend):
                     **device.env_for(card, len(cards)),
                     **per_rank[r],
                 },
-                log_path=job_dir / rank_log_name(r),
+                log_path=str(job_dir / rank_log_name(r)),
             )
             for r, card in enumerate(cards)
         ]
@@ -132,12 +146,14 @@ class LocalBackend(Backend):
         assert isinstance(request, LocalRequest)
         private_dir(request.job_dir)
         for rank in request.ranks:
-            touch_private(rank.log_path)
+            touch_private(Path(rank.log_path))
         for name, content in request.files.items():
             write_private(request.job_dir / name, content)
         write_private(request.job_dir / REQUEST_FILE, request.model_dump_json(indent=2))
         handle = LocalHandle(
-            job_dir=request.job_dir, logs=[r.log_path for r in request.ranks], grace_seconds=self.options.grace_seconds
+            job_dir=request.job_dir,
+            logs=[Path(r.log_path) for r in request.ranks if r.log_path],
+            grace_seconds=self.options.grace_seconds,
         )
         self.create_record(job, handle)
         with open(touch_private(request.job_dir / "supervisor.log"), "ab") as supervisor_log:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from entry.contract import ENV_WORK_DIR, FAILURE_FILE, REQUEST_FILE
 from entry.failure import describe_exit
-from entry.ranks import RankGroup, RankSpec
+from entry.ranks import RankGroup
 from launcher.backends.local import process
 from launcher.backends.local.backend import LocalRequest
 from launcher.jobs import JobState, JobStore
@@ -46,13 +46,12 @@ def supervise(job_dir: Path) -> int:
     request = LocalRequest.model_validate_json((job_dir / REQUEST_FILE).read_text())
     store = JobStore()
     work_dir = Path(request.env[ENV_WORK_DIR])
-    ranks = [RankSpec(rank=r.rank, env=r.env, log_path=str(r.log_path)) for r in request.ranks]
-    group = RankGroup(request.argv, ranks, env={**os.environ, **request.env}, cwd=request.cwd)
+    group = RankGroup(request.argv, request.ranks, env={**os.environ, **request.env}, cwd=request.cwd)
     with group.forwarding():
         try:
             group.start()
         except OSError as error:
-            with open(request.ranks[0].log_path, "ab") as log:
+            with open(request.ranks[0].log_path or os.devnull, "ab") as log:
                 log.write(f"launcher: cannot start the job: {error}\n".encode())
             store.transition(request.job_id, JobState.FAILED, reason=f"cannot start: {error}")
             return 1
