@@ -43,6 +43,11 @@ def _data(args: list[str], exit_now: bool = False) -> None:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     setup_logging("DEBUG" if debug else "INFO")
+    if exit_now:
+        # The process ends with this command: its few metadata requests go over http.client (no aiohttp).
+        from launcher.storage.session import prefer_blocking_requests
+
+        prefer_blocking_requests()
     code = 0
     try:
         fire.Fire(DataCommands, command=args, name="launcher data")

@@ -21,9 +21,11 @@ if TYPE_CHECKING:  # the sync engine (transfers, progress, orphan sweep) is impo
 T = TypeVar("T")
 
 
-def _with_session(work: Callable[[Session], Awaitable[T]], profile: Profile | None = None) -> T:
+def _with_session(
+    work: Callable[[Session], Awaitable[T]], profile: Profile | None = None, *, concurrent: bool = False
+) -> T:
     async def main() -> T:
-        async with Session(profile) as session:
+        async with Session(profile, concurrent=concurrent) as session:
             return await work(session)
 
     return runner.run(main)
@@ -62,7 +64,7 @@ def sync(
         follow_symlinks=follow_symlinks,
         transfer=transfer or TransferConfig(),
     )
-    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=True), profile)
+    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=True), profile, concurrent=True)
     return raise_on_failures(report)
 
 
@@ -95,7 +97,7 @@ def copy(
         follow_symlinks=follow_symlinks,
         transfer=transfer or TransferConfig(),
     )
-    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=False), profile)
+    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=False), profile, concurrent=True)
     return raise_on_failures(report)
 
 

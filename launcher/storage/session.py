@@ -7,6 +7,11 @@ A Session is cheap: one per blocking call (api.py). Its S3 client is too (its ow
 health and part-transfer threads, so one call's give-up or cancellation never leaks into the next); what is
 shared is the HTTP connection pool, one per endpoint settings on runner.py's long-lived loop, so consecutive
 calls reuse warm connections. A Session used on another loop (a test's own `asyncio.run`) owns its pool.
+
+A process that sends a few requests and exits (the `launcher data` command: `prefer_blocking_requests()`)
+sends them over http.client instead (s3client.py's blocking transport), and never imports aiohttp: its
+import costs more than such a command's requests take. Sessions that move data (`concurrent=True`: sync and
+copy) keep aiohttp everywhere, for the hundreds of requests they keep in flight.
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ _pools_loop: object | None = None
 # Pools a forked child inherited: kept referenced, never closed or collected. Their sockets are registered in
 # the parent's epoll instance, which the child shares; closing them here would unregister them for the parent.
 _inherited_pools: list[aiohttp.ClientSession] = []
+_blocking_requests = False
+
+
+def prefer_blocking_requests() -> None:
+    """This process sends a few requests and exits: Sessions that do not move data use http.client."""
+    global _blocking_requests
+    _blocking_requests = True
 
 
 def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
@@ -69,8 +81,10 @@ async def _close_pools() -> None:
 class Session:
     """Use as `async with Session() as s:`; releases its client on exit."""
 
-    def __init__(self, profile: Profile | None = None, *, max_connections: int = 128) -> None:
+    def __init__(self, profile: Profile | None = None, *, max_connections: int = 128, concurrent: bool = False) -> None:
+        """`concurrent`: this session keeps many requests in flight (it moves data)."""
         self.profile = profile or load_profile()
+        self._blocking = _blocking_requests and not concurrent
         self._max_connections = max_connections
         self._client: S3Client | None = None
         self._local_root = LocalStore("/")
@@ -91,6 +105,9 @@ class Session:
         if self._client is None:
             from launcher.storage.s3client import S3Client
 
+            if self._blocking:
+                self._client = S3Client(self.profile, max_connections=self._max_connections, blocking=True)
+                return self._client
             pool = _shared_pool(self.profile, self._max_connections) if runner.on_loop() else None
             self._client = S3Client(self.profile, max_connections=self._max_connections, http=pool)
         return self._client

@@ -57,13 +57,20 @@ def test_data_ls_on_the_embedded_store_imports_no_http_client_and_no_job_machine
     assert _loaded(modules, NOT_FOR_A_LISTING) == []
 
 
-def test_data_ls_on_an_s3_endpoint_imports_the_http_client_but_not_botocore(s3: str, tmp_path: Path) -> None:
+def test_data_ls_on_an_s3_endpoint_sends_its_request_without_aiohttp(s3: str, tmp_path: Path) -> None:
     modules = _imports(tmp_path, "data", "ls", f"s3://{s3}/empty/")
-    assert "aiohttp" in modules  # the S3 path does load it: the check above is not vacuous
+    assert "launcher.storage.bulk" in modules  # the request went out over http.client
     assert _loaded(modules, NEVER) == []
-    engine = ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.orphans",
-              "launcher.storage.models")
+    engine = ("aiohttp", "yarl", "launcher.storage.sync_engine", "launcher.storage.transfer",
+              "launcher.storage.orphans", "launcher.storage.models")
     assert _loaded(modules, engine) == []
+
+
+def test_data_sync_to_an_s3_endpoint_keeps_aiohttp(s3: str, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("a")
+    modules = _imports(tmp_path, "data", "sync", str(tmp_path / "src"), f"s3://{s3}/synced/")
+    assert "aiohttp" in modules  # many requests in flight: the pooled transport (the check above is not vacuous)
 
 
 @pytest.mark.parametrize("command", [["data", "du", "obs://bucket/"], ["data", "rm", "obs://bucket/x/", "--recursive"]])
