@@ -28,7 +28,9 @@ main()
 NEVER = ("launcher.cli", "launcher.jobs", "launcher.backends", "launcher.recipe", "keras", "jax", "yaml",
          "botocore", "boto3", "s3fs", "fsspec", "tqdm", "entry.progress",
          # the node's data cache: only `launcher data cache ...` needs it (and its file locks)
-         "entry.datacache", "filelock")
+         "entry.datacache", "filelock",
+         # retries in storage use the policy's delays directly; tenacity drives the backends' API calls only
+         "tenacity")
 # The HTTP client is for S3 endpoints only; the sync engine for commands that move data.
 NOT_FOR_A_LISTING = ("aiohttp", "yarl", "launcher.storage.s3client", "launcher.storage.sync_engine",
                      "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.orphans",
@@ -99,3 +101,34 @@ def test_the_data_cache_commands_import_the_cache_when_used(tmp_path: Path, monk
     modules = _imports(tmp_path, "data", "cache", "ls")
     assert "entry.datacache" in modules  # what the other commands leave out is really loaded here
     assert _loaded(modules, ("launcher.cli", "launcher.backends", "aiohttp")) == []
+
+
+_PLUGIN_PROBE = """
+import atexit, json, os, sys
+out, sys.argv = sys.argv[1], ["launcher", *sys.argv[2:]]
+def report():
+    from pydantic.plugin import _loader
+    state = {"scanned": _loader._plugins is not None, "env": os.environ.get("PYDANTIC_DISABLE_PLUGINS")}
+    open(out, "w").write(json.dumps(state))
+atexit.register(report)
+from launcher.__main__ import main
+main()
+"""
+
+
+@pytest.mark.parametrize("user_value", [None, "some_plugin"])
+def test_the_data_command_skips_pydantics_plugin_scan_unless_the_user_chose(
+    user_value: str | None, tmp_path: Path
+) -> None:
+    out = tmp_path / "plugins.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if user_value is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = user_value
+    done = subprocess.run([sys.executable, "-c", _PLUGIN_PROBE, str(out), "data", "ls", "obs://bucket/empty/"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    state = json.loads(out.read_text())
+    if user_value is None:
+        assert state == {"scanned": False, "env": "__all__"}
+    else:  # the user's own setting is kept (here: one plugin disabled by name, so the scan runs)
+        assert state == {"scanned": True, "env": "some_plugin"}
