@@ -132,3 +132,18 @@ def test_the_data_command_skips_pydantics_plugin_scan_unless_the_user_chose(
         assert state == {"scanned": False, "env": "__all__"}
     else:  # the user's own setting is kept (here: one plugin disabled by name, so the scan runs)
         assert state == {"scanned": True, "env": "some_plugin"}
+
+
+def test_the_data_command_logs_through_one_handler_and_leaves_no_loguru_setting(tmp_path: Path) -> None:
+    probe = _PROBE.replace(
+        'json.dumps(sorted(sys.modules))',
+        # handlers ever added (loguru removes them all at exit): ours only, no default one made and removed
+        'json.dumps([__import__("loguru").logger._core.handlers_count, os.environ.get("LOGURU_AUTOINIT")])',
+    ).replace("import atexit, json, sys", "import atexit, json, os, sys")
+    out = tmp_path / "handlers.json"
+    env = {k: v for k, v in os.environ.items() if k != "LOGURU_AUTOINIT"}
+    done = subprocess.run([sys.executable, "-c", probe, str(out), "data", "ls", "obs://bucket/empty/"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text()) == [1, None]  # our redacting sink only; nothing left in the environment
+    assert "launcher: error" not in done.stderr
