@@ -21,11 +21,9 @@ if TYPE_CHECKING:  # the sync engine (transfers, progress, orphan sweep) is impo
 T = TypeVar("T")
 
 
-def _with_session(
-    work: Callable[[Session], Awaitable[T]], profile: Profile | None = None, *, concurrent: bool = False
-) -> T:
+def _with_session(work: Callable[[Session], Awaitable[T]], profile: Profile | None = None) -> T:
     async def main() -> T:
-        async with Session(profile, concurrent=concurrent) as session:
+        async with Session(profile) as session:
             return await work(session)
 
     return runner.run(main)
@@ -64,7 +62,7 @@ def sync(
         follow_symlinks=follow_symlinks,
         transfer=transfer or TransferConfig(),
     )
-    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=True), profile, concurrent=True)
+    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=True), profile)
     return raise_on_failures(report)
 
 
@@ -97,7 +95,7 @@ def copy(
         follow_symlinks=follow_symlinks,
         transfer=transfer or TransferConfig(),
     )
-    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=False), profile, concurrent=True)
+    report = _with_session(lambda s: SyncEngine(s, options).run(src, dst, mirror=False), profile)
     return raise_on_failures(report)
 
 

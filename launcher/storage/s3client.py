@@ -175,6 +175,13 @@ class S3Client:
             self._session = new_http_session(self.profile, self._max_connections)
         return self._session
 
+    def use_pool(self, http: aiohttp.ClientSession | None) -> None:
+        """From now on send requests over aiohttp (many in flight): `http` a shared pool, or None for our own."""
+        if not self.blocking:
+            return
+        self.blocking = False
+        self._session, self._owns_session = http, http is None
+
     @property
     def bulk(self) -> BulkClient:
         """The threaded path for parts of large files (see bulk.py), sharing this client's settings."""
