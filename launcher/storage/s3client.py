@@ -147,6 +147,7 @@ class S3Client:
         self._session: aiohttp.ClientSession | None = http
         self._owns_session = http is None
         self._bulk: BulkClient | None = None
+        self._requests: BulkClient | None = None  # the blocking transport's connections
         self.blocking = blocking
         self._proxies: dict[str, str | None] = {}
         self._list_v1 = profile.list_version == "1"
@@ -197,9 +198,10 @@ class S3Client:
             self._bulk.abort()
 
     async def close(self) -> None:
-        if self._bulk is not None:
-            self._bulk.close()
-            self._bulk = None
+        for threaded in (self._bulk, self._requests):
+            if threaded is not None:
+                threaded.close()
+        self._bulk = self._requests = None
         if self._session is not None:
             if self._owns_session:
                 await self._session.close()
@@ -238,8 +240,14 @@ class S3Client:
     ) -> Response:
         """Send one request with retries; raise S3Error (typed) on a final failure."""
         if self.blocking:
+            if self._requests is None:
+                from launcher.storage.bulk import BulkClient
+
+                # Its own connections: `abort_bulk` (a cancelled transfer) stops the parts, while the abort of
+                # their multipart upload must still go out.
+                self._requests = BulkClient(self)
             return await asyncio.to_thread(
-                self.bulk.request, method, bucket, key, params or {}, dict(headers or {}), body, ok
+                self._requests.request, method, bucket, key, params or {}, dict(headers or {}), body, ok
             )
         import aiohttp
         from yarl import URL
