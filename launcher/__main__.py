@@ -33,6 +33,19 @@ def _exit_now(code: int) -> None:
 
 
 def _data(args: list[str], exit_now: bool = False) -> None:
+    if exit_now:
+        # Our own CLI process: pydantic would scan every installed distribution's entry points for plugins
+        # (20-60 ms here) when the first model is built. Plugins instrument an application's validation; a
+        # data command's models are its own settings. A value the user set is kept.
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+        # loguru adds a default stderr handler at import (~12 ms: it scans the interpreter's paths), which
+        # setup_logging removes at once. Not added here; the variable is not left for child processes.
+        ours = "LOGURU_AUTOINIT" not in os.environ and "loguru" not in sys.modules
+        if ours:
+            os.environ["LOGURU_AUTOINIT"] = "false"
+            import loguru  # noqa: F401
+
+            del os.environ["LOGURU_AUTOINIT"]
     import fire
 
     from launcher.errors import UserError
@@ -43,6 +56,11 @@ def _data(args: list[str], exit_now: bool = False) -> None:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     setup_logging("DEBUG" if debug else "INFO")
+    if exit_now:
+        # The process ends with this command: its few metadata requests go over http.client (no aiohttp).
+        from launcher.storage.session import prefer_blocking_requests
+
+        prefer_blocking_requests()
     code = 0
     try:
         fire.Fire(DataCommands, command=args, name="launcher data")

@@ -18,11 +18,13 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import tenacity
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # imported by call_with_retry, its only user: the storage paths never load it
+    import tenacity
 
 T = TypeVar("T")
 
@@ -108,6 +110,7 @@ def call_with_retry(
     """`call()`, retried while it raises a `transient` error, at most `policy.retries` times; the last error is
     raised as is. `before_retry` runs before each new try; a value it returns is the result (e.g. the job that a
     create answered with 503 did make)."""
+    import tenacity
 
     def wait(state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None

@@ -16,6 +16,7 @@ import errno
 import http.client
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +26,15 @@ from urllib.parse import urlsplit
 from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
 from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, StorageError
 from launcher.storage.profiles import Profile
-from launcher.storage.s3protocol import RETRY_CODES, S3Error, S3Unavailable, error_code, md5_b64
+from launcher.storage.s3protocol import (
+    RETRY_CODES,
+    Response,
+    S3Error,
+    S3Unavailable,
+    error_code,
+    error_in_200,
+    md5_b64,
+)
 from launcher.storage.sigv4 import Signer, canonical_query
 from launcher.storage.transport import http_connection
 
@@ -47,7 +56,19 @@ class PartClient(Protocol):
     def location(self, bucket: str, key: str) -> tuple[str, str]: ...
     def payload_hash(self, body: bytes | memoryview, headers: Mapping[str, str] | None) -> str: ...
     def describe(self, bucket: str, key: str = "") -> str: ...
-    def error(self, method: str, bucket: str, key: str, status: int, code: str, message: str) -> S3Error: ...
+    def error(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> S3Error: ...
+    def untrusted(self, method: str, bucket: str, key: str, host: str, reason: object) -> S3Error: ...
 
 _BUFFER = 1 << 20
 _TRANSIENT = (OSError, http.client.HTTPException)
@@ -134,6 +155,7 @@ class BulkClient:
             send = headers()
             send["Host"] = host
             send["Accept-Encoding"] = "identity"
+            send.setdefault("User-Agent", "launcher-storage/0.1")
             if client.signer is not None:
                 client.signer.sign(method, host, path, query, send, payload_hash)
             try:
@@ -145,6 +167,9 @@ class BulkClient:
                     data = b""
                 else:
                     data = resp.read()
+            except ssl.SSLCertVerificationError as exc:  # not a network fault: retrying cannot make it trusted
+                self._drop()
+                raise client.untrusted(method, bucket, key, host, exc.verify_message or exc) from None
             except _TRANSIENT as exc:
                 self._drop()
                 if self._aborted:
@@ -157,13 +182,27 @@ class BulkClient:
                 time.sleep(client.retry.delay(attempt))
                 continue
             client.health.succeeded()
-            if resp.status in ok:
+            if resp.status in ok and not error_in_200(method, resp.status, data):
                 return resp, data
             code, message = error_code(data)
             if (resp.status in RETRY_STATUS or code in RETRY_CODES) and attempt < client.retry.attempts:
                 time.sleep(client.retry.delay(attempt, retry_after_s(resp.headers)))
                 continue
-            raise client.error(method, bucket, key, resp.status, code, message)
+            raise client.error(method, bucket, key, resp.status, code, message, headers=resp.headers, body=data)
+
+    def request(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        body: bytes | memoryview = b"",
+        ok: tuple[int, ...] = (200,),
+    ) -> Response:
+        """One whole request (S3Client.request's blocking transport): the reply read into memory."""
+        resp, data = self._call(method, bucket, key, params, lambda: dict(headers), body=body, ok=ok)
+        return Response(resp.status, resp.headers, data)
 
     def download_range(
         self,

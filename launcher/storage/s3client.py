@@ -1,5 +1,10 @@
 """A lean asyncio S3 client (aiohttp + our SigV4) for the handful of calls the sync engine makes.
 
+Two transports behind one `request()`: aiohttp (hundreds of requests in flight: the sync engine, long-lived
+processes with a warm pool), or, for a client made with `blocking=True`, bulk.py's http.client path on a
+worker thread (a command that sends a few requests and exits: `launcher data ls` then never imports aiohttp,
+~0.2 s of its start-up). Both share the signer, retry policy, TLS/proxy settings and error mapping.
+
 Chosen by measurement (bench/sync/clients.py, 4 KiB objects on 2 cores): boto3, s3fs and aiobotocore
 reach 600-900 requests/s, held back by botocore's per-request pipeline; this client does 1,700 PUT/s and
 2,900 GET/s, keeps hundreds of requests in flight on one event loop and leaves the CPU to the network, the
@@ -19,9 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus, urlsplit
 
-import aiohttp
 from loguru import logger
-from yarl import URL
 
 from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
 from launcher.storage import credentials as chain
@@ -31,6 +34,7 @@ from launcher.storage.profiles import Profile
 from launcher.storage.s3protocol import (  # noqa: F401 (the error classes are re-exported)
     NS,
     RETRY_CODES,
+    Response,
     S3CredentialsError,
     S3Error,
     S3NotFound,
@@ -39,6 +43,7 @@ from launcher.storage.s3protocol import (  # noqa: F401 (the error classes are r
     child_text,
     children,
     error_code,
+    error_in_200,
     escape,
     md5_b64,
     parse_xml,
@@ -46,18 +51,26 @@ from launcher.storage.s3protocol import (  # noqa: F401 (the error classes are r
 from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canonical_query, uri_encode_path
 from launcher.storage.transport import proxy_for, ssl_context
 
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    aiohttp.ClientConnectionError,
-    aiohttp.ClientPayloadError,
-    aiohttp.ClientResponseError,  # a reply that is not HTTP (a garbled status line): the connection is unusable
-    asyncio.TimeoutError,
-    ConnectionError,
-)
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """What aiohttp raises for a network fault (retried); imported with aiohttp, on first use."""
+    import aiohttp
+
+    return (
+        aiohttp.ClientConnectionError,
+        aiohttp.ClientPayloadError,
+        aiohttp.ClientResponseError,  # a reply that is not HTTP (a garbled status line): the connection is unusable
+        asyncio.TimeoutError,
+        ConnectionError,
+    )
+
 # The storage budget: retries start at 0.25 s and stop doubling at 8 s (the profile sets the attempts).
 _BASE_DELAY_S = 0.25
 _MAX_DELAY_S = 8.0
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from launcher.storage.bulk import BulkClient
 
 _CREDENTIAL_CODES = frozenset(
@@ -82,13 +95,6 @@ class ListedObject:
     etag: str
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
 def composite_etag(part_md5s: list[bytes]) -> str:
     """The ETag S3 and OBS give a multipart object: MD5 of the parts' binary MD5s, '-' and the part count."""
     return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"
@@ -96,6 +102,8 @@ def composite_etag(part_md5s: list[bytes]) -> str:
 
 def new_http_session(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
     """The aiohttp session (connection pool) for one endpoint's settings; must be created on its loop."""
+    import aiohttp
+
     ssl_arg: ssl.SSLContext | bool = (
         ssl_context(profile) if urlsplit(profile.endpoint or "").scheme == "https" else True
     )
@@ -117,9 +125,15 @@ class S3Client:
     """One endpoint, one connection pool. Use `async with S3Client(profile) as s3:`."""
 
     def __init__(
-        self, profile: Profile, *, max_connections: int = 128, http: aiohttp.ClientSession | None = None
+        self,
+        profile: Profile,
+        *,
+        max_connections: int = 128,
+        http: aiohttp.ClientSession | None = None,
+        blocking: bool = False,
     ) -> None:
-        """`http`: a connection pool shared with other clients (session.py's per-process pools); not closed here."""
+        """`http`: a connection pool shared with other clients (session.py's per-process pools); not closed here.
+        `blocking`: send requests over bulk.py's http.client path (no aiohttp): for a few requests in a row."""
         if profile.endpoint is None:
             raise StorageError("no S3 endpoint configured (set S3_ENDPOINT or a profile)")
         self.profile = profile
@@ -133,6 +147,8 @@ class S3Client:
         self._session: aiohttp.ClientSession | None = http
         self._owns_session = http is None
         self._bulk: BulkClient | None = None
+        self._requests: BulkClient | None = None  # the blocking transport's connections
+        self.blocking = blocking
         self._proxies: dict[str, str | None] = {}
         self._list_v1 = profile.list_version == "1"
         source = chain.credential_source(profile)
@@ -160,6 +176,13 @@ class S3Client:
             self._session = new_http_session(self.profile, self._max_connections)
         return self._session
 
+    def use_pool(self, http: aiohttp.ClientSession | None) -> None:
+        """From now on send requests over aiohttp (many in flight): `http` a shared pool, or None for our own."""
+        if not self.blocking:
+            return
+        self.blocking = False
+        self._session, self._owns_session = http, http is None
+
     @property
     def bulk(self) -> BulkClient:
         """The threaded path for parts of large files (see bulk.py), sharing this client's settings."""
@@ -175,9 +198,10 @@ class S3Client:
             self._bulk.abort()
 
     async def close(self) -> None:
-        if self._bulk is not None:
-            self._bulk.close()
-            self._bulk = None
+        for threaded in (self._bulk, self._requests):
+            if threaded is not None:
+                threaded.close()
+        self._bulk = self._requests = None
         if self._session is not None:
             if self._owns_session:
                 await self._session.close()
@@ -215,6 +239,19 @@ class S3Client:
         ok: tuple[int, ...] = (200,),
     ) -> Response:
         """Send one request with retries; raise S3Error (typed) on a final failure."""
+        if self.blocking:
+            if self._requests is None:
+                from launcher.storage.bulk import BulkClient
+
+                # Its own connections: `abort_bulk` (a cancelled transfer) stops the parts, while the abort of
+                # their multipart upload must still go out.
+                self._requests = BulkClient(self)
+            return await asyncio.to_thread(
+                self._requests.request, method, bucket, key, params or {}, dict(headers or {}), body, ok
+            )
+        import aiohttp
+        from yarl import URL
+
         session = self._open()
         host, path = self.location(bucket, key)
         query = canonical_query(params) if params else ""
@@ -242,12 +279,8 @@ class S3Client:
                     resp_headers = resp.headers
             except aiohttp.ClientConnectorCertificateError as exc:
                 # Not a network fault: retrying cannot make the certificate trusted.
-                raise S3Error(
-                    f"{method} {self.describe(bucket, key)} failed: the TLS certificate of {host} is not trusted "
-                    f"({exc.certificate_error}); give the CA that signed it with AWS_CA_BUNDLE or ca_bundle in the "
-                    "storage profile"
-                ) from None
-            except CONNECTION_ERRORS as exc:
+                raise self.untrusted(method, bucket, key, host, exc.certificate_error) from None
+            except _connection_errors() as exc:
                 self.health.failed()
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
                 if attempt >= self.retry.attempts or self.health.given_up:
@@ -255,7 +288,7 @@ class S3Client:
                 await asyncio.sleep(self.retry.delay(attempt))
                 continue
             self.health.succeeded()
-            if status in ok and not _error_in_200(method, params, status, data):
+            if status in ok and not error_in_200(method, status, data):
                 return Response(status, resp_headers, data)
             code, message = error_code(data)
             if (status in RETRY_STATUS or code in RETRY_CODES) and attempt < self.retry.attempts:
@@ -263,6 +296,13 @@ class S3Client:
                 await asyncio.sleep(self.retry.delay(attempt, retry_after_s(resp_headers)))
                 continue
             raise self.error(method, bucket, key, status, code, message, headers=resp_headers, body=data)
+
+    def untrusted(self, method: str, bucket: str, key: str, host: str, reason: object) -> S3Error:
+        """The one line for a certificate the client does not trust (never retried: it cannot become trusted)."""
+        return S3Error(
+            f"{method} {self.describe(bucket, key)} failed: the TLS certificate of {host} is not trusted "
+            f"({reason}); give the CA that signed it with AWS_CA_BUNDLE or ca_bundle in the storage profile"
+        )
 
     def payload_hash(self, body: bytes | memoryview, headers: Mapping[str, str] | None) -> str:
         """What x-amz-content-sha256 says about the body.
@@ -540,15 +580,6 @@ class S3Client:
             return False
         return True
 
-
-def _error_in_200(method: str, params: dict[str, str] | None, status: int, body: bytes) -> bool:
-    """CompleteMultipartUpload and copies can answer 200 and put the error in the body."""
-    if status != 200 or method not in ("POST", "PUT") or not body:
-        return False
-    head = body[:512].lstrip()
-    if head.startswith(b"<?xml"):
-        head = head.split(b"?>", 1)[-1].lstrip()
-    return head.startswith(b"<Error>")
 
 
 def _md5_of_etag(etag: str) -> bytes | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from launcher.redact import redact
 from launcher.storage.errors import CredentialsError, NotFound, StorageError, StorageUnavailable
@@ -56,6 +58,13 @@ def child_text(node: ET.Element, name: str, default: str = "") -> str:
     return found.text or default if found is not None else default
 
 
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
 def parse_xml(body: bytes, root: str = "") -> ET.Element:
     """Parse a reply; `root` is the element it must be (an HTML page is well-formed XML too)."""
     try:
@@ -86,3 +95,13 @@ def error_code(body: bytes) -> tuple[str, str]:
     except ET.ParseError:
         return "", body[:200].decode(errors="replace")
     return child_text(root, "Code"), child_text(root, "Message")
+
+
+def error_in_200(method: str, status: int, body: bytes) -> bool:
+    """CompleteMultipartUpload and copies can answer 200 and put the error in the body."""
+    if status != 200 or method not in ("POST", "PUT") or not body:
+        return False
+    head = body[:512].lstrip()
+    if head.startswith(b"<?xml"):
+        head = head.split(b"?>", 1)[-1].lstrip()
+    return head.startswith(b"<Error>")

@@ -7,6 +7,12 @@ A Session is cheap: one per blocking call (api.py). Its S3 client is too (its ow
 health and part-transfer threads, so one call's give-up or cancellation never leaks into the next); what is
 shared is the HTTP connection pool, one per endpoint settings on runner.py's long-lived loop, so consecutive
 calls reuse warm connections. A Session used on another loop (a test's own `asyncio.run`) owns its pool.
+
+A process that sends a few requests and exits (the `launcher data` command: `prefer_blocking_requests()`)
+sends them over http.client instead (s3client.py's blocking transport), and imports aiohttp only when a run
+is about to keep many requests in flight (`expect_requests`: the sync engine says so before it fans out over
+small files): aiohttp's import (~0.2 s) costs more than a listing, a no-change re-sync or a large file's few
+control requests take. Large files' parts go over http.client threads (bulk.py) either way.
 """
 
 from __future__ import annotations
@@ -33,6 +39,15 @@ _pools_loop: object | None = None
 # Pools a forked child inherited: kept referenced, never closed or collected. Their sockets are registered in
 # the parent's epoll instance, which the child shares; closing them here would unregister them for the parent.
 _inherited_pools: list[aiohttp.ClientSession] = []
+_blocking_requests = False
+# Up to this many requests at once, the blocking transport's threads keep up (the loop's executor has 6+).
+_FEW_REQUESTS = 16
+
+
+def prefer_blocking_requests() -> None:
+    """This process sends a few requests and exits: Sessions that do not move data use http.client."""
+    global _blocking_requests
+    _blocking_requests = True
 
 
 def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
@@ -71,6 +86,7 @@ class Session:
 
     def __init__(self, profile: Profile | None = None, *, max_connections: int = 128) -> None:
         self.profile = profile or load_profile()
+        self._blocking = _blocking_requests
         self._max_connections = max_connections
         self._client: S3Client | None = None
         self._local_root = LocalStore("/")
@@ -91,9 +107,20 @@ class Session:
         if self._client is None:
             from launcher.storage.s3client import S3Client
 
+            if self._blocking:
+                self._client = S3Client(self.profile, max_connections=self._max_connections, blocking=True)
+                return self._client
             pool = _shared_pool(self.profile, self._max_connections) if runner.on_loop() else None
             self._client = S3Client(self.profile, max_connections=self._max_connections, http=pool)
         return self._client
+
+    def expect_requests(self, count: int) -> None:
+        """About `count` requests are going to be in flight together: more than a few go over aiohttp."""
+        client = self._client
+        if client is None or not client.blocking or count <= _FEW_REQUESTS:
+            return
+        pool = _shared_pool(self.profile, self._max_connections) if runner.on_loop() else None
+        client.use_pool(pool)
 
     def open(self, url: str | StorageURL) -> tuple[Store, str]:
         """The store holding `url` and the key of `url` inside it (may be '' or end with '/')."""

@@ -252,6 +252,7 @@ class SyncEngine:
                 elif verdict == ASK:
                     to_ask.append(item)
         skipped = len(items) - len(copies) - len(to_hash) - len(to_ask)
+        self.session.expect_requests(len(to_ask) + 2 * len(to_hash))
         gate = asyncio.Semaphore(16)
         if to_ask:
 
@@ -291,6 +292,7 @@ class SyncEngine:
         if not copies:
             return
         config = self.options.transfer
+        self.session.expect_requests(len(copies))  # a request or more per file
         label = printable(f"{report.source} -> {report.destination}")
         progress = Progress(label, self.options.progress)
         progress.start(len(copies), sum(i.entry.size for i in copies))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import os
 import ssl
+import threading
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -21,28 +22,42 @@ from launcher.storage.errors import StorageError
 from launcher.storage.profiles import Profile
 
 _warned_unverified: set[str] = set()
+_contexts: dict[tuple[bool, str], ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
 
 
 def ssl_context(profile: Profile) -> ssl.SSLContext:
-    """The context every HTTPS connection to the profile's endpoint uses."""
-    if not profile.verify_ssl:
-        if profile.endpoint not in _warned_unverified:
-            _warned_unverified.add(profile.endpoint or "")
-            logger.warning(
-                "TLS certificate checking is OFF for {} (verify_ssl=false): anyone on the path can read and "
-                "change the data; give the CA with AWS_CA_BUNDLE or ca_bundle instead",
-                profile.endpoint,
-            )
+    """The context every HTTPS connection to the profile's endpoint uses: one per settings in a process.
+
+    Building one loads the CA store (tens of ms here); a context is safe to share between connections and
+    threads, and each part worker, each blocking call and each pool would otherwise build its own.
+    """
+    if not profile.verify_ssl and profile.endpoint not in _warned_unverified:
+        _warned_unverified.add(profile.endpoint or "")
+        logger.warning(
+            "TLS certificate checking is OFF for {} (verify_ssl=false): anyone on the path can read and "
+            "change the data; give the CA with AWS_CA_BUNDLE or ca_bundle instead",
+            profile.endpoint,
+        )
+    key = (profile.verify_ssl, os.path.expanduser(profile.ca_bundle) if profile.ca_bundle else "")
+    with _contexts_lock:
+        context = _contexts.get(key)
+        if context is None:
+            context = _contexts[key] = _new_context(*key)
+        return context
+
+
+def _new_context(verify: bool, ca_bundle: str) -> ssl.SSLContext:
+    if not verify:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    if profile.ca_bundle:
-        path = os.path.expanduser(profile.ca_bundle)
+    if ca_bundle:
         try:
-            return ssl.create_default_context(cafile=path)
+            return ssl.create_default_context(cafile=ca_bundle)
         except (OSError, ssl.SSLError) as exc:
-            raise StorageError(f"cannot load the CA bundle {path} (ca_bundle / AWS_CA_BUNDLE): {exc}") from None
+            raise StorageError(f"cannot load the CA bundle {ca_bundle} (ca_bundle / AWS_CA_BUNDLE): {exc}") from None
     return ssl.create_default_context()
 
 

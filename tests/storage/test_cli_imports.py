@@ -28,7 +28,9 @@ main()
 NEVER = ("launcher.cli", "launcher.jobs", "launcher.backends", "launcher.recipe", "keras", "jax", "yaml",
          "botocore", "boto3", "s3fs", "fsspec", "tqdm", "entry.progress",
          # the node's data cache: only `launcher data cache ...` needs it (and its file locks)
-         "entry.datacache", "filelock")
+         "entry.datacache", "filelock",
+         # retries in storage use the policy's delays directly; tenacity drives the backends' API calls only
+         "tenacity")
 # The HTTP client is for S3 endpoints only; the sync engine for commands that move data.
 NOT_FOR_A_LISTING = ("aiohttp", "yarl", "launcher.storage.s3client", "launcher.storage.sync_engine",
                      "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.orphans",
@@ -57,13 +59,30 @@ def test_data_ls_on_the_embedded_store_imports_no_http_client_and_no_job_machine
     assert _loaded(modules, NOT_FOR_A_LISTING) == []
 
 
-def test_data_ls_on_an_s3_endpoint_imports_the_http_client_but_not_botocore(s3: str, tmp_path: Path) -> None:
+def test_data_ls_on_an_s3_endpoint_sends_its_request_without_aiohttp(s3: str, tmp_path: Path) -> None:
     modules = _imports(tmp_path, "data", "ls", f"s3://{s3}/empty/")
-    assert "aiohttp" in modules  # the S3 path does load it: the check above is not vacuous
+    assert "launcher.storage.bulk" in modules  # the request went out over http.client
     assert _loaded(modules, NEVER) == []
-    engine = ("launcher.storage.sync_engine", "launcher.storage.transfer", "launcher.storage.orphans",
-              "launcher.storage.models")
+    engine = ("aiohttp", "yarl", "launcher.storage.sync_engine", "launcher.storage.transfer",
+              "launcher.storage.orphans", "launcher.storage.models")
     assert _loaded(modules, engine) == []
+
+
+def test_data_sync_to_an_s3_endpoint_imports_aiohttp_only_for_many_requests(s3: str, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in range(20):
+        (src / f"f{n}.txt").write_text(str(n))
+    # 20 small files to send: many requests in flight, over aiohttp (the check below is not vacuous).
+    assert "aiohttp" in _imports(tmp_path, "data", "sync", str(src), f"s3://{s3}/synced/")
+    # Nothing changed: one listing, no transfer; and one file: a handful of requests. Both over http.client.
+    for args in ([str(src), f"s3://{s3}/synced/"], [str(src / "f1.txt"), f"s3://{s3}/one/"]):
+        modules = _imports(tmp_path, "data", "sync", *args)
+        assert "launcher.storage.sync_engine" in modules and "launcher.storage.bulk" in modules
+        assert _loaded(modules, ("aiohttp", "yarl")) == []
+    listed = subprocess.run([sys.executable, "-m", "launcher", "data", "ls", f"s3://{s3}/one/"],
+                            capture_output=True, text=True, timeout=120)
+    assert listed.stdout.split() == [f"s3://{s3}/one/f1.txt"], listed.stderr
 
 
 @pytest.mark.parametrize("command", [["data", "du", "obs://bucket/"], ["data", "rm", "obs://bucket/x/", "--recursive"]])
@@ -92,3 +111,49 @@ def test_the_data_cache_commands_import_the_cache_when_used(tmp_path: Path, monk
     modules = _imports(tmp_path, "data", "cache", "ls")
     assert "entry.datacache" in modules  # what the other commands leave out is really loaded here
     assert _loaded(modules, ("launcher.cli", "launcher.backends", "aiohttp")) == []
+
+
+_PLUGIN_PROBE = """
+import atexit, json, os, sys
+out, sys.argv = sys.argv[1], ["launcher", *sys.argv[2:]]
+def report():
+    from pydantic.plugin import _loader
+    state = {"scanned": _loader._plugins is not None, "env": os.environ.get("PYDANTIC_DISABLE_PLUGINS")}
+    open(out, "w").write(json.dumps(state))
+atexit.register(report)
+from launcher.__main__ import main
+main()
+"""
+
+
+@pytest.mark.parametrize("user_value", [None, "some_plugin"])
+def test_the_data_command_skips_pydantics_plugin_scan_unless_the_user_chose(
+    user_value: str | None, tmp_path: Path
+) -> None:
+    out = tmp_path / "plugins.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if user_value is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = user_value
+    done = subprocess.run([sys.executable, "-c", _PLUGIN_PROBE, str(out), "data", "ls", "obs://bucket/empty/"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    state = json.loads(out.read_text())
+    if user_value is None:
+        assert state == {"scanned": False, "env": "__all__"}
+    else:  # the user's own setting is kept (here: one plugin disabled by name, so the scan runs)
+        assert state == {"scanned": True, "env": "some_plugin"}
+
+
+def test_the_data_command_logs_through_one_handler_and_leaves_no_loguru_setting(tmp_path: Path) -> None:
+    probe = _PROBE.replace(
+        'json.dumps(sorted(sys.modules))',
+        # handlers ever added (loguru removes them all at exit): ours only, no default one made and removed
+        'json.dumps([__import__("loguru").logger._core.handlers_count, os.environ.get("LOGURU_AUTOINIT")])',
+    ).replace("import atexit, json, sys", "import atexit, json, os, sys")
+    out = tmp_path / "handlers.json"
+    env = {k: v for k, v in os.environ.items() if k != "LOGURU_AUTOINIT"}
+    done = subprocess.run([sys.executable, "-c", probe, str(out), "data", "ls", "obs://bucket/empty/"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text()) == [1, None]  # our redacting sink only; nothing left in the environment
+    assert "launcher: error" not in done.stderr
