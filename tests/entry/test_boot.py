@@ -216,4 +216,4 @@ def test_render_of_two_ranks_shows_each_process(tmp_path: Path, recipe: str) -> 
     request = get_backend("local").render(spec)
     assert [r.env["RANK_ID"] for r in request.ranks] == ["0", "1"]
     assert request.command_line().count("modelarts_entry_acc.py") == 2
-    assert [r.log_path.name for r in request.ranks] == ["job.log", "job-rank-1.log"]
+    assert [Path(r.log_path).name for r in request.ranks] == ["job.log", "job-rank-1.log"]
