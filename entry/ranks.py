@@ -2,12 +2,13 @@
 
     python -m entry.ranks RANKS.json     (Docker: all ranks of a job in one container)
 
-and, as a library, entry/pod_ranks.py (a Volcano pod's ranks) and launcher/backends/local_supervisor.py (the
+and, as a library, entry/pod_ranks.py (a Volcano pod's ranks) and launcher/backends/local/supervisor.py (the
 local backend's detached supervisor, which adds the job record around it).
 
 - One process group for all ranks, led by the first (pgid = its pid; this supervisor stays outside the group).
-  A signal to the group reaches every rank and every child a rank started in it; the local backend's `stop`
-  signals that group directly (the pgid is in the job record).
+  A signal to the group reaches every rank and every child a rank started in it. The local backend's cancel
+  signals the supervisor, and the group directly (its pgid is in the job record) only when the supervisor is gone
+  or the grace period is over (SIGKILL).
 - SIGTERM and SIGINT to this process are forwarded to the group, the same everywhere (`docker stop`, the kubelet,
   the local supervisor's own SIGTERM). Handlers are installed before the first rank starts, so a stop that
   arrives while ranks are starting still reaches all of them. A stop sender owns its own escalation to SIGKILL

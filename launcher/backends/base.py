@@ -30,6 +30,10 @@ class JobHandle(BaseModel):
 
     cancelled_at: float | None = None  # when a cancel was delivered: a second one does not ask again
 
+    def grace_over(self, grace_seconds: float) -> bool:
+        """A cancel was delivered more than `grace_seconds` ago: the job gets SIGKILL, as `docker stop` does."""
+        return self.cancelled_at is not None and time.time() > self.cancelled_at + grace_seconds
+
 
 H = TypeVar("H", bound=JobHandle)
 

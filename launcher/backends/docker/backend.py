@@ -381,7 +381,7 @@ class DockerBackend(Backend):
         state = container.attrs["State"]
         if state["Status"] == "created":
             return self._not_started(record, container)
-        if state["Status"] == "running" and _overdue(handle):
+        if state["Status"] == "running" and handle.grace_over(handle.grace_seconds):
             self._signal(container, "SIGKILL")  # its grace period is over: forced, as `docker stop` does
         if record.state is JobState.PENDING:
             self.store.transition(
@@ -526,10 +526,6 @@ def _failure_reason(handle: DockerHandle, exit_code: int, oom_killed: bool) -> s
     if entry_reason:
         return where + str(entry_reason)
     return where + _describe_exit(exit_code)
-
-
-def _overdue(handle: DockerHandle) -> bool:
-    return handle.cancelled_at is not None and time.time() > handle.cancelled_at + handle.grace_seconds
 
 
 def _followed(container: Any, follow: bool, job_id: str) -> Iterator[str]:

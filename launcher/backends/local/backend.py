@@ -178,7 +178,7 @@ class LocalBackend(Backend):
             return record
         handle = self.handle(record)
         ids = handle.model_dump()
-        if handle.cancelled_at is not None and time.time() > handle.cancelled_at + self._grace(handle):
+        if handle.grace_over(self._grace(handle)):
             process.signal_group(ids, signal.SIGKILL)  # its grace period is over: forced, as `docker stop` does
         if process.alive(ids, prefix="supervisor_"):
             return record

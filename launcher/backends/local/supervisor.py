@@ -3,9 +3,9 @@
 Started detached by LocalBackend.send. It owns the job record's RUNNING -> terminal transitions, so the
 record is right even when the CLI that submitted the job is long gone. The ranks themselves run under the
 in-job rank supervisor (entry/ranks.py), as in a Docker container or a Volcano pod: one process group led by
-rank 0 (its pgid goes into the job record, and `launcher stop` signals that group), fail fast, SIGTERM/SIGINT to
-this process forwarded to the group. This process sits outside the group (in the session LocalBackend.send gave
-it), so a stop never reaches it: it stays to record the end.
+rank 0 (its pgid goes into the job record: the SIGKILL after the grace period goes there), fail fast,
+SIGTERM/SIGINT to this process (`launcher stop`'s cancel) forwarded to the group. This process sits outside the
+group (in the session LocalBackend.send gave it), so it stays to record the end.
 """
 
 from __future__ import annotations
