@@ -18,16 +18,16 @@ import entry
 from entry.ranktable import single_server_table
 from launcher.jobspec import JobSpec
 
-
-def rank_log_name(rank: int) -> str:
-    """A rank's log file in the job folder (local and Docker): rank 0's is the job's log."""
-    return "job.log" if rank == 0 else f"job-rank-{rank}.log"
-
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 # Linux refuses to exec a command with one argument over 128 KiB (E2BIG); far below that, the document goes in
 # a file in the job folder that the entry reads (`--hyperparameters=@file`), so a render stays readable too.
 MAX_INLINE_HYPERPARAMETERS = 16 * 1024
 RANK_TABLE = "rank_table.json"
+
+
+def rank_log_name(rank: int) -> str:
+    """A rank's log file in the job folder (local and Docker): rank 0's is the job's log."""
+    return "job.log" if rank == 0 else f"job-rank-{rank}.log"
 
 
 class LineSplitter:

@@ -598,8 +598,6 @@ def open(url: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:  # noqa: 
     return File(url, mode, *args, **kwargs)
 
 
-
-
 def shift(src: str, dst: str) -> None:
     """`shift('os', 'mox')`: open/os/glob/shutil accept object URLs; `shift('mox', 'os')` undoes it (mox_shift.py)."""
     mox_shift.shift(src, dst, sys.modules[__name__])
