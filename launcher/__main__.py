@@ -15,7 +15,7 @@ import sys
 def _exit_now(code: int) -> None:
     """End a finished `data` command without the interpreter's teardown.
 
-    Measured on 2 vCPU: tearing down the modules a data command loads (pydantic, aiohttp, asyncio, fire) takes
+    Measured on 2 vCPU: tearing down the modules a data command loads (pydantic, aiohttp, asyncio) takes
     ~0.15 s, a quarter of `launcher data ls`. Everything the process promised is done by then: the command
     has returned, the exit handlers run here (the storage loop closes its connection pools) and the standard
     streams are flushed; the threads left are idle pool workers.
@@ -32,6 +32,13 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+_DATA_EPILOG = """\
+URLs: obs://bucket/key and s3://bucket/key (the profile's endpoint; without one, the embedded store under
+LAUNCHER_HOME), or local paths. --debug (anywhere) shows an error's traceback.
+Exit codes: 0 done; 2 something to fix (bad URL or flag, unknown bucket, credentials, access denied);
+75 the store unreachable or failing after retries (re-run later); 130 Ctrl-C."""
+
+
 def _data(args: list[str], exit_now: bool = False) -> None:
     if exit_now:
         # Our own CLI process: pydantic would scan every installed distribution's entry points for plugins
@@ -46,8 +53,7 @@ def _data(args: list[str], exit_now: bool = False) -> None:
             import loguru  # noqa: F401
 
             del os.environ["LOGURU_AUTOINIT"]
-    import fire
-
+    from launcher.argcommands import CommandLine
     from launcher.errors import UserError
     from launcher.logs import setup_logging
     from launcher.redact import redact
@@ -63,7 +69,10 @@ def _data(args: list[str], exit_now: bool = False) -> None:
         prefer_blocking_requests()
     code = 0
     try:
-        fire.Fire(DataCommands, command=args, name="launcher data")
+        # argparse, not fire, for start-up: see launcher/argcommands.py.
+        CommandLine(DataCommands(), "launcher data", epilog=_DATA_EPILOG).run(args)
+    except SystemExit as done:  # --help (0) or a usage error (2), already printed by argparse
+        code = done.code if isinstance(done.code, int) else 1
     except UserError as error:
         if debug:
             raise

@@ -130,7 +130,7 @@ class LauncherCLI:
     build = staticmethod(build_command)  # `launcher build RECIPE`: the Docker image, rebuilt only when inputs change
 
     def __init__(self) -> None:
-        self.data = DataCommands()
+        self.data = DataCommands()  # listed by `launcher --help`; main sends `launcher data ...` to its own parser
 
     def submit(
         self,
@@ -308,6 +308,11 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    if args[:1] == ["data"]:  # `launcher --debug data ...` and callers of this main: the same parser as `launcher data`
+        from launcher.__main__ import main as entry_main
+
+        entry_main([*args, *["--debug"] * debug])
+        return
     if args[:1] == ["logs"] and {"-f", "--follow"} & set(args):
         # fire reads `--follow JOB` as follow=JOB and has no `-f`: put the flag last, where it means True.
         args = [a for a in args if a not in ("-f", "--follow")] + ["--follow"]

@@ -7,7 +7,7 @@ import time
 from launcher.errors import UserError
 
 # The cache's code (entry.datacache: filelock, the storage models) is imported by these two commands only,
-# not by every `launcher data ...` that merely builds the command tree (tests/storage/test_cli_imports.py).
+# not by every `launcher data ...` that merely builds the command line (tests/storage/test_cli_imports.py).
 
 
 class CacheCommands:
@@ -32,7 +32,13 @@ class CacheCommands:
 
     def prune(self, url: str | None = None, max_size: str | None = None, all: bool = False) -> None:  # noqa: A002
         """Remove entries no job uses: that of --url, all of them (--all), or the least recently used until the
-        cache fits --max_size (default: the cap, LAUNCHER_DATA_CACHE_MAX)."""
+        cache fits --max-size (default: the cap, LAUNCHER_DATA_CACHE_MAX).
+
+        Args:
+            url: remove the entry of this data URL only
+            max_size (SIZE): remove the least recently used entries until the cache holds at most this much (500m, 50g)
+            all: remove every entry no running job uses
+        """
         from entry import datacache
         from launcher.storage.models import human_bytes
 
@@ -46,7 +52,7 @@ class CacheCommands:
         elif all:
             removed = [e for e in found if datacache.remove(root, e.key)]
         else:
-            cap = datacache.parse_size(str(max_size), "--max_size") if max_size is not None else datacache.size_cap(root)
+            cap = datacache.parse_size(str(max_size), "--max-size") if max_size is not None else datacache.size_cap(root)
             removed = datacache.evict(root, cap)
         for e in removed:
             print(f"removed {e.data_url} ({human_bytes(e.bytes)})")

@@ -1,4 +1,7 @@
-"""`python -m launcher data ls|cp|sync|rm|du`: fire-friendly commands over launcher.storage.
+"""`python -m launcher data ls|cp|sync|rm|du`: the commands over launcher.storage.
+
+The command line is derived from these methods (launcher/argcommands.py: the signature gives the arguments,
+the docstring the help), so a parameter added here is a flag there.
 
 Each prints its own output and returns None; failures raise UserError subclasses, which the CLI prints as
 one line (secrets redacted) with their exit code: 2 for what the user must fix (bad URL, unknown bucket,
@@ -47,12 +50,17 @@ _SHOW_FAILURES = 20
 
 
 def _patterns(value: str | Sequence[str] | None) -> list[str]:
-    """Fire passes `--include '*.txt'` as a str and `--include '[a,b]'` as a list; commas also separate."""
-    if value is None or value == "":
+    """The glob patterns of --include/--exclude: each given value may hold several, comma-separated, or in fire's
+    list form `[a,b]` (what scripts written for the fire CLI pass). A comma never belongs to a pattern."""
+    if value is None:
         return []
-    if isinstance(value, str):
-        return [p.strip() for p in value.split(",") if p.strip()]
-    return [str(p) for p in value]
+    found: list[str] = []
+    for item in [value] if isinstance(value, str) else value:
+        item = str(item)
+        listed = item.startswith("[") and item.endswith("]") and "," in item  # `[a,b]`, not the glob `[ab]*`
+        for pattern in (item[1:-1] if listed else item).split(","):
+            found.append(pattern.strip().strip("'\"") if listed else pattern.strip())  # fire's `['a', 'b']` too
+    return [p for p in found if p]
 
 
 def _report(transfer: Callable[[], SyncReport]) -> None:
@@ -86,6 +94,11 @@ class DataCommands:
         """List a folder (sub-folders end in '/'); --recursive lists every file; --long adds size and time.
 
         Control characters in names are shown escaped (\x1b), never sent to the terminal.
+
+        Args:
+            url: a folder or file: obs://bucket/key, s3://bucket/key or a local path
+            recursive: every file below URL, not only its own level
+            long: each file's size in bytes and modification time (UTC)
         """
         urls = api.ls(url, recursive=recursive)
         if not long:
@@ -117,7 +130,17 @@ class DataCommands:
         """Copy a file, or with --recursive a folder (every file, changed or not). DST ending in '/' is a folder.
 
         Symbolic links in a local folder are followed only when they point inside it; others are skipped with a
-        warning (--follow_symlinks follows them all; /proc, /sys and /dev are never read).
+        warning (--follow-symlinks follows them all; /proc, /sys and /dev are never read).
+
+        Args:
+            src: a file or folder: obs://bucket/key, s3://bucket/key or a local path
+            dst: where to copy it (a URL or a local path)
+            recursive: copy the folder SRC and everything below it
+            include (PATTERN): copy only paths matching this glob (repeatable, or comma-separated: '*.txt,*.json')
+            exclude (PATTERN): skip paths matching this glob (repeatable, or comma-separated)
+            dry_run: print what would be copied, change nothing
+            progress: progress bars (default: on a terminal; log lines otherwise)
+            follow_symlinks: follow every symbolic link in a local SRC, also those pointing out of it
         """
         if not recursive and api.stat(src) is None:
             if api.is_folder(src):
@@ -150,7 +173,18 @@ class DataCommands:
     ) -> None:
         """Make DST hold what SRC holds: unchanged files skipped, --delete removes extras, --dry-run lists changes.
 
-        Symbolic links: as for cp (--follow_symlinks). --delete removes a link itself, never what it points to.
+        Symbolic links: as for cp (--follow-symlinks). --delete removes a link itself, never what it points to.
+
+        Args:
+            src: a folder or file: obs://bucket/key, s3://bucket/key or a local path
+            dst: the folder (or file) to bring up to date
+            delete: also delete what DST holds and SRC does not (only among the selected paths)
+            checksum: compare contents (MD5) instead of size and modification time
+            include (PATTERN): sync only paths matching this glob (repeatable, or comma-separated: '*.txt,*.json')
+            exclude (PATTERN): skip paths matching this glob (repeatable, or comma-separated)
+            dry_run: print what would be copied and deleted, change nothing
+            progress: progress bars (default: on a terminal; log lines otherwise)
+            follow_symlinks: follow every symbolic link in a local SRC, also those pointing out of it
         """
         _report(
             lambda: api.sync(
@@ -168,13 +202,22 @@ class DataCommands:
 
     @_ctrl_c_is_one_line
     def rm(self, url: str, recursive: bool = False) -> None:
-        """Delete a file or object; --recursive deletes everything below a folder (links themselves, never targets)."""
+        """Delete a file or object; --recursive deletes everything below a folder (links themselves, never targets).
+
+        Args:
+            url: the file or folder to delete
+            recursive: delete everything below the folder URL
+        """
         count = api.rm(url, recursive=recursive)
         print(printable(f"deleted {count} file(s) at {url}"))
 
     @_ctrl_c_is_one_line
     def du(self, url: str) -> None:
-        """Count files and bytes at or below URL."""
+        """Count files and bytes at or below URL.
+
+        Args:
+            url: a file or folder: obs://bucket/key, s3://bucket/key or a local path
+        """
         from launcher.storage.models import human_bytes
 
         files, size = api.du(url)

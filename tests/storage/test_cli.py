@@ -1,12 +1,13 @@
-"""`launcher data ls|cp|sync|rm|du` as fire calls them: output, summary line, one-line errors."""
+"""`launcher data ls|cp|sync|rm|du` through the command line (launcher.__main__.main, in-process): output,
+summary line, one-line errors. The parser itself: tests/storage/test_data_command_line.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import fire
 import pytest
 
+from launcher.__main__ import main
 from launcher.errors import UserError
 from launcher.storage.cli import DataCommands
 from launcher.storage.errors import TransferFailed
@@ -14,10 +15,10 @@ from tests.storage.helpers import read_tree, write_tree
 
 
 def data(*argv: str) -> None:
-    fire.Fire({"data": DataCommands()}, command=["data", *argv])
+    main(["data", *argv])
 
 
-def test_sync_ls_du_rm_through_fire(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sync_ls_du_rm_through_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_tree(tmp_path / "src", {"a.txt": b"aa", "sub/b.txt": b"bbb", "skip.tmp": b"x", "run.log": b"y"})
     data("sync", str(tmp_path / "src"), "obs://bucket/in", "--exclude=*.tmp,*.log")
     out = capsys.readouterr().out

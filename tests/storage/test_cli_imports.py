@@ -30,7 +30,9 @@ NEVER = ("launcher.cli", "launcher.jobs", "launcher.backends", "launcher.recipe"
          # the node's data cache: only `launcher data cache ...` needs it (and its file locks)
          "entry.datacache", "filelock",
          # retries in storage use the policy's delays directly; tenacity drives the backends' API calls only
-         "tenacity")
+         "tenacity",
+         # `launcher data` is parsed by argparse (launcher/argcommands.py): fire costs ~80 ms to import and call
+         "fire")
 # The HTTP client is for S3 endpoints only; the sync engine for commands that move data.
 NOT_FOR_A_LISTING = ("aiohttp", "yarl", "launcher.storage.s3client", "launcher.storage.sync_engine",
                      "launcher.storage.transfer", "launcher.storage.bulk", "launcher.storage.orphans",
