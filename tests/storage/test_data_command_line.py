@@ -46,7 +46,7 @@ def _subparsers(parser: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("cls", "path"), [(DataCommands, []), (CacheCommands, ["cache"])])
 def test_every_command_has_a_sub_command_and_every_option_a_parameter(cls: type, path: list[str]) -> None:
-    parser = COMMAND_LINE.parser
+    parser, _ = COMMAND_LINE.parser()
     for name in path:
         parser = _subparsers(parser)[name]
     commands = _subparsers(parser)
@@ -70,7 +70,7 @@ def test_a_parameter_without_command_line_form_or_with_two_meanings_is_refused_w
             """Run."""
 
     with pytest.raises(TypeError, match="count: int = 3 has no command-line form"):
-        CommandLine(Counted(), "x")
+        CommandLine(Counted(), "x").parser()
 
     class TwoMeanings:
         """Commands."""
@@ -82,7 +82,7 @@ def test_a_parameter_without_command_line_form_or_with_two_meanings_is_refused_w
             """B."""
 
     with pytest.raises(TypeError, match="--fast is a switch elsewhere, a value here"):
-        CommandLine(TwoMeanings(), "x")
+        CommandLine(TwoMeanings(), "x").parser()
 
 
 def test_docstring_args_give_help_and_metavar_and_a_percent_sign_is_safe(capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,6 +113,14 @@ def test_docstring_args_give_help_and_metavar_and_a_percent_sign_is_safe(capsys:
 
 
 # -- the spellings scripts use -------------------------------------------------------------------------------
+
+
+def test_a_command_line_builds_only_the_command_it_names_with_the_same_result() -> None:
+    whole, _ = COMMAND_LINE.parser()
+    for argv in (["ls", "u", "--long"], ["cache", "prune", "--all"], ["sync", "a", "b", "--include=x,y"]):
+        parser, _ = COMMAND_LINE.parser(argv)
+        assert list(_subparsers(parser)) == argv[:1] and vars(parser.parse_args(argv)) == vars(whole.parse_args(argv))
+    assert list(_subparsers(COMMAND_LINE.parser(["lss"])[0])) == list(_subparsers(whole))  # for the error's list
 
 
 def test_defaults() -> None:
