@@ -23,7 +23,6 @@ from types import FrameType
 from typing import Any
 
 from filelock import FileLock
-from loguru import logger
 from pydantic import BaseModel
 
 from entry import failure, legacy, perf
@@ -37,8 +36,7 @@ from entry.restore import RestoreFailed, restore_latest
 from entry.tee import Tee
 from entry.trainer_process import ERROR_FILE_BYTES, TrainerSpec
 from launcher.errors import UserError
-from launcher.logs import setup_logging
-from launcher.redact import redact
+from launcher.logs import logger, setup_logging
 from launcher.recipe import (
     LegacyHyperparameters,
     LegacyScripts,
@@ -47,6 +45,7 @@ from launcher.recipe import (
     load_recipe,
     validate_hyperparameters,
 )
+from launcher.redact import redact
 
 CODE_DIR = Path(__file__).resolve().parent.parent  # the folder holding entry/, launcher/, recipes/
 

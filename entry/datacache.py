@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import IO
 
 from filelock import FileLock
-from loguru import logger
 from pydantic import BaseModel
 
 from entry.contract import ENV_CACHE_DIR, ENV_CACHE_MAX, ENV_HOME
 from launcher import storage
 from launcher.errors import UserError
+from launcher.logs import logger
 
 META = "meta.json"
 _held: list[IO[bytes]] = []  # `.use` files this process holds shared until it exits (the kernel lets go, even on SIGKILL)

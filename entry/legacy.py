@@ -16,9 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from launcher.errors import UserError
+from launcher.logs import logger
 
 MIRROR = "legacy-code"
 # The entry passes these itself; a hyperparameter of the same name must not replace them.

@@ -10,9 +10,8 @@ import json
 import time
 from typing import Any
 
-from loguru import logger
-
 from entry.environment import JobEnvironment
+from launcher.logs import logger
 
 WAIT_FOR_RANKS_SECONDS = 120.0
 FIGURES = ("ms_per_step", "samples_per_sec", "steps")

@@ -18,13 +18,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from loguru import logger
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from entry.checkpoints import MANIFEST
 from entry.environment import JobEnvironment
 from entry.failure import describe_error
 from entry.output_folder import OutputFolder
+from launcher.logs import logger
 from launcher.storage import SyncOptions, SyncReport, runner
 from launcher.storage.session import Session
 from launcher.storage.sync_engine import SyncEngine, raise_on_failures

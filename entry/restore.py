@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from loguru import logger
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from entry.checkpoints import MANIFEST, is_complete
 from entry.contract import EXIT_BAD_INPUT, EXIT_INFRA
 from entry.failure import classify, describe_error
 from launcher import storage
+from launcher.logs import logger
 
 _STEP = re.compile(r"/?(step-(\d+))/?$")
 T = TypeVar("T")

@@ -45,14 +45,6 @@ def _data(args: list[str], exit_now: bool = False) -> None:
         # (20-60 ms here) when the first model is built. Plugins instrument an application's validation; a
         # data command's models are its own settings. A value the user set is kept.
         os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-        # loguru adds a default stderr handler at import (~12 ms: it scans the interpreter's paths), which
-        # setup_logging removes at once. Not added here; the variable is not left for child processes.
-        ours = "LOGURU_AUTOINIT" not in os.environ and "loguru" not in sys.modules
-        if ours:
-            os.environ["LOGURU_AUTOINIT"] = "false"
-            import loguru  # noqa: F401
-
-            del os.environ["LOGURU_AUTOINIT"]
     from launcher.argcommands import CommandLine
     from launcher.errors import UserError
     from launcher.logs import setup_logging

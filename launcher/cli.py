@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import inspect
 import sys
-from json import dumps
 import time
+from json import dumps
 from pathlib import Path
 from typing import Any
 
 import fire
-from loguru import logger
 
 from launcher import storage
 from launcher.backends import backend_class, get_backend
 from launcher.backends.base import Backend
 from launcher.backends.docker.build import build_command
 from launcher.errors import UserError
-from launcher.jobs import JobRecord, JobState, JobStore, public_record
 from launcher.flags import HP_PREFIX, parse_command_line, split_flags, typed_values
+from launcher.jobs import JobRecord, JobState, JobStore, public_record
 from launcher.jobspec import JobSpec, ResolvedJob, locate_recipe, plan_job, replay_job, use_code_dir
-from launcher.logs import setup_logging
+from launcher.logs import logger, setup_logging
 from launcher.paths import objects_root
 from launcher.progress import compare, format_comparison, progress_cell, progress_line, read_metrics, read_progress
 from launcher.recipe import hyperparameters_class

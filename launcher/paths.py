@@ -12,9 +12,8 @@ import os
 import stat
 from pathlib import Path
 
-from loguru import logger
-
 from entry.contract import ENV_HOME
+from launcher.logs import logger
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600

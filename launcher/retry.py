@@ -17,11 +17,11 @@ import email.utils
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from loguru import logger
-from pydantic import BaseModel, ConfigDict, Field
+from launcher.logs import logger
 
 if TYPE_CHECKING:  # imported by call_with_retry, its only user: the storage paths never load it
     import tenacity
@@ -31,14 +31,21 @@ T = TypeVar("T")
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})  # HTTP answers that invite a retry
 
 
-class RetryPolicy(BaseModel):
-    """How many retries after the first try, and the backoff between them."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many retries after the first try, and the backoff between them.
 
-    model_config = ConfigDict(frozen=True)
+    Made by code from settings that were validated where they came in (a storage profile, a backend's options),
+    so a plain dataclass: a `launcher data` command does not load pydantic for it.
+    """
 
-    retries: int = Field(5, ge=0, le=19, description="retries after the first try")
-    base_delay_s: float = Field(1.0, ge=0, description="first backoff; doubles each retry, with jitter")
-    max_delay_s: float = Field(30.0, ge=0, description="cap on one backoff, Retry-After included")
+    retries: int = 5  # retries after the first try
+    base_delay_s: float = 1.0  # first backoff; doubles each retry, with jitter
+    max_delay_s: float = 30.0  # cap on one backoff, Retry-After included
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.retries <= 19 or self.base_delay_s < 0 or self.max_delay_s < 0:
+            raise ValueError(f"retry policy out of range: {self}")
 
     @property
     def attempts(self) -> int:

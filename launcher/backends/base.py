@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from loguru import logger
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from launcher.errors import UserError, format_validation_error
 from launcher.jobs import JobRecord, JobStore
 from launcher.jobspec import JobSpec, ResolvedJob
+from launcher.logs import logger
 
 
 class JobHandle(BaseModel):

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pathspec
-from loguru import logger
 
+from launcher.logs import logger
 from launcher.recipe import one_line
 
 # Never uploaded, whatever .gitignore or the user's own rules say: where keys and tokens are usually kept.

@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import pathspec
-from loguru import logger
 from pydantic import BaseModel
 
 import entry
@@ -24,6 +23,7 @@ from launcher import storage
 from launcher.backends.codefiles import is_never_uploaded, select_code_files
 from launcher.errors import UserError
 from launcher.jobspec import JobSpec
+from launcher.logs import logger
 from launcher.paths import launcher_home, private_dir
 
 CODE_PACKAGES = (Path(launcher.__file__).resolve().parent, Path(entry.__file__).resolve().parent)

@@ -11,12 +11,12 @@ import time
 from abc import abstractmethod
 from collections.abc import Hashable
 
-from loguru import logger
 from pydantic import BaseModel, Field
 
 from launcher.backends.base import Backend, JobHandle
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState, JobStore
+from launcher.logs import logger
 
 
 class RemoteHandle(JobHandle):

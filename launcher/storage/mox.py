@@ -24,9 +24,9 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
-from loguru import logger
 from pydantic import BaseModel, ConfigDict
 
+from launcher.logs import logger
 from launcher.storage import api, mox_shift
 from launcher.storage.errors import NotFound, StorageError, TransferFailed
 from launcher.storage.mox_calls import _api, _auth, _is_remote, _local, _profile

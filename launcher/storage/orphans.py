@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from loguru import logger
-
+from launcher.logs import logger
 from launcher.storage.display import printable
 from launcher.storage.errors import StorageError
-from launcher.storage.models import TransferConfig
 from launcher.storage.headers import parse_http_date
+from launcher.storage.models import TransferConfig
 from launcher.storage.s3protocol import NS, child_text, parse_xml
 from launcher.storage.stores import S3Store
 

@@ -18,13 +18,13 @@ With no endpoint at all, obs:// and s3:// use the embedded store under LAUNCHER_
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from launcher.paths import launcher_home, warn_if_exposed
 from launcher.redact import register_secret
@@ -42,51 +42,198 @@ _ENV_KEY_SETS = (
 )
 
 
-class Profile(BaseModel):
-    """Connection settings for one S3-compatible service. Secrets are SecretStr: they never print."""
+class Secret:
+    """A secret text (pydantic's SecretStr contract): masked in repr and str, its value only on request."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    __slots__ = ("_value",)
 
-    name: str = "default"
-    endpoint: str | None = None
-    region: str | None = None
-    addressing_style: Literal["auto", "virtual", "path"] = "auto"
-    access_key_id: str | None = None
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = None
-    aws_profile: str | None = None  # a profile of ~/.aws/config to take keys and region from (else AWS_PROFILE)
-    anonymous: bool = False  # unsigned requests (public buckets): never look for keys
-    verify_ssl: bool = True
-    ca_bundle: str | None = None  # PEM file of the CA(s) that signed the endpoint's certificate
-    list_version: Literal["auto", "1", "2"] = "auto"  # "1": ListObjects with marker (forced); "auto": v2, else v1
-    max_attempts: int = Field(default=6, ge=1, le=20)
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    read_timeout_s: float = Field(default=120.0, gt=0)
+    def __init__(self, value: str) -> None:
+        self._value = value
 
-    @field_validator("list_version", mode="before")
-    @classmethod
-    def _list_version_text(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) else value
+    def get_secret_value(self) -> str:
+        return self._value
 
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint_has_scheme(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip().rstrip("/")
-        if "://" not in value:
-            value = "https://" + value
-        parts = urlsplit(value)
-        if "@" in parts.netloc:
-            # Never echo it: the part before '@' is a password. Mask it wherever else it may show up.
-            register_secret(parts.netloc.rpartition("@")[0].partition(":")[2])
-            raise ValueError(
-                "endpoint must not contain 'user:password@': give the keys as ACCESS_KEY_ID/SECRET_ACCESS_KEY "
-                "or access_key_id/secret_access_key in the profile"
-            )
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"endpoint must be http(s)://host[:port], got {value!r}")
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+# Field checks. The profile is checked by hand, not by a pydantic model: building pydantic and one model costs
+# ~0.2 s on 2 vCPU (bench/cli_startup.py), two thirds of the 0.3 s a `launcher data ls` may take. Each check
+# takes what pydantic's lax mode takes for that type and says what it says;
+# tests/storage/test_profile_checks.py holds them to a pydantic model of the same fields, input by input.
+class _Invalid(ValueError):
+    pass
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("Input should be a valid string")
+    return value
+
+
+def _secret(value: object) -> Secret:
+    return value if isinstance(value, Secret) else Secret(_text(value))
+
+
+def _one_of(*choices: str) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        if value not in choices:
+            listed = ", ".join(repr(c) for c in choices[:-1])
+            raise _Invalid(f"Input should be {listed} or {choices[-1]!r}")
+        return str(value)
+
+    return check
+
+
+def _list_version(value: object) -> str:
+    # A profiles.toml may say `list_version = 1`.
+    return _one_of("auto", "1", "2")(str(value) if isinstance(value, int) else value)
+
+
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
         return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    if isinstance(value, int | str):
+        raise _Invalid("Input should be a valid boolean, unable to interpret input")
+    raise _Invalid("Input should be a valid boolean")
+
+
+_INTEGER_TEXT = re.compile(r"\s*([+-]?\d+(?:_\d+)*)(?:\.0*)?\s*")
+
+
+def _integer(low: int, high: int) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        if isinstance(value, int):
+            number = int(value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise _Invalid("Input should be a finite number")
+            if not value.is_integer():
+                raise _Invalid("Input should be a valid integer, got a number with a fractional part")
+            number = int(value)
+        elif isinstance(value, str):
+            found = _INTEGER_TEXT.fullmatch(value)
+            if found is None:
+                raise _Invalid("Input should be a valid integer, unable to parse string as an integer")
+            number = int(found.group(1))
+        else:
+            raise _Invalid("Input should be a valid integer")
+        if number < low:
+            raise _Invalid(f"Input should be greater than or equal to {low}")
+        if number > high:
+            raise _Invalid(f"Input should be less than or equal to {high}")
+        return number
+
+    return check
+
+
+def _positive(value: object) -> float:
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise _Invalid("Input should be a valid number, unable to parse string as a number") from None
+    else:
+        raise _Invalid("Input should be a valid number")
+    if not number > 0:
+        raise _Invalid("Input should be greater than 0")
+    return number
+
+
+def _endpoint(value: object) -> str | None:
+    text = _text(value)
+    if not text.strip():
+        return None
+    given = text.strip()
+    text = given if "://" in given else "https://" + given
+    text = text.rstrip("/")
+    parts = urlsplit(text)
+    if "@" in parts.netloc:
+        # Never echo it: the part before '@' is a password. Mask it wherever else it may show up.
+        register_secret(parts.netloc.rpartition("@")[0].partition(":")[2])
+        raise _Invalid(
+            "endpoint must not contain 'user:password@': give the keys as ACCESS_KEY_ID/SECRET_ACCESS_KEY "
+            "or access_key_id/secret_access_key in the profile"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid(f"endpoint must be http(s)://host[:port], got {given!r}")
+    return text
+
+
+def _setting(default: object, check: Callable[[object], object], optional: bool = True) -> Any:
+    """A profile field: its default and the check a given value passes (None stays None where optional)."""
+    return field(default=default, metadata={"check": check, "optional": optional})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """Connection settings for one S3-compatible service, checked when made. Secrets never print."""
+
+    name: str = _setting("default", _text, optional=False)
+    endpoint: str | None = _setting(None, _endpoint)
+    region: str | None = _setting(None, _text)
+    addressing_style: str = _setting("auto", _one_of("auto", "virtual", "path"), optional=False)
+    access_key_id: str | None = _setting(None, _text)
+    secret_access_key: Secret | None = _setting(None, _secret)
+    session_token: Secret | None = _setting(None, _secret)
+    aws_profile: str | None = _setting(None, _text)  # a profile of ~/.aws/config for keys and region (else AWS_PROFILE)
+    anonymous: bool = _setting(False, _flag, optional=False)  # unsigned requests (public buckets): never look for keys
+    verify_ssl: bool = _setting(True, _flag, optional=False)
+    ca_bundle: str | None = _setting(None, _text)  # PEM file of the CA(s) that signed the endpoint's certificate
+    # "1": ListObjects with marker (forced); "auto": v2, else v1
+    list_version: str = _setting("auto", _list_version, optional=False)
+    max_attempts: int = _setting(6, _integer(1, 20), optional=False)
+    connect_timeout_s: float = _setting(10.0, _positive, optional=False)
+    read_timeout_s: float = _setting(120.0, _positive, optional=False)
+
+    def __post_init__(self) -> None:
+        problems = []
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if value is None and spec.metadata["optional"]:
+                continue
+            try:
+                object.__setattr__(self, spec.name, spec.metadata["check"](value))
+            except _Invalid as exc:
+                problems.append(f"{spec.name}: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, object]) -> Profile:
+        """A profile from a file section or the environment: every name must be a field."""
+        known = {name: value for name, value in settings.items() if name in _FIELD_NAMES}
+        problems = []
+        try:
+            profile = cls(**known)  # type: ignore[arg-type]
+        except ValueError as exc:
+            problems.append(str(exc))
+        problems += [f"{name}: Extra inputs are not permitted" for name in settings if name not in known]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return profile
 
     @property
     def embedded(self) -> bool:
@@ -117,6 +264,9 @@ class Profile(BaseModel):
             return True
         # A bucket that is not a plain DNS label cannot be a host name (dots also break TLS wildcards).
         return not _DNS_BUCKET.fullmatch(bucket)
+
+
+_FIELD_NAMES = frozenset(spec.name for spec in fields(Profile))
 
 
 def _is_ip(host: str) -> bool:
@@ -161,7 +311,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, object]:
     if env.get("S3_ADDRESSING_STYLE"):
         found["addressing_style"] = env["S3_ADDRESSING_STYLE"]
     if env.get("LAUNCHER_S3_MAX_ATTEMPTS"):
-        found["max_attempts"] = int(env["LAUNCHER_S3_MAX_ATTEMPTS"])
+        found["max_attempts"] = env["LAUNCHER_S3_MAX_ATTEMPTS"]
     return found
 
 
@@ -193,18 +343,17 @@ def load_profile(name: str | None = None, env: Mapping[str, str] | None = None, 
     env = os.environ if env is None else env
     name = name or env.get(PROFILE_ENV) or "default"
     layers = [{k: v for k, v in overrides.items() if v is not None}, _from_env(env), read_profile_file(name)]
-    fields: dict[str, object] = {}
+    settings: dict[str, object] = {}
     for layer in reversed(layers):
-        fields.update({k: v for k, v in layer.items() if k not in _CREDENTIAL_FIELDS})
+        settings.update({k: v for k, v in layer.items() if k not in _CREDENTIAL_FIELDS})
     # Keys come as one set from the highest layer that names an access key (never one source's id with
     # another's secret or token).
     keyed = next((layer for layer in layers if layer.get("access_key_id")), {})
-    fields.update({k: keyed[k] for k in _CREDENTIAL_FIELDS if keyed.get(k) is not None})
+    settings.update({k: keyed[k] for k in _CREDENTIAL_FIELDS if keyed.get(k) is not None})
     try:
-        profile = Profile(name=name, **fields)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise StorageError(f"storage profile {name!r} is invalid: {problems}") from None
+        profile = Profile.from_settings({"name": name, **settings})
+    except ValueError as exc:
+        raise StorageError(f"storage profile {name!r} is invalid: {exc}") from None
     if bool(profile.access_key_id) != bool(profile.secret_access_key):
         raise StorageError(
             f"storage profile {name!r} has an access key id without its secret access key (or the reverse): "

@@ -6,8 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from loguru import logger
-
+from launcher.logs import logger
 from launcher.storage.models import human_bytes
 
 LOG_EVERY_S = 10.0

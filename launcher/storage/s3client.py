@@ -24,8 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus, urlsplit
 
-from loguru import logger
-
+from launcher.logs import logger
 from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
 from launcher.storage import credentials as chain
 from launcher.storage.errors import StorageError

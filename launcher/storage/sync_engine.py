@@ -21,8 +21,7 @@ import time
 from dataclasses import dataclass
 from itertools import islice
 
-from loguru import logger
-
+from launcher.logs import logger
 from launcher.redact import redact
 from launcher.storage.display import printable
 from launcher.storage.errors import (

@@ -16,8 +16,7 @@ import threading
 import urllib.request
 from urllib.parse import urlsplit
 
-from loguru import logger
-
+from launcher.logs import logger
 from launcher.storage.errors import StorageError
 from launcher.storage.profiles import Profile
 

@@ -8,7 +8,6 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from loguru import logger
 from pydantic import BaseModel
 
 from entry.contract import FAILURE_FILE, METRICS_FILE, PROGRESS_FILE
@@ -16,6 +15,7 @@ from entry.progress import ProgressReport
 from launcher.backends import get_backend
 from launcher.backends.base import Backend
 from launcher.jobs import JobRecord, JobState, JobStore
+from launcher.logs import logger
 from launcher.progress import parse_metrics, parse_progress
 from launcher.redact import is_secret_name, redact
 from launcher.ui import curves

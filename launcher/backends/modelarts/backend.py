@@ -36,7 +36,6 @@ from huaweicloudsdkmodelarts.v1 import (
     Spec,
     SpecResource,
 )
-from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from entry.args import DEFAULT_DATA_URL, DEFAULT_TRAIN_URL, json_or_text
@@ -62,6 +61,7 @@ from launcher.backends.remote_records import RemoteBackend, RemoteHandle, Remote
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
+from launcher.logs import logger
 from launcher.retry import RetryPolicy
 
 NAME_LIMIT = 64  # metadata.name: 1-64 letters, digits, '-' and '_'

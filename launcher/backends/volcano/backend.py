@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import yaml
-from loguru import logger
 from pydantic import BaseModel
 
 from launcher import storage
@@ -51,6 +50,7 @@ from launcher.backends.volcano.schema import job_schema_errors
 from launcher.errors import UserError
 from launcher.jobs import JobRecord, JobState
 from launcher.jobspec import JobSpec
+from launcher.logs import logger
 from launcher.retry import RetryPolicy
 
 # Job status.state.phase -> our states; None: on its way to another state, the record waits for where it ends up.
