@@ -31,6 +31,8 @@ spelled with dashes; fire's underscores (`--dry_run`, `--follow_symlinks`) are a
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from types import FunctionType
@@ -74,8 +76,29 @@ class _Parser(argparse.ArgumentParser):
         return namespace, extras
 
 
-# Descriptions as the docstrings wrote them (paragraphs, lists); the option lines are wrapped by argparse.
-_AS_WRITTEN = argparse.RawDescriptionHelpFormatter
+@functools.cache
+def _terminal_width() -> int:
+    """shutil.get_terminal_size().columns without importing shutil (with bz2 and lzma: ~5 ms of a data command),
+    which argparse's formatter does; argparse makes one for every argument it adds, not only to print help."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as the docstrings wrote them (paragraphs, lists); option lines wrapped to the terminal."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_width() - 2)  # what argparse subtracts from shutil's width
+
+
 _GROUP_USAGE = "%(prog)s COMMAND [options] ..."
 
 
@@ -201,7 +224,7 @@ def _add_group(parser: _Parser, commands: object, flags: dict[str, str], chosen:
             raise TypeError(f"{type(commands).__qualname__}.{name}: neither a command nor a group of commands")
         doc = docstring(members[name] if name in functions else type(value))
         child = sub.add_parser(name, prog=f"{parser.prog} {name}", help=doc.summary, description=doc.description,
-                               formatter_class=_AS_WRITTEN, allow_abbrev=False, usage=_GROUP_USAGE)
+                               formatter_class=_Formatter, allow_abbrev=False, usage=_GROUP_USAGE)
         if name in functions:
             _add_command(child, value, flags)
         else:
@@ -239,7 +262,7 @@ class CommandLine:
     def parser(self, argv: Sequence[str] = ()) -> tuple[_Parser, dict[str, str]]:
         """The parser for argv (every command when argv names none) and its flags: dashed name -> form."""
         parser = _Parser(prog=self.prog, usage=_GROUP_USAGE, description=docstring(type(self.commands)).description,
-                         epilog=self.epilog, formatter_class=_AS_WRITTEN, allow_abbrev=False)
+                         epilog=self.epilog, formatter_class=_Formatter, allow_abbrev=False)
         flags: dict[str, str] = {}
         _add_group(parser, self.commands, flags, argv)
         return parser, flags

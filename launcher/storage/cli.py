@@ -93,7 +93,7 @@ class DataCommands:
     def ls(self, url: str, recursive: bool = False, long: bool = False) -> None:
         """List a folder (sub-folders end in '/'); --recursive lists every file; --long adds size and time.
 
-        Control characters in names are shown escaped (\x1b), never sent to the terminal.
+        Control characters in names are shown escaped (\\x1b), never sent to the terminal.
 
         Args:
             url: a folder or file: obs://bucket/key, s3://bucket/key or a local path

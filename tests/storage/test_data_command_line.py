@@ -204,6 +204,16 @@ def test_help_exits_0(argv: list[str]) -> None:
     assert done.stdout.startswith("usage: launcher data")
 
 
+def test_every_help_text_is_printable_text(capsys: pytest.CaptureFixture[str]) -> None:
+    # A docstring is terminal output here: an escape sequence in one (a non-raw "\x1b") would reach the terminal.
+    for argv in (["--help"], *([name, "--help"] for name in ("ls", "cp", "sync", "rm", "du", "cache")),
+                 ["cache", "ls", "--help"], ["cache", "prune", "--help"]):  # fmt: skip
+        with pytest.raises(SystemExit):
+            COMMAND_LINE.run(argv)
+        out = capsys.readouterr().out
+        assert out and all(c.isprintable() or c == "\n" for c in out), argv
+
+
 def test_help_lists_commands_and_options() -> None:
     top = launcher("data", "--help").stdout
     for name in ("ls", "cp", "sync", "rm", "du", "cache"):
