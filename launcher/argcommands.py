@@ -23,6 +23,9 @@ command's parser is built, so a new parameter cannot go unnoticed (the tests bui
     name: str | None = None                      an option with a value: --name VALUE
     name: str | Sequence[str] | None = None      repeatable: --name A --name B, passed on as a list
 
+An option whose first letter no other option of its command starts with also has that letter as a short flag
+(`-r` for `--recursive`; fire's rule; never `-h`).
+
 A public class attribute holding a command class's instance is a group (`launcher data cache ls`). Flags are
 spelled with dashes; fire's underscores (`--dry_run`, `--follow_symlinks`) are accepted too. Prefixes are not
 (`--rec` for `--recursive`): a flag added later must not change what an existing script means.
@@ -97,6 +100,11 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, width=_terminal_width() - 2)  # what argparse subtracts from shutil's width
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if action.option_strings and action.nargs != 0:  # `-i, --include PATTERN`, not the metavar twice
+            return f"{', '.join(action.option_strings)} {self._format_args(action, action.dest.upper())}"
+        return super()._format_action_invocation(action)
 
 
 _GROUP_USAGE = "%(prog)s COMMAND [options] ..."
@@ -181,27 +189,31 @@ def _dash(name: str) -> str:
 def _add_command(parser: _Parser, function: Callable[..., Any], flags: dict[str, str]) -> None:
     """A command's arguments, from its signature; their help and metavars from its docstring's Args."""
     documented = docstring(function).args
+    arguments = [(name, form(function, name, annotation, default)) for name, annotation, default in parameters(function)]
+    # fire's one-letter flags: the first letter of an option no other option of the command starts with (-r)
+    initials = [name[0] for name, kind in arguments if kind != _POSITIONAL]
     positionals: list[str] = []
-    for name, annotation, default in parameters(function):
-        kind = form(function, name, annotation, default)
+    for name, kind in arguments:
         if kind != _POSITIONAL and flags.setdefault(_dash(name), kind) != kind:
             # `--NAME=false` is rewritten before argparse knows the command: one meaning per name in the tree
             raise TypeError(f"{function.__qualname__}: --{_dash(name)} is a {flags[_dash(name)]} elsewhere, a {kind} here")
         metavar, text = documented.get(name, (None, ""))
         metavar = metavar or name.upper()
         help_text = text.replace("%", "%%") or None  # argparse %-formats help: a literal % must not break it
+        short = [f"-{name[0]}"] if initials.count(name[0]) == 1 and name[0] != "h" else []
         flag = f"--{_dash(name)}"
         if kind == _POSITIONAL:
             positionals.append(metavar)
             parser.add_argument(name, metavar=metavar, help=help_text)
         elif kind == _TRISTATE:  # --no-NAME is the only way to say "off" where None means "decide for me"
-            parser.add_argument(flag, f"--no-{_dash(name)}", dest=name, action=_Switch, default=None, help=help_text)
+            parser.add_argument(*short, flag, f"--no-{_dash(name)}", dest=name, action=_Switch, default=None,
+                                help=help_text)
         elif kind == _SWITCH:  # --no-NAME is accepted (what `--NAME=false` becomes), not shown
-            parser.add_argument(flag, dest=name, action=_Switch, default=False, help=help_text)
+            parser.add_argument(*short, flag, dest=name, action=_Switch, default=False, help=help_text)
             parser.add_argument(f"--no-{_dash(name)}", dest=name, action=_Switch, default=False, help=argparse.SUPPRESS)
         else:
             action = "append" if kind == _REPEATED else "store"
-            parser.add_argument(flag, dest=name, metavar=metavar, action=action, help=help_text)
+            parser.add_argument(*short, flag, dest=name, metavar=metavar, action=action, help=help_text)
     parser.usage = " ".join(["%(prog)s", "[options]", *positionals])
     parser.command = True
     parser.set_defaults(_command=function)
@@ -232,19 +244,30 @@ def _add_group(parser: _Parser, commands: object, flags: dict[str, str], chosen:
 
 
 def _normalize(argv: Sequence[str], flags: dict[str, str]) -> list[str]:
-    """fire's spellings in argparse's terms: `--dry_run` is `--dry-run`, `--progress=False` is `--no-progress`.
+    """fire's spellings in argparse's terms, so that scripts written for the fire CLI keep working:
+
+        --dry_run              --dry-run
+        --progress=False       --no-progress       (also =true|false|yes|no|on|off|1|0, any case)
+        --delete True          --delete            (a switch followed by a separate true/false: fire's value)
+        --noprogress           --no-progress
 
     Only a known flag's name changes (never a value); an unknown flag stays as typed for argparse's error line,
     and so does an unknown value of a switch (`--recursive=maybe`); everything after `--` is left alone."""
     switches = {name for name, kind in flags.items() if kind in (_SWITCH, _TRISTATE)}
     known = set(flags) | {f"no-{name}" for name in switches}
     out: list[str] = []
-    for index, token in enumerate(argv):
+    items = list(argv)
+    while items:
+        token = items.pop(0)
         if token == "--":
-            return out + list(argv[index:])
+            return [*out, token, *items]
         if token.startswith("--"):
             name, eq, value = token[2:].partition("=")
             name = _dash(name)
+            if name.startswith("no") and not name.startswith("no-") and name[2:] in switches:
+                name = f"no-{name[2:]}"
+            if not eq and name in switches and items and items[0].lower() in ("true", "false"):
+                eq, value = "=", items.pop(0)
             if eq and name in switches and value.lower() in _TRUE | _FALSE:
                 token = f"--{name}" if value.lower() in _TRUE else f"--no-{name}"
             elif name in known:

@@ -150,6 +150,29 @@ def test_progress_is_on_off_or_left_to_the_terminal(spelling: Sequence[str], val
     assert parse("sync", "a", "b", *spelling)[1]["progress"] is value
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--delete", "True"], {"delete": True}),  # fire took a separate true/false as the switch's value
+        (["--dry_run", "false", "--delete", "TRUE"], {"dry_run": False, "delete": True}),
+        (["--noprogress"], {"progress": False}),  # fire's --noNAME
+        (["--nodelete"], {"delete": False}),
+        (["-c", "-p", "-f"], {"checksum": True, "progress": True, "follow_symlinks": True}),  # fire's one-letter flags
+        (["-i", "*.txt", "-e", "x"], {"include": ["*.txt"], "exclude": ["x"]}),
+    ],
+)
+def test_fire_era_forms(argv: list[str], expected: dict[str, Any]) -> None:
+    arguments = parse("sync", "a", "b", *argv)[1]
+    assert {name: arguments[name] for name in expected} == expected and arguments["src"] == "a"
+
+
+def test_one_letter_flags_only_where_the_letter_is_unambiguous() -> None:
+    assert parse("cp", "-r", "-d", "a", "b")[1] | {"src": "a"} == parse("cp", "--recursive", "--dry-run", "a", "b")[1]
+    assert parse("ls", "-rl", "u")[1] == {"url": "u", "recursive": True, "long": True}
+    with pytest.raises(SystemExit):  # sync has --delete and --dry-run: no -d (fire refused it too)
+        parse("sync", "a", "b", "-d")
+
+
 def test_flags_anywhere_and_underscored_names() -> None:
     name, arguments = parse("cp", "--recursive", "a", "--follow_symlinks", "b", "--follow-symlinks")
     assert (name, arguments["src"], arguments["dst"], arguments["recursive"], arguments["follow_symlinks"]) == (
@@ -221,8 +244,8 @@ def test_help_lists_commands_and_options() -> None:
     assert "--debug" in top and "Exit codes" in top
     cp = launcher("data", "cp", "--help").stdout
     assert cp.startswith("usage: launcher data cp [options] SRC DST\n")
-    for flag in ("--recursive", "--include PATTERN", "--exclude PATTERN", "--dry-run", "--progress, --no-progress",
-                 "--follow-symlinks"):
+    for flag in ("-r, --recursive", "-i, --include PATTERN", "-e, --exclude PATTERN", "-d, --dry-run",
+                 "-p, --progress, --no-progress", "-f, --follow-symlinks"):
         assert flag in cp
 
 
