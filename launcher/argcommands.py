@@ -27,8 +27,9 @@ An option whose first letter no other option of its command starts with also has
 (`-r` for `--recursive`; fire's rule; never `-h`).
 
 A public class attribute holding a command class's instance is a group (`launcher data cache ls`). Flags are
-spelled with dashes; fire's underscores (`--dry_run`, `--follow_symlinks`) are accepted too. Prefixes are not
-(`--rec` for `--recursive`): a flag added later must not change what an existing script means.
+spelled with dashes; fire's other spellings are accepted too (`_normalize`). Prefixes are not (`--rec` for
+`--recursive`): a flag added later would silently change what one means; a one-letter flag that a later option
+makes ambiguous is refused with a usage error instead.
 """
 
 from __future__ import annotations
