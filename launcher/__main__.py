@@ -33,11 +33,6 @@ def _exit_now(code: int) -> None:
 
 
 def _data(args: list[str], exit_now: bool = False) -> None:
-    if exit_now:
-        # Our own CLI process: pydantic would scan every installed distribution's entry points for plugins
-        # (20-60 ms here) when the first model is built. Plugins instrument an application's validation; a
-        # data command's models are its own settings. A value the user set is kept.
-        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     import fire
 
     from launcher.errors import UserError
