@@ -40,11 +40,6 @@ Exit codes: 0 done; 2 something to fix (bad URL or flag, unknown bucket, credent
 
 
 def _data(args: list[str], exit_now: bool = False) -> None:
-    if exit_now:
-        # Our own CLI process: pydantic would scan every installed distribution's entry points for plugins
-        # (20-60 ms here) when the first model is built. Plugins instrument an application's validation; a
-        # data command's models are its own settings. A value the user set is kept.
-        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from launcher.argcommands import CommandLine
     from launcher.errors import UserError
     from launcher.logs import setup_logging

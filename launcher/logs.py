@@ -60,12 +60,22 @@ def _import_loguru() -> Logger:
     return real
 
 
+_SEVERITY = {"trace": 5, "debug": 10, "info": 20, "success": 25, "warning": 30, "error": 40, "critical": 50}
+
+
+def _discard(*args: object, **kwargs: object) -> None:
+    return None
+
+
 class _Logger:
     """Stands for loguru's logger; the first attribute asked for imports loguru and then gives loguru's own."""
 
     __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
+        pending = _pending
+        if pending is not None and _SEVERITY.get(name, 100) < _SEVERITY.get(pending[0].lower(), 0):
+            return _discard  # below the level asked for: the sink would drop it, loguru need not load for it
         real = _import_loguru()
         globals()["logger"] = real  # later `from launcher.logs import logger` gets loguru's object itself
         return getattr(real, name)

@@ -299,14 +299,14 @@ def _from_env(env: Mapping[str, str]) -> dict[str, object]:
             found["secret_access_key"] = env.get(secret_name) or None
             found["session_token"] = next((env[n] for n in token_names if env.get(n)), None)
             break
-    for field, names in (
+    for setting, names in (
         ("region", ("S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")),
         ("ca_bundle", ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")),
         ("list_version", ("S3_LIST_VERSION",)),
     ):
         for name in names:
             if env.get(name):
-                found[field] = env[name]
+                found[setting] = env[name]
                 break
     if env.get("S3_ADDRESSING_STYLE"):
         found["addressing_style"] = env["S3_ADDRESSING_STYLE"]

@@ -248,8 +248,11 @@ def test_edit_in_the_second_of_the_upload_is_not_missed(s3: str, tmp_path: Path)
     url = f"s3://{s3}/push"
     storage.sync(str(src), url)
     uploaded = storage.stat(f"{url}/metrics.json").mtime  # type: ignore[union-attr]  # whole seconds
+    first_mtime = (src / "metrics.json").stat().st_mtime  # recorded on the object (x-amz-meta-mtime)
     (src / "metrics.json").write_bytes(b'{"acc": 0.9}')  # same size, rewritten in the upload's own second
-    os.utime(src / "metrics.json", (uploaded + 0.5, uploaded + 0.5))
+    # In that second, and clearly apart from the first write's mtime (else the recorded mtime would match).
+    edited = max((uploaded + 0.25, uploaded + 0.75), key=lambda t: abs(t - first_mtime))
+    os.utime(src / "metrics.json", (edited, edited))
     report = storage.sync(str(src), url)
     assert (report.copied, report.skipped) == (1, 1)
     assert storage.read_bytes(f"{url}/metrics.json") == b'{"acc": 0.9}'
