@@ -244,8 +244,8 @@ class S3Client:
                 from launcher.storage.bulk import BulkClient
 
                 # Its own connections: `abort_bulk` (a cancelled transfer) stops the parts, while the abort of
-                # their multipart upload must still go out.
-                self._requests = BulkClient(self)
+                # their multipart upload must still go out. Kept for the next client to this endpoint.
+                self._requests = BulkClient(self, keep_connections=True)
             return await asyncio.to_thread(
                 self._requests.request, method, bucket, key, params or {}, dict(headers or {}), body, ok
             )
