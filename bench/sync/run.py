@@ -36,6 +36,14 @@ sys.path.insert(0, str(REPO))
 from tests.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer  # noqa: E402
 
 MB = 1_000_000
+SCENARIOS = {
+    "small-up": "small up",
+    "small-down": "small down",
+    "resync": "no-change re-sync",
+    "big-up": "big up",
+    "big-down": "big down",
+}
+NEEDS = {"small down": "small up", "no-change re-sync": "small up", "big down": "big up"}
 
 
 @dataclass
@@ -351,10 +359,20 @@ def main() -> None:
     )
     parser.add_argument("--workdir", default=None, help="data and server folder (default: a temp dir, removed)")
     parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated scenarios to time: small-up, small-down, resync, big-up, big-down (default: all); "
+        "the uploads a chosen scenario needs still run, untimed",
+    )
+    parser.add_argument(
         "--tls", action="store_true", help="HTTPS with a private CA (trustme) and virtual-host addressing (bucket.<domain>)"
     )
     args = parser.parse_args()
+    chosen = [SCENARIOS[name] for name in args.only.split(",") if name] if args.only else list(SCENARIOS.values())
+    if args.only and not set(args.only.split(",")) <= set(SCENARIOS):
+        parser.error(f"--only takes {', '.join(SCENARIOS)}")
 
+    args.load_before = os.getloadavg()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="launcher-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     small, big = workdir / "data" / "small", workdir / "data" / "big" / "one.bin"
@@ -386,7 +404,9 @@ def main() -> None:
     env = tool_env(server.endpoint, workdir / "home", ca)
     commands = Commands(server.endpoint)
     results: dict[tuple[str, str], Result] = {}
-    scenarios = ("small up", "small down", "no-change re-sync", "big up", "big down")
+    # A chosen scenario's prerequisite (the upload it reads back) runs too, untimed.
+    needed = set(chosen) | {NEEDS[s] for s in chosen if s in NEEDS}
+    scenarios = [s for s in SCENARIOS.values() if s in needed]
     try:
         for tool in tools:
             create_bucket(server.endpoint, f"bench-{tool.name}", ca)
@@ -415,6 +435,10 @@ def main() -> None:
                             problem = f"downloaded {count} files / {size} bytes"
                     if not problem and scenario == "big down" and edge_digest(out / "one.bin") != big_digest:
                         problem = "downloaded file differs"
+                    if scenario not in chosen:
+                        if problem:
+                            raise SystemExit(f"{tool.name} {scenario} (setup) failed: {problem}")
+                        continue
                     result = results.setdefault((tool.name, scenario), Result(tool.name, scenario))
                     if problem:
                         result.errors.append(problem)
@@ -449,9 +473,15 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
         f"({'HTTPS, private CA, virtual-host' if args.tls else 'plain HTTP, path style'}); ours = CLI incl. interpreter start-up, "
         "ours-engine = in-process engine time"
     )
+    # The machine may be shared: a comparison is only as good as the load it ran under.
+    before, after = args.load_before, os.getloadavg()
+    print(f"load average (1/5/15 min): before {before[0]:.2f}/{before[1]:.2f}/{before[2]:.2f}, "
+          f"after {after[0]:.2f}/{after[1]:.2f}/{after[2]:.2f}")
     print(f"{'scenario':20}" + "".join(f"{n:>23}" for n in names))
     rows = []
     for scenario, (unit, rate) in rate_of.items():
+        if not any(key[1] == scenario for key in results):
+            continue
         line = f"{scenario:20}"
         base = results.get(("s5cmd", scenario))
         for name in names:

@@ -12,6 +12,7 @@ ever handing a recycled descriptor to a late thread; `abort()` shuts their socke
 
 from __future__ import annotations
 
+import atexit
 import errno
 import http.client
 import os
@@ -36,7 +37,7 @@ from launcher.storage.s3protocol import (
     md5_b64,
 )
 from launcher.storage.sigv4 import Signer, canonical_query
-from launcher.storage.transport import http_connection
+from launcher.storage.transport import http_connection, proxy_for
 
 
 class Hasher(Protocol):
@@ -78,10 +79,73 @@ class Aborted(StorageError):
     """The transfer this part belonged to was cancelled."""
 
 
-class BulkClient:
-    """Thread-safe; one HTTP connection per worker thread. Shares signer, retry policy and health."""
+class _Idle:
+    """Idle keep-alive connections of the blocking transport, by what shapes a connection, for any thread to
+    take for one request: a process that makes many short calls opens one connection, not one per call."""
 
-    def __init__(self, client: PartClient) -> None:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.connections: dict[tuple[object, ...], list[tuple[http.client.HTTPConnection, float]]] = {}
+
+    def take(self, settings: tuple[object, ...]) -> http.client.HTTPConnection | None:
+        now = time.monotonic()
+        with self.lock:
+            found = self.connections.get(settings, [])
+            while found:
+                conn, since = found.pop()
+                if now - since <= _IDLE_S:
+                    return conn
+                conn.close()  # the server may have closed it by now
+        return None
+
+    def give_back(self, settings: tuple[object, ...], conn: http.client.HTTPConnection) -> None:
+        with self.lock:
+            found = self.connections.setdefault(settings, [])
+            if len(found) < _IDLE_MAX:
+                found.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self.lock:
+            everything, self.connections = [c for found in self.connections.values() for c, _ in found], {}
+        for conn in everything:
+            conn.close()
+
+
+# An idle connection older than this is replaced rather than reused: servers close idle keep-alive connections
+# (AWS after ~20 s), and a request on a closed one would cost a failed attempt and a retry delay.
+_IDLE_S = 10.0
+_IDLE_MAX = 16
+_idle = _Idle()
+_inherited: list[_Idle] = []
+
+
+def _idle_pool() -> _Idle:
+    global _idle
+    if _idle.pid != os.getpid():  # a forked child: the parent's sockets, kept referenced and never used here
+        _inherited.append(_idle)
+        _idle = _Idle()
+    return _idle
+
+
+@atexit.register
+def close_idle_connections() -> None:
+    """Close the kept connections (at exit: no socket is left to the garbage collector)."""
+    if _idle.pid == os.getpid():
+        _idle.close()
+
+
+class BulkClient:
+    """Thread-safe; one HTTP connection per worker thread. Shares signer, retry policy and health.
+
+    `keep_connections`: each request takes an idle connection of the process (`_Idle`) and gives it back
+    after a complete reply, for the next request of any client to the same endpoint (the blocking transport
+    of short calls). Not with `abort()`, which is for part workers' own connections.
+    """
+
+    def __init__(self, client: PartClient, *, keep_connections: bool = False) -> None:
         self.client = client
         parts = urlsplit(client.endpoint)
         self._https = parts.scheme == "https"
@@ -89,8 +153,23 @@ class BulkClient:
         self._live: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
         self._aborted = False
+        self._keep = keep_connections
+
+    def _settings(self, host: str) -> tuple[object, ...]:
+        """What shapes a kept connection (never the credentials: they sign requests, not connections)."""
+        profile = self.client.profile
+        hostname = urlsplit("//" + host).hostname or host
+        proxy = proxy_for("https" if self._https else "http", hostname)
+        return (profile.endpoint, profile.verify_ssl, profile.ca_bundle, profile.read_timeout_s, proxy, host)
 
     def _connection(self, host: str) -> http.client.HTTPConnection:
+        if self._keep:
+            settings = self._settings(host)
+            conn = _idle_pool().take(settings) or http_connection(
+                self.client.profile, host, self.client.profile.read_timeout_s
+            )
+            self._local.conn, self._local.settings = conn, settings
+            return conn
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "host", "") == host:
             return conn
@@ -167,6 +246,12 @@ class BulkClient:
                     data = b""
                 else:
                     data = resp.read()
+                if self._keep:  # the reply was read whole: the connection is ready for the next request
+                    self._local.conn = None
+                    if resp.will_close:
+                        conn.close()
+                    else:
+                        _idle_pool().give_back(self._local.settings, conn)
             except ssl.SSLCertVerificationError as exc:  # not a network fault: retrying cannot make it trusted
                 self._drop()
                 raise client.untrusted(method, bucket, key, host, exc.verify_message or exc) from None
@@ -181,6 +266,9 @@ class BulkClient:
                     ) from None
                 time.sleep(client.retry.delay(attempt))
                 continue
+            except BaseException:  # e.g. a disk error mid-body: the rest of the reply is unread, the connection unusable
+                self._drop()
+                raise
             client.health.succeeded()
             if resp.status in ok and not error_in_200(method, resp.status, data):
                 return resp, data

@@ -149,6 +149,7 @@ class S3Client:
         self._requests: BulkClient | None = None  # the blocking transport's connections
         self.blocking = blocking
         self._proxies: dict[str, str | None] = {}
+        self._buckets: dict[str, tuple[str, str]] = {}  # bucket -> (host, path prefix), see location()
         self._list_v1 = profile.list_version == "1"
         source = chain.credential_source(profile)
         self.region = self.resolve_region(profile)
@@ -210,12 +211,15 @@ class S3Client:
 
     def location(self, bucket: str, key: str) -> tuple[str, str]:
         """(host, encoded path) for a bucket/key under the profile's addressing style."""
-        encoded_key = uri_encode_path(key)
         if not bucket:
             return self._netloc, self._base_path + "/"
-        if self.profile.use_path_style(bucket):
-            return self._netloc, f"{self._base_path}/{uri_encode_path(bucket)}/{encoded_key}"
-        return f"{bucket}.{self._netloc}", f"{self._base_path}/{encoded_key}"
+        found = self._buckets.get(bucket)
+        if found is None:  # once per bucket: the addressing decision parses the endpoint (and may an IP)
+            if self.profile.use_path_style(bucket):
+                found = self._buckets[bucket] = (self._netloc, f"{self._base_path}/{uri_encode_path(bucket)}/")
+            else:
+                found = self._buckets[bucket] = (f"{bucket}.{self._netloc}", f"{self._base_path}/")
+        return found[0], found[1] + uri_encode_path(key)
 
     def proxy(self, host: str) -> str | None:
         """The forwarding proxy for `host` (HTTPS_PROXY/HTTP_PROXY/NO_PROXY), looked up once per host."""
@@ -243,8 +247,8 @@ class S3Client:
                 from launcher.storage.bulk import BulkClient
 
                 # Its own connections: `abort_bulk` (a cancelled transfer) stops the parts, while the abort of
-                # their multipart upload must still go out.
-                self._requests = BulkClient(self)
+                # their multipart upload must still go out. Kept for the next client to this endpoint.
+                self._requests = BulkClient(self, keep_connections=True)
             return await asyncio.to_thread(
                 self._requests.request, method, bucket, key, params or {}, dict(headers or {}), body, ok
             )

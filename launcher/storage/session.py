@@ -12,7 +12,10 @@ A process that sends a few requests and exits (the `launcher data` command: `pre
 sends them over http.client instead (s3client.py's blocking transport), and imports aiohttp only when a run
 is about to keep many requests in flight (`expect_requests`: the sync engine says so before it fans out over
 small files): aiohttp's import (~0.2 s) costs more than a listing, a no-change re-sync or a large file's few
-control requests take. Large files' parts go over http.client threads (bulk.py) either way.
+control requests take. Large files' parts go over http.client threads (bulk.py) either way. The sync engine
+starts every run that way too when no warm pool is open for its endpoint (`start_with_few_requests`): the
+blocking transport's connections are kept per thread between calls (bulk.py), so a process that makes many
+short runs does not open a connection per run.
 """
 
 from __future__ import annotations
@@ -50,6 +53,25 @@ def prefer_blocking_requests() -> None:
     _blocking_requests = True
 
 
+def _pool_key(profile: Profile, max_connections: int) -> _PoolKey:
+    return (
+        profile.endpoint or "",
+        profile.verify_ssl,
+        profile.ca_bundle or "",  # the TLS context is the pool's: another CA is another pool
+        profile.connect_timeout_s,
+        profile.read_timeout_s,
+        max_connections,
+    )
+
+
+def _warm_pool(profile: Profile, max_connections: int) -> bool:
+    """Whether a pool for these settings is already open on the shared loop (and the caller runs on it)."""
+    if not runner.on_loop() or _pools_loop is not runner.current_loop():
+        return False
+    pool = _pools.get(_pool_key(profile, max_connections))
+    return pool is not None and not pool.closed
+
+
 def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
     global _pools_loop
     loop = runner.current_loop()
@@ -58,14 +80,7 @@ def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSessio
         _pools.clear()
         _pools_loop = loop
         runner.at_close(_close_pools)
-    key = (
-        profile.endpoint or "",
-        profile.verify_ssl,
-        profile.ca_bundle or "",  # the TLS context is the pool's: another CA is another pool
-        profile.connect_timeout_s,
-        profile.read_timeout_s,
-        max_connections,
-    )
+    key = _pool_key(profile, max_connections)
     pool = _pools.get(key)
     if pool is None or pool.closed:
         from launcher.storage.s3client import new_http_session
@@ -113,6 +128,14 @@ class Session:
             pool = _shared_pool(self.profile, self._max_connections) if runner.on_loop() else None
             self._client = S3Client(self.profile, max_connections=self._max_connections, http=pool)
         return self._client
+
+    def start_with_few_requests(self) -> None:
+        """What comes first is a few requests (a sync's stats and listings): unless a warm pool is open for
+        the endpoint, send them over http.client (kept connections, bulk.py) and leave aiohttp (its import,
+        ~0.15 s) to `expect_requests` when the run fans out. A large file or a no-change re-sync never does.
+        Call before the first request."""
+        if self._client is None and not self._blocking:
+            self._blocking = not _warm_pool(self.profile, self._max_connections)
 
     def expect_requests(self, count: int) -> None:
         """About `count` requests are going to be in flight together: more than a few go over aiohttp."""

@@ -119,6 +119,7 @@ class SyncEngine:
         """`mirror` (sync): skip unchanged files and honour `delete`; otherwise (cp) copy every selected file."""
         src_url = src if isinstance(src, StorageURL) else parse_url(src)
         dst_url = dst if isinstance(dst, StorageURL) else parse_url(dst)
+        self.session.start_with_few_requests()  # the stats and listings; _plan and _transfer say when more come
         src_store, src_key = self.session.open(src_url)
         dst_store, dst_key = self.session.open(dst_url)
         return await self.run_between(src_store, src_key, dst_store, dst_key, mirror=mirror)
