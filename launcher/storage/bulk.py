@@ -25,7 +25,9 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
+from launcher.storage.checksums import RunningCrc, encode, header_name
 from launcher.storage.errors import DISK_ERRNOS, LocalDiskError, StorageError
+from launcher.storage.integrity import Hasher
 from launcher.storage.profiles import Profile
 from launcher.storage.s3protocol import (
     RETRY_CODES,
@@ -38,10 +40,6 @@ from launcher.storage.s3protocol import (
 )
 from launcher.storage.sigv4 import Signer, canonical_query
 from launcher.storage.transport import http_connection, proxy_for
-
-
-class Hasher(Protocol):
-    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 class PartClient(Protocol):
@@ -347,8 +345,22 @@ class BulkClient:
         finally:
             os.close(fd)
 
-    def upload_part(self, bucket: str, key: str, upload_id: str, number: int, path: str, start: int, end: int) -> str:
-        """Read bytes [start, end) of `path`, and send them as part `number` with their MD5."""
+    def upload_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        path: str,
+        start: int,
+        end: int,
+        checksum: str | None = None,
+    ) -> tuple[str, RunningCrc | None]:
+        """Read bytes [start, end) of `path` and send them as part `number`: (its ETag, its CRC).
+
+        The server checks every byte: against the part's `checksum` CRC (an upload that asked for one), else
+        against its MD5. A CRC the server does not echo was not checked: that is an error, not a pass.
+        """
         fd = os.open(path, os.O_RDONLY)
         try:
             data = os.pread(fd, end - start, start)
@@ -356,13 +368,19 @@ class BulkClient:
             os.close(fd)
         if len(data) != end - start:
             raise StorageError(f"{path} changed size while it was being uploaded")
-        digest = md5_b64(data)
+        crc = None
+        if checksum:
+            crc = RunningCrc(checksum)
+            crc.update(data)
+            check = {header_name(checksum): encode(crc.value)}
+        else:
+            check = {"Content-MD5": md5_b64(data)}
         resp, _ = self._call(
-            "PUT",
-            bucket,
-            key,
-            {"partNumber": str(number), "uploadId": upload_id},
-            lambda: {"Content-MD5": digest},
-            body=data,
+            "PUT", bucket, key, {"partNumber": str(number), "uploadId": upload_id}, lambda: dict(check), body=data
         )
-        return resp.headers.get("ETag", "")
+        if crc is not None and resp.headers.get(header_name(crc.algorithm), "") != encode(crc.value):
+            raise S3Error(
+                f"{self.client.describe(bucket, key)}: the store did not confirm part {number}'s "
+                f"{crc.algorithm.upper()}; set checksum = \"md5\" in the storage profile"
+            )
+        return resp.headers.get("ETag", ""), crc

@@ -26,6 +26,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 from launcher.logs import logger
 from launcher.retry import RETRY_STATUS, EndpointHealth, RetryPolicy, retry_after_s
+from launcher.storage import checksums
 from launcher.storage import credentials as chain
 from launcher.storage.errors import StorageError
 from launcher.storage.headers import metadata_of, parse_http_date  # noqa: F401 (re-exported)
@@ -84,6 +85,8 @@ _CREDENTIAL_CODES = frozenset(
     }
 )
 _REDIRECT_CODES = frozenset({"PermanentRedirect", "TemporaryRedirect", "IllegalLocationConstraintException"})
+# Request headers with which the server checks every byte of the body itself.
+_BODY_CHECKS = ("Content-MD5", *(checksums.header_name(algorithm) for algorithm in checksums.ALGORITHMS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,12 @@ class ListedObject:
     size: int
     mtime: float
     etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartUpload:
+    upload_id: str
+    checksum: str | None  # the CRC the store keeps for the whole object ("crc32c"), None: parts go with MD5s
 
 
 def composite_etag(part_md5s: list[bytes]) -> str:
@@ -151,6 +160,8 @@ class S3Client:
         self._proxies: dict[str, str | None] = {}
         self._buckets: dict[str, tuple[str, str]] = {}  # bucket -> (host, path prefix), see location()
         self._list_v1 = profile.list_version == "1"
+        # Multipart uploads ask for a whole-object CRC unless told not to; "auto" stops asking once the store refuses.
+        self._checksum = profile.checksum != "md5"
         source = chain.credential_source(profile)
         self.region = self.resolve_region(profile)
         self.signer = Signer(source, self.region) if source is not None else None
@@ -310,12 +321,12 @@ class S3Client:
     def payload_hash(self, body: bytes | memoryview, headers: Mapping[str, str] | None) -> str:
         """What x-amz-content-sha256 says about the body.
 
-        Unsigned when TLS protects it, or when Content-MD5 already makes the server verify every byte
+        Unsigned when TLS protects it, or when Content-MD5 or a CRC header makes the server verify every byte
         (then a SHA-256 pass would only cost CPU: ~0.5 s per GiB here). Signed otherwise.
         """
         if self.signer is None or self._https:
             return UNSIGNED_PAYLOAD
-        if body and headers is not None and "Content-MD5" in headers:
+        if body and headers is not None and any(name in headers for name in _BODY_CHECKS):
             return UNSIGNED_PAYLOAD
         return hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
 
@@ -380,9 +391,11 @@ class S3Client:
 
     # -- object calls -----------------------------------------------------------------------------------
 
-    async def head_object(self, bucket: str, key: str) -> Response | None:
+    async def head_object(self, bucket: str, key: str, *, with_checksum: bool = False) -> Response | None:
+        """The object's headers, None if there is none; `with_checksum`: also its stored CRC (checksums.py)."""
+        asked = {"x-amz-checksum-mode": "ENABLED"} if with_checksum else None
         try:
-            return await self.request("HEAD", bucket, key)
+            return await self.request("HEAD", bucket, key, headers=asked)
         except S3NotFound:
             return None
 
@@ -411,15 +424,41 @@ class S3Client:
         resp = await self.request("PUT", bucket, key, headers=headers, body=data)
         return resp.headers.get("ETag", "").strip('"')
 
-    async def create_multipart_upload(self, bucket: str, key: str, metadata: Mapping[str, str] | None = None) -> str:
+    async def create_multipart_upload(
+        self, bucket: str, key: str, metadata: Mapping[str, str] | None = None, *, checksum: bool = False
+    ) -> MultipartUpload:
+        """Start a multipart upload; `checksum`: ask for a whole-object CRC (profile `checksum`, checksums.py).
+
+        The reply says whether the store took it (`x-amz-checksum-algorithm`): a store that ignores the
+        header gets Content-MD5 parts. Under "auto", a store that refuses the header (400/501) is asked again
+        without it, and never again by this client.
+        """
         headers = {"Content-Type": "application/octet-stream"}
         for name, value in (metadata or {}).items():
             headers[f"x-amz-meta-{name}"] = value
-        resp = await self.request("POST", bucket, key, params={"uploads": ""}, headers=headers)
+        algorithm = checksums.upload_algorithm() if checksum and self._checksum else None
+        asked = headers | (
+            {"x-amz-checksum-algorithm": algorithm.upper(), "x-amz-checksum-type": "FULL_OBJECT"} if algorithm else {}
+        )
+        try:
+            resp = await self.request("POST", bucket, key, params={"uploads": ""}, headers=asked)
+        except S3Error as exc:
+            if not algorithm or self.profile.checksum != "auto" or exc.status not in (400, 501):
+                raise
+            logger.info(f"{self.describe(bucket, key)}: the store refused a {algorithm.upper()} checksum; parts go with MD5s")
+            self._checksum, algorithm = False, None
+            resp = await self.request("POST", bucket, key, params={"uploads": ""}, headers=headers)
         upload_id = child_text(parse_xml(resp.body), "UploadId")
         if not upload_id:
             raise S3Error(f"no UploadId in the reply for {self.describe(bucket, key)}")
-        return upload_id
+        confirmed = bool(algorithm) and resp.headers.get("x-amz-checksum-algorithm", "").lower() == algorithm
+        if algorithm and not confirmed and self.profile.checksum == "crc":
+            await self.abort_multipart_upload(bucket, key, upload_id)
+            raise S3Error(
+                f"upload of {self.describe(bucket, key)}: the store did not confirm a {algorithm.upper()} checksum; "
+                'set checksum = "md5" (or "auto") in the storage profile'
+            )
+        return MultipartUpload(upload_id, algorithm if confirmed else None)
 
     async def upload_part(
         self,
@@ -455,17 +494,25 @@ class S3Client:
         )
         return '"' + child_text(parse_xml(resp.body), "ETag").strip('"') + '"'
 
-    async def complete_multipart_upload(self, bucket: str, key: str, upload_id: str, etags: list[str]) -> str:
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, etags: list[str], crcs: list[checksums.RunningCrc] | None = None
+    ) -> str:
+        """Join the parts; `crcs`: the parts' CRCs of an upload with a checksum (MultipartUpload.checksum)."""
+        tag = f"Checksum{crcs[0].algorithm.upper()}" if crcs else ""
         parts = "".join(
-            f"<Part><PartNumber>{n}</PartNumber><ETag>{escape(tag)}</ETag></Part>" for n, tag in enumerate(etags, 1)
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{escape(etag)}</ETag>"
+            + (f"<{tag}>{checksums.encode(crcs[n - 1].value)}</{tag}>" if crcs else "")
+            + "</Part>"
+            for n, etag in enumerate(etags, 1)
         )
         body = f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
         resp = await self.request(
             "POST", bucket, key, params={"uploadId": upload_id}, body=body, headers={"Content-MD5": md5_b64(body)}
         )
-        etag = child_text(parse_xml(resp.body), "ETag").strip('"')
-        # Each part was checked by the server against its Content-MD5; this checks the assembled whole: the
-        # server must have joined exactly those parts, in that order.
+        root = parse_xml(resp.body)
+        etag = child_text(root, "ETag").strip('"')
+        # Each part was checked by the server against its Content-MD5 or CRC; this checks the assembled whole:
+        # the server must have joined exactly those parts, in that order.
         digests = [_md5_of_etag(tag) for tag in etags]
         if etag and "-" in etag and all(d is not None for d in digests):
             expected = composite_etag([d for d in digests if d is not None])
@@ -474,6 +521,12 @@ class S3Client:
                     f"upload of {self.describe(bucket, key)} is corrupt: the server assembled ETag {etag}, "
                     f"the {len(etags)} parts sent make {expected}"
                 )
+        stored = checksums.decode(child_text(root, tag)) if crcs else None
+        if crcs and stored is not None and stored != (joined := checksums.combine_all(crcs)):
+            raise S3Error(
+                f"upload of {self.describe(bucket, key)} is corrupt: the server's whole-object {tag} is "
+                f"{checksums.encode(stored)}, the {len(etags)} parts sent make {checksums.encode(joined)}"
+            )
         return etag
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:

@@ -19,23 +19,27 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
+from launcher.storage.checksums import RunningCrc
 from launcher.storage.errors import StorageError
+from launcher.storage.headers import metadata_of
 from launcher.storage.integrity import (
     PART_SIZE_META,
+    DownloadCheck,
     check_composite,
     checkable_part_size,
-    is_composite,
+    download_check,
     part_ranges,
 )
 from launcher.storage.models import TransferConfig
 from launcher.storage.orphans import live_upload
-from launcher.storage.headers import metadata_of
 from launcher.storage.stores import Entry, LocalStore, S3Store, Store, raise_disk_error, temp_name
 
 if TYPE_CHECKING:  # a type only: a sync that involves no S3 endpoint does not load the HTTP client
-    from launcher.storage.s3client import S3Client
+    from launcher.storage.s3client import MultipartUpload, S3Client
 
 T = TypeVar("T")
+# Send part (number, start, end) of a multipart upload: its ETag, and its CRC when the upload has a checksum.
+SendPart = Callable[[int, int, int, "MultipartUpload"], Awaitable[tuple[str, RunningCrc | None]]]
 
 MAX_PARTS = 10_000
 MAX_SINGLE_COPY = 5 << 30  # CopyObject limit
@@ -174,14 +178,16 @@ class Transfers:
             return
         bulk = dst.client.bulk
 
-        async def send(number: int, start: int, end: int, upload_id: str) -> str:
-            etag = await self._in_thread(bulk.upload_part, dst.bucket, key, upload_id, number, path, start, end)
+        async def send(number: int, start: int, end: int, upload: MultipartUpload) -> tuple[str, RunningCrc | None]:
+            sent = await self._in_thread(
+                bulk.upload_part, dst.bucket, key, upload.upload_id, number, path, start, end, upload.checksum
+            )
             self.on_bytes(end - start)
-            return etag
+            return sent
 
-        # The part size makes the composite ETag checkable on download (integrity.py).
+        # The part size makes the composite ETag checkable on download where the store keeps no CRC (integrity.py).
         metadata = {"mtime": f"{entry.mtime:.6f}", PART_SIZE_META: str(self.part_size(entry.size))}
-        await self._multipart(dst.client, dst.bucket, key, entry.size, send, metadata)
+        await self._multipart(dst.client, dst.bucket, key, entry.size, send, metadata, checksum=True)
 
     async def _multipart(
         self,
@@ -189,24 +195,29 @@ class Transfers:
         bucket: str,
         key: str,
         size: int,
-        send_part: Callable[[int, int, int, str], Awaitable[str]],
+        send_part: SendPart,
         metadata: dict[str, str] | None = None,
+        *,
+        checksum: bool = False,
     ) -> None:
-        """Create, send every part (`send_part(number, start, end, upload_id)` -> ETag), complete; abort on failure."""
+        """Create (`checksum`: asking for a whole-object CRC), send every part, complete; abort on failure."""
         ranges = self.ranges(size)
         etags: list[str] = [""] * len(ranges)
-        upload_id = await client.create_multipart_upload(bucket, key, metadata)
+        crcs: list[RunningCrc | None] = [None] * len(ranges)
+        upload = await client.create_multipart_upload(bucket, key, metadata, checksum=checksum)
+        upload_id = upload.upload_id
         with live_upload(upload_id):  # a sweep for orphaned uploads (orphans.py) leaves ours alone
             try:
 
                 async def one(number: int, start: int, end: int) -> None:
                     async with self._parts:
-                        etags[number - 1] = await send_part(number, start, end, upload_id)
+                        etags[number - 1], crcs[number - 1] = await send_part(number, start, end, upload)
 
                 async with asyncio.TaskGroup() as group:
                     for number, (start, end) in enumerate(ranges, 1):
                         group.create_task(one(number, start, end))
-                await client.complete_multipart_upload(bucket, key, upload_id, etags)
+                sent = [crc for crc in crcs if crc is not None] if upload.checksum else None
+                await client.complete_multipart_upload(bucket, key, upload_id, etags, sent)
             except BaseException as exc:
                 if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
                     client.abort_bulk()
@@ -227,10 +238,11 @@ class Transfers:
         bulk = src.client.bulk
         progress = self._threadsafe_progress()
         try:
-            # Download in the upload's parts when they are known, hashing each: the composite ETag is then checked.
-            part_size = await self._checkable_part_size(src, key, entry)
-            ranges = part_ranges(entry.size, part_size) if part_size else self.ranges(entry.size)
-            digests = [hashlib.md5() for _ in ranges] if part_size else []
+            # Each range is hashed as it arrives: a whole-object CRC (any ranges), else the composite ETag (in
+            # the upload's parts, when they are known).
+            check = await self._download_check(src, key, entry)
+            ranges = part_ranges(entry.size, check.part_size) if check.part_size else self.ranges(entry.size)
+            digests = check.hashers(len(ranges))
             with open(tmp, "wb") as fh:
                 fh.truncate(entry.size)
 
@@ -244,8 +256,7 @@ class Transfers:
             async with asyncio.TaskGroup() as group:
                 for number, (start, end) in enumerate(ranges):
                     group.create_task(fetch(number, start, end))
-            if digests:
-                check_composite(src.url(key), entry.etag, digests)
+            check.verify(src.url(key), entry.etag, digests)
             os.utime(tmp, (entry.mtime, entry.mtime))
             os.replace(tmp, path)
         except BaseException as exc:
@@ -256,14 +267,12 @@ class Transfers:
             raise_disk_error(path, first)
             raise first from None
 
-    async def _checkable_part_size(self, src: S3Store, key: str, entry: Entry) -> int | None:
-        """The part size to download `key` in so that its composite ETag can be checked; None: not checkable."""
-        if not is_composite(entry.etag):
-            return None
-        resp = await src.client.head_object(src.bucket, key)  # the recorded part size, the encryption
+    async def _download_check(self, src: S3Store, key: str, entry: Entry) -> DownloadCheck:
+        """How to check the download of `key` (integrity.py), from its HEAD: its CRC, recorded part size, encryption."""
+        resp = await src.client.head_object(src.bucket, key, with_checksum=True)
         if resp is None or resp.headers.get("ETag", "").strip('"') != entry.etag:
-            return None  # gone or changed since the listing: the ranged GETs (If-Match) fail and say so
-        return checkable_part_size(entry.etag, entry.size, resp.headers)
+            return DownloadCheck()  # gone or changed since the listing: the ranged GETs (If-Match) fail and say so
+        return download_check(entry.etag, entry.size, resp.headers)
 
     # -- S3 -> S3 -------------------------------------------------------------------------------------------
 
@@ -277,10 +286,11 @@ class Transfers:
             self.on_bytes(entry.size)
             return
 
-        async def send(number: int, start: int, end: int, upload_id: str) -> str:
-            etag = await client.upload_part_copy(dst.bucket, dst_key, upload_id, number, (src.bucket, key), start, end)
+        async def send(number: int, start: int, end: int, upload: MultipartUpload) -> tuple[str, RunningCrc | None]:
+            source = (src.bucket, key)
+            etag = await client.upload_part_copy(dst.bucket, dst_key, upload.upload_id, number, source, start, end)
             self.on_bytes(end - start)
-            return etag
+            return etag, None
 
         await self._multipart(client, dst.bucket, dst_key, entry.size, send, metadata)
 

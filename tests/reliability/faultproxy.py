@@ -5,6 +5,11 @@ passes. With fewer failures than the client's attempts every request must succee
 client must give up with a clear error. `flip` corrupts instead of failing: the first `failures` GETs of each
 object (no query: not listings) get their first byte inverted, with the server's own status and headers (what a
 faulty middlebox or disk does, unseen by HTTP). The Host header is forwarded unchanged, so SigV4 signatures still verify.
+
+Two modes play a store without S3's checksum headers (checksums.py): `ignore-checksums` drops every
+`x-amz-checksum-*` header from the replies (a store that ignores them, so never confirms one);
+`refuse-checksums` answers a request that asks for a checksum algorithm with 400 InvalidArgument (a store that
+refuses headers it does not know). `injected` counts those refusals.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlsplit
 
-Fault = Literal["throttle", "error", "reset", "flip"]
+Fault = Literal["throttle", "error", "reset", "flip", "ignore-checksums", "refuse-checksums"]
 _BODIES = {
     "throttle": (503, "SlowDown", "Please reduce your request rate."),
     "error": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "refuse-checksums": (400, "InvalidArgument", "Unsupported header 'x-amz-checksum-algorithm' received."),
 }
 
 
@@ -78,7 +84,13 @@ class FaultProxy:
                 flip = proxy.fault == "flip" and self.command == "GET" and "?" not in self.path
                 if flip:
                     flip = proxy._should_fail(key)
-                elif proxy.fault != "flip" and proxy._should_fail(key):
+                elif proxy.fault == "refuse-checksums":
+                    if "x-amz-checksum-algorithm" in self.headers:
+                        with proxy._lock:
+                            proxy.injected += 1
+                        self._inject()
+                        return
+                elif proxy.fault not in ("flip", "ignore-checksums") and proxy._should_fail(key):
                     self._inject()
                     return
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
@@ -93,6 +105,8 @@ class FaultProxy:
                     head = self.command == "HEAD"  # a HEAD's Content-Length is the object's size, sent without a body
                     for name, value in response.getheaders():
                         skip = ("connection", "transfer-encoding", "keep-alive") + (() if head else ("content-length",))
+                        if proxy.fault == "ignore-checksums" and name.lower().startswith("x-amz-checksum-"):
+                            continue
                         if name.lower() not in skip:
                             self.send_header(name, value)
                     if not head:

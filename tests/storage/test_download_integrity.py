@@ -1,4 +1,5 @@
-"""Whole-object integrity of downloads of objects sent in parts (issue 16): the composite ETag is checked.
+"""Whole-object integrity of downloads of objects sent in parts (issue 16): the whole-object CRC the store keeps,
+else the composite ETag, is checked.
 
 Real SeaweedFS; the corruption comes from tests/reliability/faultproxy.py in `flip` mode, which inverts a byte of
 an object's GET reply with the server's own status and headers (HTTP cannot see it; only the check can).
@@ -6,19 +7,21 @@ an object's GET reply with the server's own status and headers (HTTP cannot see 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from pathlib import Path
 
+import google_crc32c
 import pytest
 
 from launcher import storage
 from launcher.storage import TransferConfig, TransferFailed
-from tests.seaweed import ACCESS_KEY, SECRET_KEY
 from launcher.storage.integrity import checkable_part_size, is_composite
 from launcher.storage.stores import is_part_file
 from tests.launcher.helpers import run_cli
 from tests.reliability.faultproxy import FaultProxy
+from tests.seaweed import ACCESS_KEY, SECRET_KEY
 
 MiB = 1 << 20
 SMALL_PARTS = TransferConfig(multipart_threshold=5 * MiB, part_size=5 * MiB)
@@ -45,17 +48,69 @@ def _leftovers(folder: Path) -> list[str]:
     return [p.name for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
 
-def test_our_multipart_upload_records_its_part_size(s3: str, seaweed, tmp_path: Path) -> None:  # noqa: ANN001
-    _upload(tmp_path, s3, 12 * MiB)
-    head = _boto3(seaweed.endpoint).head_object(Bucket=s3, Key="in/big.bin")
+def test_our_multipart_upload_records_its_part_size_and_a_whole_object_crc32c(
+    s3: str, seaweed, tmp_path: Path  # noqa: ANN001
+) -> None:
+    data = _upload(tmp_path, s3, 12 * MiB)
+    head = _boto3(seaweed.endpoint).head_object(Bucket=s3, Key="in/big.bin", ChecksumMode="ENABLED")
     assert head["ETag"].strip('"').endswith("-3")
     assert head["Metadata"]["partsize"] == str(5 * MiB)
+    # The store checked every part's CRC32C and keeps the whole object's: the library's CRC of the bytes.
+    assert head["ChecksumType"] == "FULL_OBJECT"
+    assert head["ChecksumCRC32C"] == base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
 
 
+def test_with_checksum_md5_the_parts_go_with_md5s_and_the_object_keeps_no_crc(
+    s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    monkeypatch.setenv("S3_CHECKSUM", "md5")
+    _upload(tmp_path, s3, 12 * MiB)
+    head = _boto3(seaweed.endpoint).head_object(Bucket=s3, Key="in/big.bin", ChecksumMode="ENABLED")
+    assert head["ETag"].strip('"').endswith("-3") and head["Metadata"]["partsize"] == str(5 * MiB)
+    assert not any(name.startswith("Checksum") for name in head)
+
+
+def test_an_object_with_the_crc32_aws_tools_give_is_checked_in_any_ranges(
+    s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    # What `aws s3 cp` / boto3 make by default: a whole-object CRC32, in parts of their size (6 + 7 MiB), no
+    # part-size metadata. Downloaded in 5 MiB ranges, the ranges' CRCs are joined and checked.
+    client = _boto3(seaweed.endpoint)
+    one, two = os.urandom(6 * MiB), os.urandom(7 * MiB)
+    upload = client.create_multipart_upload(Bucket=s3, Key="aws/big.bin", ChecksumAlgorithm="CRC32",
+                                            ChecksumType="FULL_OBJECT")["UploadId"]
+    sent = []
+    for n, body in enumerate((one, two), 1):
+        reply = client.upload_part(Bucket=s3, Key="aws/big.bin", UploadId=upload, PartNumber=n, Body=body,
+                                   ChecksumAlgorithm="CRC32")
+        sent.append({"PartNumber": n, "ETag": reply["ETag"], "ChecksumCRC32": reply["ChecksumCRC32"]})
+    client.complete_multipart_upload(Bucket=s3, Key="aws/big.bin", UploadId=upload, MultipartUpload={"Parts": sent},
+                                     ChecksumType="FULL_OBJECT")
+    config = TransferConfig(multipart_threshold=5 * MiB, part_size=5 * MiB)
+    out = tmp_path / "out"
+    with FaultProxy(seaweed.endpoint, "flip", failures=1) as proxy:
+        monkeypatch.setenv("S3_ENDPOINT", proxy.endpoint)
+        with pytest.raises(TransferFailed) as info:
+            storage.sync(f"s3://{s3}/aws", str(out), transfer=config)
+        assert proxy.injected == 1
+    assert "does not match the object's CRC32 " in info.value.report.failures[0].error
+    assert _leftovers(out) == []
+    monkeypatch.setenv("S3_ENDPOINT", seaweed.endpoint)
+    storage.sync(f"s3://{s3}/aws", str(out), transfer=config)
+    assert (out / "big.bin").read_bytes() == one + two
+
+
+# Uploaded with a CRC32C (the default where the store keeps one), or with MD5s only: then the composite ETag.
+CHECKS = [("auto", "does not match the object's CRC32C"), ("md5", "does not match the object's ETag")]
+
+
+@pytest.mark.parametrize(("checksum", "message"), CHECKS)
 @pytest.mark.parametrize("download_part_mib", [5, 8])
 def test_a_corrupted_multipart_download_fails_naming_the_file_and_writes_nothing(
-    download_part_mib: int, s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    download_part_mib: int, checksum: str, message: str, s3: str, seaweed, tmp_path: Path,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("S3_CHECKSUM", checksum)
     data = _upload(tmp_path, s3, 12 * MiB)
     out = tmp_path / "out"
     config = TransferConfig(multipart_threshold=5 * MiB, part_size=download_part_mib * MiB)
@@ -65,7 +120,7 @@ def test_a_corrupted_multipart_download_fails_naming_the_file_and_writes_nothing
             storage.sync(f"s3://{s3}/in", str(out), transfer=config)
         assert proxy.injected == 1
     failure = info.value.report.failures[0]
-    assert "big.bin" in failure.path and "does not match the object's ETag" in failure.error
+    assert "big.bin" in failure.path and message in failure.error
     assert _leftovers(out) == []  # neither the file nor its temporary part file
     # The fault was in transit: the next run downloads the object whole, in whatever part size it uses.
     monkeypatch.setenv("S3_ENDPOINT", seaweed.endpoint)
@@ -73,7 +128,11 @@ def test_a_corrupted_multipart_download_fails_naming_the_file_and_writes_nothing
     assert hashlib.md5((out / "big.bin").read_bytes()).digest() == hashlib.md5(data).digest()
 
 
-def test_the_cli_says_which_file_failed_in_one_line(s3: str, seaweed, tmp_path: Path) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("checksum", "message"), CHECKS)
+def test_the_cli_says_which_file_failed_in_one_line(
+    checksum: str, message: str, s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    monkeypatch.setenv("S3_CHECKSUM", checksum)
     _upload(tmp_path, s3, 17 * MiB)  # multipart for the CLI's default 16 MiB threshold, in 5 MiB parts
     out = tmp_path / "out"
     with FaultProxy(seaweed.endpoint, "flip", failures=1000) as proxy:
@@ -82,7 +141,7 @@ def test_the_cli_says_which_file_failed_in_one_line(s3: str, seaweed, tmp_path: 
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     failed = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
-    assert len(failed) == 1 and "big.bin" in failed[0] and "does not match the object's ETag" in failed[0]
+    assert len(failed) == 1 and "big.bin" in failed[0] and message in failed[0]
     assert _leftovers(out) == []
 
 

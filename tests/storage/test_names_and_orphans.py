@@ -96,7 +96,7 @@ def test_uploads_orphaned_by_a_killed_process_are_aborted_by_the_next_run(s3: st
 
 async def _start_upload(env: dict[str, str], bucket: str, key: str) -> str:
     async with S3Client(load_profile(env=env)) as client:
-        upload_id = await client.create_multipart_upload(bucket, key)
+        upload_id = (await client.create_multipart_upload(bucket, key)).upload_id
         await client.upload_part(bucket, key, upload_id, 1, os.urandom(5 * MiB))
         return upload_id
 

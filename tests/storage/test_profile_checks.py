@@ -37,6 +37,7 @@ class Reference(BaseModel):
     max_attempts: int = Field(default=6, ge=1, le=20)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=120.0, gt=0)
+    checksum: Literal["auto", "crc", "md5"] = "auto"
 
     @field_validator("list_version", mode="before")
     @classmethod
@@ -56,6 +57,7 @@ CASES: list[tuple[str, list[Any]]] = [
     ("ca_bundle", TEXTS),
     ("addressing_style", ["auto", "virtual", "path", "Path", "", 1, None]),
     ("list_version", ["auto", "1", "2", 1, 2, 3, "3", "v2", 1.0, True, None]),
+    ("checksum", ["auto", "crc", "md5", "CRC", "crc32c", "", 1, None]),
     ("anonymous", FLAGS),
     ("verify_ssl", FLAGS),
     ("max_attempts", INTEGERS),
