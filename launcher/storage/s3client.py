@@ -436,7 +436,7 @@ class S3Client:
         headers = {"Content-Type": "application/octet-stream"}
         for name, value in (metadata or {}).items():
             headers[f"x-amz-meta-{name}"] = value
-        algorithm = checksums.upload_algorithm() if checksum and self._checksum else None
+        algorithm = checksums.UPLOAD_ALGORITHM if checksum and self._checksum else None
         asked = headers | (
             {"x-amz-checksum-algorithm": algorithm.upper(), "x-amz-checksum-type": "FULL_OBJECT"} if algorithm else {}
         )

@@ -1,4 +1,5 @@
-"""Whole-object CRCs (launcher/storage/checksums.py), held to the libraries: zlib for CRC32, google-crc32c for CRC32C.
+"""Whole-object CRCs (launcher/storage/checksums.py), held to the libraries: zlib for CRC32, google-crc32c (a second,
+independent CRC32C library; ours runs on `crc32c`) for CRC32C.
 
 `combine` is hand-written (no library exposes a CRC32C combine): for any split of any bytes, the CRC of the whole
 must be what the library computes over the joined bytes.
@@ -41,6 +42,12 @@ def test_combine_across_long_zero_runs_and_gigabyte_lengths(algorithm: str) -> N
     assert checksums.combine(algorithm, LIBRARY[algorithm](head), tail, len(zeros)) == LIBRARY[algorithm](head + zeros)
     assert checksums.combine(algorithm, 0, 0, 3 << 30) == 0
     assert checksums.combine(algorithm, LIBRARY[algorithm](head), LIBRARY[algorithm](b""), 0) == LIBRARY[algorithm](head)
+
+
+def test_the_standard_check_values() -> None:
+    # CRC catalogue: CRC-32/ISO-HDLC and CRC-32/ISCSI of "123456789".
+    assert checksums.crc_of("crc32", b"123456789") == 0xCBF43926
+    assert checksums.crc_of("crc32c", b"123456789") == 0xE3069283
 
 
 def test_the_header_form_is_base64_of_four_big_endian_bytes() -> None:
