@@ -9,7 +9,8 @@ Chosen by measurement (bench/sync/clients.py, 4 KiB objects on 2 cores): boto3, 
 reach 600-900 requests/s, held back by botocore's per-request pipeline; this client does 1,700 PUT/s and
 2,900 GET/s, keeps hundreds of requests in flight on one event loop and leaves the CPU to the network, the
 disk and the server.
-OBS-safe by construction: signature v4, Content-MD5 instead of trailing checksums, path or virtual-host
+OBS-safe by construction: signature v4, Content-MD5 or a whole-body `x-amz-checksum-crc32c` header (asked for only
+where the store confirms it: checksums.py) instead of aws-chunked trailing checksums, path or virtual-host
 addressing per profile, identity transfer encoding (no transparent decompression).
 """
 

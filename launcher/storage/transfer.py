@@ -15,6 +15,7 @@ import errno
 import hashlib
 import math
 import os
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
@@ -243,6 +244,7 @@ class Transfers:
             check = await self._download_check(src, key, entry)
             ranges = part_ranges(entry.size, check.part_size) if check.part_size else self.ranges(entry.size)
             digests = check.hashers(len(ranges))
+            file_lock = threading.Lock()  # the ranges' writes take turns (bulk.download_range)
             with open(tmp, "wb") as fh:
                 fh.truncate(entry.size)
 
@@ -250,7 +252,7 @@ class Transfers:
                 digest = digests[number] if digests else None
                 async with self._parts:
                     await self._in_thread(
-                        bulk.download_range, src.bucket, key, start, end, tmp, progress, entry.etag, digest
+                        bulk.download_range, src.bucket, key, start, end, tmp, progress, entry.etag, digest, file_lock
                     )
 
             async with asyncio.TaskGroup() as group:
