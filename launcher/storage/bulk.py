@@ -90,6 +90,8 @@ def _write_at(fd: int, data: memoryview, position: int, path: str) -> None:
         if exc.errno in DISK_ERRNOS:
             raise LocalDiskError(path, exc) from None
         raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 _TRANSIENT = (OSError, http.client.HTTPException)
 
 

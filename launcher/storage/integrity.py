@@ -1,14 +1,14 @@
 """Whole-object integrity of multipart downloads: from the object's whole-object CRC, else its composite ETag.
 
 A CRC the store keeps for the whole object (checksums.py: our uploads ask for a CRC32C, AWS's own tools for a
-CRC32) is checked in any ranges, at ~0.2 s of CPU per GiB. Without one, the composite ETag, at 1.75 s per GiB:
+CRC32) is checked in any ranges, at ~0.15 s of CPU per GiB. Without one, the composite ETag, at 1.75 s per GiB:
 
 S3 and OBS give a multipart object the ETag `md5(md5(part 1) + ... + md5(part N))-N`. It can be checked after a
 download only when the part boundaries are known: we record the part size in `x-amz-meta-partsize` when we upload
 a local file in parts (the server checked each part against its Content-MD5 or CRC, so its part ETags are content
-MD5s), and a one-part object needs none. Anything else is not checked: an ETag is never taken for an MD5 blindly (server-side
-copies; SSE-KMS/SSE-C objects, whose part ETags are not MD5s; SeaweedFS keeping a copied object's `-N` ETag:
-/work/shared/S3_TESTING.md).
+MD5s), and a one-part object needs none. Anything else is not checked: an ETag is never taken for an MD5 blindly
+(server-side copies; SSE-KMS/SSE-C objects, whose part ETags are not MD5s; SeaweedFS keeping a copied object's
+`-N` ETag: /work/shared/S3_TESTING.md).
 """
 
 from __future__ import annotations

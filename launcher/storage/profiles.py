@@ -207,7 +207,7 @@ class Profile:
     max_attempts: int = _setting(6, _integer(1, 20), optional=False)
     connect_timeout_s: float = _setting(10.0, _positive, optional=False)
     read_timeout_s: float = _setting(120.0, _positive, optional=False)
-    # Multipart uploads: "crc" (the store checks each part's CRC32C and keeps a whole-object one, ~0.2 s of CPU
+    # Multipart uploads: "crc" (the store checks each part's CRC32C and keeps a whole-object one, ~0.15 s of CPU
     # per GiB; an error where it does not confirm it), "md5" (Content-MD5 per part, 1.75 s per GiB: for a store
     # that refuses checksum headers), "auto": a CRC where the store confirms it, else MD5 (checksums.py).
     checksum: str = _setting("auto", _one_of("auto", "crc", "md5"), optional=False)

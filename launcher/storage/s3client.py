@@ -446,9 +446,10 @@ class S3Client:
         except S3Error as exc:
             if not algorithm or self.profile.checksum != "auto" or exc.status not in (400, 501):
                 raise
-            logger.info(f"{self.describe(bucket, key)}: the store refused a {algorithm.upper()} checksum; parts go with MD5s")
-            self._checksum, algorithm = False, None
+            # Asked again without it: a refusal about something else fails here too, with its own error.
             resp = await self.request("POST", bucket, key, params={"uploads": ""}, headers=headers)
+            logger.info(f"{self.describe(bucket, key)}: the store refused a {algorithm.upper()} checksum; MD5s instead")
+            self._checksum, algorithm = False, None
         upload_id = child_text(parse_xml(resp.body), "UploadId")
         if not upload_id:
             raise S3Error(f"no UploadId in the reply for {self.describe(bucket, key)}")
