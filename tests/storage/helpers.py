@@ -29,3 +29,15 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
 
 def read_tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def boto3_client(endpoint: str):  # noqa: ANN201 - botocore builds the client class at run time
+    """boto3's S3 client on the test server: the vendor's view of what our code left there."""
+    import boto3
+
+    from tests.seaweed import ACCESS_KEY, SECRET_KEY
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )

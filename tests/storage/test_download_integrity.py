@@ -22,18 +22,10 @@ from launcher.storage.stores import is_part_file
 from tests.launcher.helpers import run_cli
 from tests.reliability.faultproxy import FaultProxy
 from tests.seaweed import ACCESS_KEY, SECRET_KEY
+from tests.storage.helpers import boto3_client
 
 MiB = 1 << 20
 SMALL_PARTS = TransferConfig(multipart_threshold=5 * MiB, part_size=5 * MiB)
-
-
-def _boto3(endpoint: str):  # noqa: ANN202
-    import boto3
-
-    return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
 
 
 def _upload(tmp_path: Path, bucket: str, size: int, name: str = "big.bin") -> bytes:
@@ -52,7 +44,7 @@ def test_our_multipart_upload_records_its_part_size_and_a_whole_object_crc32c(
     s3: str, seaweed, tmp_path: Path  # noqa: ANN001
 ) -> None:
     data = _upload(tmp_path, s3, 12 * MiB)
-    head = _boto3(seaweed.endpoint).head_object(Bucket=s3, Key="in/big.bin", ChecksumMode="ENABLED")
+    head = boto3_client(seaweed.endpoint).head_object(Bucket=s3, Key="in/big.bin", ChecksumMode="ENABLED")
     assert head["ETag"].strip('"').endswith("-3")
     assert head["Metadata"]["partsize"] == str(5 * MiB)
     # The store checked every part's CRC32C and keeps the whole object's: the library's CRC of the bytes.
@@ -65,7 +57,7 @@ def test_with_checksum_md5_the_parts_go_with_md5s_and_the_object_keeps_no_crc(
 ) -> None:
     monkeypatch.setenv("S3_CHECKSUM", "md5")
     _upload(tmp_path, s3, 12 * MiB)
-    head = _boto3(seaweed.endpoint).head_object(Bucket=s3, Key="in/big.bin", ChecksumMode="ENABLED")
+    head = boto3_client(seaweed.endpoint).head_object(Bucket=s3, Key="in/big.bin", ChecksumMode="ENABLED")
     assert head["ETag"].strip('"').endswith("-3") and head["Metadata"]["partsize"] == str(5 * MiB)
     assert not any(name.startswith("Checksum") for name in head)
 
@@ -75,7 +67,7 @@ def test_an_object_with_the_crc32_aws_tools_give_is_checked_in_any_ranges(
 ) -> None:
     # What `aws s3 cp` / boto3 make by default: a whole-object CRC32, in parts of their size (6 + 7 MiB), no
     # part-size metadata. Downloaded in 5 MiB ranges, the ranges' CRCs are joined and checked.
-    client = _boto3(seaweed.endpoint)
+    client = boto3_client(seaweed.endpoint)
     one, two = os.urandom(6 * MiB), os.urandom(7 * MiB)
     upload = client.create_multipart_upload(Bucket=s3, Key="aws/big.bin", ChecksumAlgorithm="CRC32",
                                             ChecksumType="FULL_OBJECT")["UploadId"]
@@ -148,7 +140,7 @@ def test_the_cli_says_which_file_failed_in_one_line(
 def test_an_object_sent_in_parts_by_another_tool_is_checked_only_when_its_parts_are_known(
     s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
 ) -> None:
-    client = _boto3(seaweed.endpoint)
+    client = boto3_client(seaweed.endpoint)
     one, two = os.urandom(6 * MiB), os.urandom(7 * MiB)
     for key, parts in (("x/one-part.bin", [one]), ("x/two-parts.bin", [one, two])):
         upload = client.create_multipart_upload(Bucket=s3, Key=key)["UploadId"]

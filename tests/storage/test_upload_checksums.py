@@ -14,19 +14,10 @@ import pytest
 from launcher import storage
 from launcher.storage import TransferConfig, TransferFailed
 from tests.reliability.faultproxy import FaultProxy
-from tests.seaweed import ACCESS_KEY, SECRET_KEY
+from tests.storage.helpers import boto3_client
 
 MiB = 1 << 20
 SMALL_PARTS = TransferConfig(multipart_threshold=5 * MiB, part_size=5 * MiB)
-
-
-def _boto3(endpoint: str):  # noqa: ANN202
-    import boto3
-
-    return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
 
 
 def _files(root: Path, count: int) -> dict[str, bytes]:
@@ -38,7 +29,7 @@ def _files(root: Path, count: int) -> dict[str, bytes]:
 
 
 def _open_uploads(endpoint: str, bucket: str) -> list[dict]:
-    return _boto3(endpoint).list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    return boto3_client(endpoint).list_multipart_uploads(Bucket=bucket).get("Uploads", [])
 
 
 @pytest.mark.parametrize("fault", ["ignore-checksums", "refuse-checksums"])
@@ -83,7 +74,7 @@ def test_checksum_crc_fails_in_one_line_on_a_store_without_checksums_and_leaves_
             storage.sync(str(tmp_path / "src"), f"s3://{s3}/in", transfer=SMALL_PARTS)
     failure = info.value.report.failures[0]
     assert says in failure.error and "\n" not in failure.error
-    assert _boto3(seaweed.endpoint).list_objects_v2(Bucket=s3).get("KeyCount") == 0
+    assert boto3_client(seaweed.endpoint).list_objects_v2(Bucket=s3).get("KeyCount") == 0
     assert _open_uploads(seaweed.endpoint, s3) == []
 
 
