@@ -32,6 +32,7 @@ from launcher.storage.integrity import Hasher
 from launcher.storage.profiles import Profile
 from launcher.storage.s3protocol import (
     RETRY_CODES,
+    ChecksumNotConfirmed,
     Response,
     S3Error,
     S3Unavailable,
@@ -379,7 +380,7 @@ class BulkClient:
         """Read bytes [start, end) of `path` and send them as part `number`: (its ETag, its CRC).
 
         The server checks every byte: against the part's `checksum` CRC (an upload that asked for one), else
-        against its MD5. A CRC the server does not echo was not checked: that is an error, not a pass.
+        against its MD5. A CRC the server does not echo was not checked: ChecksumNotConfirmed, not a pass.
         """
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -398,9 +399,15 @@ class BulkClient:
         resp, _ = self._call(
             "PUT", bucket, key, {"partNumber": str(number), "uploadId": upload_id}, lambda: dict(check), body=data
         )
-        if crc is not None and resp.headers.get(header_name(crc.algorithm), "") != encode(crc.value):
-            raise S3Error(
+        echoed = resp.headers.get(header_name(crc.algorithm), "") if crc is not None else ""
+        if crc is not None and not echoed:
+            raise ChecksumNotConfirmed(
                 f"{self.client.describe(bucket, key)}: the store did not confirm part {number}'s "
                 f"{crc.algorithm.upper()}; set checksum = \"md5\" in the storage profile"
+            )
+        if crc is not None and echoed != encode(crc.value):
+            raise S3Error(
+                f"{self.client.describe(bucket, key)}: the store's {crc.algorithm.upper()} of part {number} is "
+                f"{echoed}, the bytes sent make {encode(crc.value)}: corrupted in transit; re-run"
             )
         return resp.headers.get("ETag", ""), crc

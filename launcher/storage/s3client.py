@@ -462,6 +462,10 @@ class S3Client:
             )
         return MultipartUpload(upload_id, algorithm if confirmed else None)
 
+    def stop_asking_for_checksums(self) -> None:
+        """Multipart uploads of this client go with MD5s from now on (a store that half-supports CRCs)."""
+        self._checksum = False
+
     async def upload_part(
         self,
         bucket: str,

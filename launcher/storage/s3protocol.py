@@ -31,6 +31,10 @@ class S3Error(StorageError):
         self.code = code
 
 
+class ChecksumNotConfirmed(S3Error):
+    """A part sent with a CRC came back without it: the store confirmed the checksum at create, not per part."""
+
+
 class S3CredentialsError(S3Error, CredentialsError):
     pass
 

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
+from launcher.logs import logger
 from launcher.storage.checksums import RunningCrc
 from launcher.storage.errors import StorageError
 from launcher.storage.headers import metadata_of
@@ -201,7 +202,32 @@ class Transfers:
         *,
         checksum: bool = False,
     ) -> None:
-        """Create (`checksum`: asking for a whole-object CRC), send every part, complete; abort on failure."""
+        """Create (`checksum`: asking for a whole-object CRC), send every part, complete; abort on failure.
+
+        Under checksum "auto", a store that confirmed the CRC at create but not for a part gets the whole upload
+        again with MD5s (the first one aborted), and no more CRCs from this client.
+        """
+        from launcher.storage.s3protocol import ChecksumNotConfirmed  # S3 only: a local sync never loads it
+
+        try:
+            await self._multipart_once(client, bucket, key, size, send_part, metadata, checksum)
+        except ChecksumNotConfirmed:
+            if client.profile.checksum != "auto":
+                raise
+            logger.info(f"{client.describe(bucket, key)}: the store did not confirm a part's CRC; again with MD5s")
+            client.stop_asking_for_checksums()
+            await self._multipart_once(client, bucket, key, size, send_part, metadata, checksum)
+
+    async def _multipart_once(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        size: int,
+        send_part: SendPart,
+        metadata: dict[str, str] | None,
+        checksum: bool,
+    ) -> None:
         ranges = self.ranges(size)
         etags: list[str] = [""] * len(ranges)
         crcs: list[RunningCrc | None] = [None] * len(ranges)

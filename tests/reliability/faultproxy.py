@@ -9,7 +9,8 @@ faulty middlebox or disk does, unseen by HTTP). The Host header is forwarded unc
 Two modes play a store without S3's checksum headers (checksums.py): `ignore-checksums` drops every
 `x-amz-checksum-*` header from the replies (a store that ignores them, so never confirms one);
 `refuse-checksums` answers a request that asks for a checksum algorithm with 400 InvalidArgument (a store that
-refuses headers it does not know). `injected` counts those refusals.
+refuses headers it does not know). `injected` counts those refusals. `unconfirmed-parts` drops them from the
+replies to UploadPart only (a store that confirms the checksum at create, not per part).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import urlsplit
 
-Fault = Literal["throttle", "error", "reset", "flip", "ignore-checksums", "refuse-checksums"]
+Fault = Literal["throttle", "error", "reset", "flip", "ignore-checksums", "refuse-checksums", "unconfirmed-parts"]
 _BODIES = {
     "throttle": (503, "SlowDown", "Please reduce your request rate."),
     "error": (500, "InternalError", "We encountered an internal error. Please try again."),
@@ -90,7 +91,7 @@ class FaultProxy:
                             proxy.injected += 1
                         self._inject()
                         return
-                elif proxy.fault not in ("flip", "ignore-checksums") and proxy._should_fail(key):
+                elif proxy.fault not in ("flip", "ignore-checksums", "unconfirmed-parts") and proxy._should_fail(key):
                     self._inject()
                     return
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
@@ -105,7 +106,9 @@ class FaultProxy:
                     head = self.command == "HEAD"  # a HEAD's Content-Length is the object's size, sent without a body
                     for name, value in response.getheaders():
                         skip = ("connection", "transfer-encoding", "keep-alive") + (() if head else ("content-length",))
-                        if proxy.fault == "ignore-checksums" and name.lower().startswith("x-amz-checksum-"):
+                        part = self.command == "PUT" and "partNumber=" in self.path
+                        hide = proxy.fault == "ignore-checksums" or (proxy.fault == "unconfirmed-parts" and part)
+                        if hide and name.lower().startswith("x-amz-checksum-"):
                             continue
                         if name.lower() not in skip:
                             self.send_header(name, value)

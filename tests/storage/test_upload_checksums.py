@@ -59,9 +59,27 @@ def test_auto_uploads_with_md5s_to_a_store_without_checksums_and_the_download_is
     assert _open_uploads(seaweed.endpoint, s3) == []
 
 
+def test_auto_sends_the_upload_again_with_md5s_when_a_part_is_not_confirmed(
+    s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    files = _files(tmp_path / "src", 2)
+    with FaultProxy(seaweed.endpoint, "unconfirmed-parts", failures=0) as proxy:  # type: ignore[arg-type]
+        monkeypatch.setenv("S3_ENDPOINT", proxy.endpoint)
+        report = storage.sync(str(tmp_path / "src"), f"s3://{s3}/in", transfer=SMALL_PARTS)
+    assert report.copied == 2
+    monkeypatch.setenv("S3_ENDPOINT", seaweed.endpoint)
+    storage.sync(f"s3://{s3}/in", str(tmp_path / "out"), transfer=SMALL_PARTS)
+    for name, data in files.items():
+        assert (tmp_path / "out" / name).read_bytes() == data
+        head = boto3_client(seaweed.endpoint).head_object(Bucket=s3, Key=f"in/{name}", ChecksumMode="ENABLED")
+        assert "ChecksumCRC32C" not in head  # sent again without asking for one: the parts went with MD5s
+    assert _open_uploads(seaweed.endpoint, s3) == []  # the first attempt was aborted
+
+
 @pytest.mark.parametrize(("fault", "says"), [
     ("ignore-checksums", "did not confirm a CRC32C checksum"),
     ("refuse-checksums", "InvalidArgument"),
+    ("unconfirmed-parts", "did not confirm part"),
 ])
 def test_checksum_crc_fails_in_one_line_on_a_store_without_checksums_and_leaves_no_upload(
     fault: str, says: str, s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
