@@ -209,47 +209,34 @@ class Transfers:
         """
         from launcher.storage.s3protocol import ChecksumNotConfirmed  # S3 only: a local sync never loads it
 
-        try:
-            await self._multipart_once(client, bucket, key, size, send_part, metadata, checksum)
-        except ChecksumNotConfirmed:
-            if client.profile.checksum != "auto":
-                raise
-            logger.info(f"{client.describe(bucket, key)}: the store did not confirm a part's CRC; again with MD5s")
-            client.stop_asking_for_checksums()
-            await self._multipart_once(client, bucket, key, size, send_part, metadata, checksum)
-
-    async def _multipart_once(
-        self,
-        client: S3Client,
-        bucket: str,
-        key: str,
-        size: int,
-        send_part: SendPart,
-        metadata: dict[str, str] | None,
-        checksum: bool,
-    ) -> None:
         ranges = self.ranges(size)
-        etags: list[str] = [""] * len(ranges)
-        crcs: list[RunningCrc | None] = [None] * len(ranges)
-        upload = await client.create_multipart_upload(bucket, key, metadata, checksum=checksum)
-        upload_id = upload.upload_id
-        with live_upload(upload_id):  # a sweep for orphaned uploads (orphans.py) leaves ours alone
-            try:
+        for attempt in (1, 2):
+            etags: list[str] = [""] * len(ranges)
+            crcs: list[RunningCrc | None] = [None] * len(ranges)
+            upload = await client.create_multipart_upload(bucket, key, metadata, checksum=checksum)
+            with live_upload(upload.upload_id):  # a sweep for orphaned uploads (orphans.py) leaves ours alone
+                try:
 
-                async def one(number: int, start: int, end: int) -> None:
-                    async with self._parts:
-                        etags[number - 1], crcs[number - 1] = await send_part(number, start, end, upload)
+                    async def one(number: int, start: int, end: int, upload: MultipartUpload = upload) -> None:
+                        async with self._parts:
+                            etags[number - 1], crcs[number - 1] = await send_part(number, start, end, upload)
 
-                async with asyncio.TaskGroup() as group:
-                    for number, (start, end) in enumerate(ranges, 1):
-                        group.create_task(one(number, start, end))
-                sent = [crc for crc in crcs if crc is not None] if upload.checksum else None
-                await client.complete_multipart_upload(bucket, key, upload_id, etags, sent)
-            except BaseException as exc:
-                if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-                    client.abort_bulk()
-                await asyncio.shield(_abort_quietly(client, bucket, key, upload_id))
-                raise _first_error(exc) from None
+                    async with asyncio.TaskGroup() as group:
+                        for number, (start, end) in enumerate(ranges, 1):
+                            group.create_task(one(number, start, end))
+                    sent = [crc for crc in crcs if crc is not None] if upload.checksum else None
+                    await client.complete_multipart_upload(bucket, key, upload.upload_id, etags, sent)
+                    return
+                except BaseException as exc:
+                    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                        client.abort_bulk()
+                    await asyncio.shield(_abort_quietly(client, bucket, key, upload.upload_id))
+                    first = _first_error(exc)
+                    if attempt == 1 and isinstance(first, ChecksumNotConfirmed) and client.profile.checksum == "auto":
+                        logger.info(f"{client.describe(bucket, key)}: a part's CRC was not confirmed; again with MD5s")
+                        client.stop_asking_for_checksums()
+                        continue
+                    raise first from None
 
     # -- S3 -> local ----------------------------------------------------------------------------------------
 
