@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -290,6 +291,7 @@ class Result:
     tool: str
     scenario: str
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -297,17 +299,25 @@ class Result:
         return statistics.median(self.seconds) if self.seconds else float("nan")
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """Wall seconds, the tool's CPU seconds (user + system, its children included) and a problem, if any.
+
+    The CPU time matters because the server shares the cores: a client that burns more CPU for the same
+    work leaves less to SeaweedFS, and on 2 cores that shows up as wall time only some of the time.
+    """
     # Flush dirty pages first: otherwise whoever runs right after a 1 GiB upload pays for its writeback.
     os.sync()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     problem = "" if done.returncode == 0 else f"exit {done.returncode}: {(done.stderr or done.stdout).strip()[-300:]}"
     for line in done.stdout.splitlines():  # ours-engine reports its own time, without interpreter start-up
         if line.startswith("ENGINE_SECONDS="):
             elapsed = float(line.split("=", 1)[1])
-    return elapsed, problem
+    return elapsed, cpu, problem
 
 
 def tls_setup(workdir: Path, buckets: list[str], stack: contextlib.ExitStack) -> tuple[Path, dict[str, object]]:
@@ -428,7 +438,7 @@ def main() -> None:
                         cmd = commands.upload_file(tool, big, bucket, f"{prefix}/big/one.bin")
                     else:
                         cmd = commands.download_file(tool, bucket, f"{prefix}/big/one.bin", out / "one.bin")
-                    seconds, problem = timed(cmd, env, workdir)
+                    seconds, cpu, problem = timed(cmd, env, workdir)
                     if not problem and scenario == "small down":
                         count, size = tree_stats(out / "small")
                         if (count, size) != (args.files, args.files * (args.file_kib << 10)):
@@ -444,7 +454,11 @@ def main() -> None:
                         result.errors.append(problem)
                     else:
                         result.seconds.append(seconds)
-                    print(f"round {round_no + 1} {scenario:18} {tool.name:7} {seconds:7.2f}s {problem}", flush=True)
+                        result.cpu_seconds.append(cpu)
+                    print(
+                        f"round {round_no + 1} {scenario:18} {tool.name:7} {seconds:7.2f}s cpu {cpu:6.2f}s {problem}",
+                        flush=True,
+                    )
                     shutil.rmtree(out, ignore_errors=True)
     finally:
         server.stop(timeout_s=5)
@@ -497,8 +511,23 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
             else:
                 cell = f"{value:,.2f} {unit}"
             line += f"{cell:>23}"
-            rows.append({"tool": name, "scenario": scenario, "seconds": result.seconds, "errors": result.errors})
+            rows.append(
+                {
+                    "tool": name,
+                    "scenario": scenario,
+                    "seconds": result.seconds,
+                    "cpu_seconds": result.cpu_seconds,
+                    "errors": result.errors,
+                }
+            )
         print(line)
+        # The client's own CPU (user + system, median): on shared cores, what it leaves to the server.
+        cpu_line = f"{'  client CPU':20}"
+        for name in names:
+            result = results.get((name, scenario))
+            cpu = f"{statistics.median(result.cpu_seconds):.2f} s" if result and result.cpu_seconds else "-"
+            cpu_line += f"{cpu:>23}"
+        print(cpu_line)
     failures = [(k, r.errors) for k, r in results.items() if r.errors]
     for (name, scenario), errors in failures:
         print(f"errors: {name} {scenario}: {errors[0]}")

@@ -1,9 +1,9 @@
-"""A lean asyncio S3 client (aiohttp + our SigV4) for the handful of calls the sync engine makes.
+"""A lean asyncio S3 client (our HTTP/1.1 transport + our SigV4) for the handful of calls the sync engine makes.
 
-Two transports behind one `request()`: aiohttp (hundreds of requests in flight: the sync engine, long-lived
-processes with a warm pool), or, for a client made with `blocking=True`, bulk.py's http.client path on a
-worker thread (a command that sends a few requests and exits: `launcher data ls` then never imports aiohttp,
-~0.2 s of its start-up). Both share the signer, retry policy, TLS/proxy settings and error mapping.
+Two transports behind one `request()`: http11.py's keep-alive pool on the event loop (hundreds of requests in
+flight: the sync engine, long-lived processes with a warm pool; aiohttp only through a forwarding proxy), or,
+for a client made with `blocking=True`, bulk.py's http.client path on a worker thread (a command that sends a
+few requests and exits). Both share the signer, retry policy, TLS/proxy settings and error mapping.
 
 Chosen by measurement (bench/sync/clients.py, 4 KiB objects on 2 cores): boto3, s3fs and aiobotocore
 reach 600-900 requests/s, held back by botocore's per-request pipeline; this client does 1,700 PUT/s and
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,26 +52,13 @@ from launcher.storage.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, Signer, canon
 from launcher.storage.transport import proxy_for, ssl_context
 
 
-def _connection_errors() -> tuple[type[BaseException], ...]:
-    """What aiohttp raises for a network fault (retried); imported with aiohttp, on first use."""
-    import aiohttp
-
-    return (
-        aiohttp.ClientConnectionError,
-        aiohttp.ClientPayloadError,
-        aiohttp.ClientResponseError,  # a reply that is not HTTP (a garbled status line): the connection is unusable
-        asyncio.TimeoutError,
-        ConnectionError,
-    )
-
 # The storage budget: retries start at 0.25 s and stop doubling at 8 s (the profile sets the attempts).
 _BASE_DELAY_S = 0.25
 _MAX_DELAY_S = 8.0
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from launcher.storage.bulk import BulkClient
+    from launcher.storage.http11 import HttpPool
 
 _CREDENTIAL_CODES = frozenset(
     {
@@ -109,24 +95,17 @@ def composite_etag(part_md5s: list[bytes]) -> str:
     return f"{hashlib.md5(b''.join(part_md5s)).hexdigest()}-{len(part_md5s)}"
 
 
-def new_http_session(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
-    """The aiohttp session (connection pool) for one endpoint's settings; must be created on its loop."""
-    import aiohttp
+def new_http_session(profile: Profile, max_connections: int) -> HttpPool:
+    """The connection pool for one endpoint's settings; must be used on one loop."""
+    from launcher.storage.http11 import HttpPool
 
-    ssl_arg: ssl.SSLContext | bool = (
-        ssl_context(profile) if urlsplit(profile.endpoint or "").scheme == "https" else True
-    )
-    connector = aiohttp.TCPConnector(
-        limit=max_connections, limit_per_host=max_connections, ttl_dns_cache=300, ssl=ssl_arg
-    )
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=profile.connect_timeout_s, sock_read=profile.read_timeout_s)
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        auto_decompress=False,  # an object stored gzip-encoded must arrive byte for byte
-        read_bufsize=1 << 20,  # bigger reads: fewer trips through Python per downloaded MiB
-        skip_auto_headers=("Content-Type",),
-        headers={"Accept-Encoding": "identity", "User-Agent": "launcher-storage/0.1"},
+    https = urlsplit(profile.endpoint or "").scheme == "https"
+    return HttpPool(
+        https=https,
+        ssl_context=ssl_context(profile) if https else None,
+        connect_timeout_s=profile.connect_timeout_s,
+        read_timeout_s=profile.read_timeout_s,
+        max_connections=max_connections,
     )
 
 
@@ -138,11 +117,11 @@ class S3Client:
         profile: Profile,
         *,
         max_connections: int = 128,
-        http: aiohttp.ClientSession | None = None,
+        http: HttpPool | None = None,
         blocking: bool = False,
     ) -> None:
         """`http`: a connection pool shared with other clients (session.py's per-process pools); not closed here.
-        `blocking`: send requests over bulk.py's http.client path (no aiohttp): for a few requests in a row."""
+        `blocking`: send requests over bulk.py's http.client path (no event-loop pool): for a few requests in a row."""
         if profile.endpoint is None:
             raise StorageError("no S3 endpoint configured (set S3_ENDPOINT or a profile)")
         self.profile = profile
@@ -153,7 +132,7 @@ class S3Client:
         self._base_path = parts.path.rstrip("/")
         self._https = parts.scheme == "https"
         self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = http
+        self._session: HttpPool | None = http
         self._owns_session = http is None
         self._bulk: BulkClient | None = None
         self._requests: BulkClient | None = None  # the blocking transport's connections
@@ -183,13 +162,13 @@ class S3Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _open(self) -> aiohttp.ClientSession:
+    def _open(self) -> HttpPool:
         if self._session is None:
             self._session = new_http_session(self.profile, self._max_connections)
         return self._session
 
-    def use_pool(self, http: aiohttp.ClientSession | None) -> None:
-        """From now on send requests over aiohttp (many in flight): `http` a shared pool, or None for our own."""
+    def use_pool(self, http: HttpPool | None) -> None:
+        """From now on send requests over the event-loop pool (many in flight): `http` a shared one, None: our own."""
         if not self.blocking:
             return
         self.blocking = False
@@ -264,14 +243,14 @@ class S3Client:
             return await asyncio.to_thread(
                 self._requests.request, method, bucket, key, params or {}, dict(headers or {}), body, ok
             )
-        import aiohttp
-        from yarl import URL
+        from launcher.storage.http11 import CertificateUntrusted
 
-        session = self._open()
+        pool = self._open()
         host, path = self.location(bucket, key)
         query = canonical_query(params) if params else ""
-        url = URL(f"{self._scheme}://{host}{path}" + (f"?{query}" if query else ""), encoded=True)
+        target = f"{path}?{query}" if query else path
         payload_hash = self.payload_hash(body, headers)
+        proxy = self.proxy(host)
         attempt = 0
         while True:
             attempt += 1
@@ -280,22 +259,11 @@ class S3Client:
             if self.signer is not None:
                 self.signer.sign(method, host, path, query, send, payload_hash)
             try:
-                # No automatic redirects: a request signed for one host is invalid at another (we report them).
-                async with session.request(
-                    method,
-                    url,
-                    headers=send,
-                    data=body if body else None,
-                    proxy=self.proxy(host),
-                    allow_redirects=False,
-                ) as resp:
-                    data = await resp.read()
-                    status = resp.status
-                    resp_headers = resp.headers
-            except aiohttp.ClientConnectorCertificateError as exc:
+                status, resp_headers, data = await pool.request(method, host, target, send, body, proxy=proxy)
+            except CertificateUntrusted as exc:
                 # Not a network fault: retrying cannot make the certificate trusted.
-                raise self.untrusted(method, bucket, key, host, exc.certificate_error) from None
-            except _connection_errors() as exc:
+                raise self.untrusted(method, bucket, key, host, exc.reason) from None
+            except OSError as exc:  # refused, reset, timed out, unresolvable, not HTTP: a network fault
                 self.health.failed()
                 reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
                 if attempt >= self.retry.attempts or self.health.given_up:

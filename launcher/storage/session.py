@@ -9,13 +9,14 @@ shared is the HTTP connection pool, one per endpoint settings on runner.py's lon
 calls reuse warm connections. A Session used on another loop (a test's own `asyncio.run`) owns its pool.
 
 A process that sends a few requests and exits (the `launcher data` command: `prefer_blocking_requests()`)
-sends them over http.client instead (s3client.py's blocking transport), and imports aiohttp only when a run
-is about to keep many requests in flight (`expect_requests`: the sync engine says so before it fans out over
-small files): aiohttp's import (~0.2 s) costs more than a listing, a no-change re-sync or a large file's few
-control requests take. Large files' parts go over http.client threads (bulk.py) either way. The sync engine
-starts every run that way too when no warm pool is open for its endpoint (`start_with_few_requests`): the
-blocking transport's connections are kept per thread between calls (bulk.py), so a process that makes many
-short runs does not open a connection per run.
+sends them over http.client instead (s3client.py's blocking transport), and moves to the event-loop pool
+(http11.py) only when a run is about to keep many requests in flight (`expect_requests`: the sync engine says
+so before it fans out over small files). The rule was made when that pool was aiohttp (~0.2 s to import, more
+than a listing, a no-change re-sync or a large file's few control requests take); http11 imports in ~10 ms.
+Large files' parts go over http.client threads (bulk.py) either way. The sync engine starts every run that way
+too when no warm pool is open for its endpoint (`start_with_few_requests`): the blocking transport's
+connections are kept per thread between calls (bulk.py), so a process that makes many short runs does not
+open a connection per run.
 """
 
 from __future__ import annotations
@@ -29,19 +30,19 @@ from launcher.storage.profiles import Profile, load_profile
 from launcher.storage.stores import LocalStore, S3Store, Store
 from launcher.storage.urls import StorageURL, parse_url
 
-if TYPE_CHECKING:  # the HTTP client (aiohttp, ~40 % of a data command's start-up) is imported on first S3 use
-    import aiohttp
+if TYPE_CHECKING:  # the HTTP client is imported on first S3 use
+    from launcher.storage.http11 import HttpPool
 
     from launcher.storage.s3client import S3Client
 
 # Connection pools on the shared loop, per what shapes a connection (never the credentials: they sign
 # requests, they do not change the connection). Emptied in a forked child with the loop (runner.py).
 _PoolKey = tuple[str, bool, str, float, float, int]
-_pools: dict[_PoolKey, aiohttp.ClientSession] = {}
+_pools: dict[_PoolKey, HttpPool] = {}
 _pools_loop: object | None = None
 # Pools a forked child inherited: kept referenced, never closed or collected. Their sockets are registered in
 # the parent's epoll instance, which the child shares; closing them here would unregister them for the parent.
-_inherited_pools: list[aiohttp.ClientSession] = []
+_inherited_pools: list[HttpPool] = []
 _blocking_requests = False
 # Up to this many requests at once, the blocking transport's threads keep up (the loop's executor has 6+).
 _FEW_REQUESTS = 16
@@ -72,7 +73,7 @@ def _warm_pool(profile: Profile, max_connections: int) -> bool:
     return pool is not None and not pool.closed
 
 
-def _shared_pool(profile: Profile, max_connections: int) -> aiohttp.ClientSession:
+def _shared_pool(profile: Profile, max_connections: int) -> HttpPool:
     global _pools_loop
     loop = runner.current_loop()
     if _pools_loop is not loop:  # first use on this loop (or in a forked child): the old pools are not ours
@@ -138,7 +139,7 @@ class Session:
             self._blocking = not _warm_pool(self.profile, self._max_connections)
 
     def expect_requests(self, count: int) -> None:
-        """About `count` requests are going to be in flight together: more than a few go over aiohttp."""
+        """About `count` requests are going to be in flight together: more than a few go over the event-loop pool."""
         client = self._client
         if client is None or not client.blocking or count <= _FEW_REQUESTS:
             return

@@ -1,10 +1,10 @@
-"""TLS and proxy settings shared by both HTTP paths to an endpoint (aiohttp for requests, http.client for parts).
+"""TLS and proxy settings shared by both HTTP paths to an endpoint (http11.py on the loop, http.client on threads).
 
 - TLS: the system's CAs, or the profile's `ca_bundle` (AWS_CA_BUNDLE / REQUESTS_CA_BUNDLE) for a private CA;
   `verify_ssl = false` turns checking off, with one warning per process.
 - Proxy: HTTPS_PROXY / HTTP_PROXY / NO_PROXY (any case), as curl and botocore read them. Chosen explicitly
-  per host rather than with aiohttp's trust_env, which would also look up ~/.netrc on every request and add
-  its password to requests that we sign ourselves.
+  per host rather than with aiohttp's trust_env (aiohttp carries the proxied requests), which would also look up
+  ~/.netrc on every request and add its password to requests that we sign ourselves.
 """
 
 from __future__ import annotations

@@ -72,18 +72,21 @@ def test_data_ls_on_an_s3_endpoint_sends_its_request_without_aiohttp(s3: str, tm
     assert _loaded(modules, engine) == []
 
 
-def test_data_sync_to_an_s3_endpoint_imports_aiohttp_only_for_many_requests(s3: str, tmp_path: Path) -> None:
+def test_data_sync_to_an_s3_endpoint_sets_up_the_loop_pool_only_for_many_requests(s3: str, tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     for n in range(20):
         (src / f"f{n}.txt").write_text(str(n))
-    # 20 small files to send: many requests in flight, over aiohttp (the check below is not vacuous).
-    assert "aiohttp" in _imports(tmp_path, "data", "sync", str(src), f"s3://{s3}/synced/")
+    # 20 small files to send: many requests in flight, over the event-loop pool (the check below is not vacuous),
+    # and no aiohttp: only a forwarding proxy needs it.
+    modules = _imports(tmp_path, "data", "sync", str(src), f"s3://{s3}/synced/")
+    assert "launcher.storage.http11" in modules
+    assert _loaded(modules, ("aiohttp", "yarl")) == []
     # Nothing changed: one listing, no transfer; and one file: a handful of requests. Both over http.client.
     for args in ([str(src), f"s3://{s3}/synced/"], [str(src / "f1.txt"), f"s3://{s3}/one/"]):
         modules = _imports(tmp_path, "data", "sync", *args)
         assert "launcher.storage.sync_engine" in modules and "launcher.storage.bulk" in modules
-        assert _loaded(modules, ("aiohttp", "yarl")) == []
+        assert _loaded(modules, ("aiohttp", "yarl", "launcher.storage.http11")) == []
     listed = subprocess.run([sys.executable, "-m", "launcher", "data", "ls", f"s3://{s3}/one/"],
                             capture_output=True, text=True, timeout=120)
     assert listed.stdout.split() == [f"s3://{s3}/one/f1.txt"], listed.stderr
