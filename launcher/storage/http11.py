@@ -66,6 +66,7 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[Reply] | None = None
         self._last_data = 0.0
         self._no_body = False  # the request was HEAD
+        self._timer: asyncio.TimerHandle | None = None  # the read timeout's next check
         self._reset()
 
     def _reset(self) -> None:
@@ -142,11 +143,12 @@ class _Connection(asyncio.Protocol):
             self.transport.write(head)
             if body:
                 self.transport.write(body)
-        timer = self.loop.call_later(read_timeout_s, self._check_silence, waiter, read_timeout_s)
+        self._timer = self.loop.call_later(read_timeout_s, self._check_silence, waiter, read_timeout_s)
         try:
             reply = await waiter
         finally:
-            timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             self._waiter = None
         if not self._keep_alive or self._buffer:  # extra bytes after the reply: out of step, not reusable
             self.close()
@@ -161,7 +163,7 @@ class _Connection(asyncio.Protocol):
             self.abort()
             waiter.set_exception(TimeoutError(f"no reply from the server for {read_timeout_s:g} s"))
             return
-        self.loop.call_later(read_timeout_s - silent, self._check_silence, waiter, read_timeout_s)
+        self._timer = self.loop.call_later(read_timeout_s - silent, self._check_silence, waiter, read_timeout_s)
 
     # -- parsing --------------------------------------------------------------------------------------------
 
