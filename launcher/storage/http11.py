@@ -262,20 +262,26 @@ class _Connection(asyncio.Protocol):
                 self._chunk_state, self._chunk_left = "data", size
 
 
-def _check_header(text: str) -> str:
-    if "\r" in text or "\n" in text:  # a line break would end the header and start another (injection)
-        raise ValueError(f"a line break in an HTTP header: {text[:40]!r}")
+def _check_header(text: str, where: str) -> str:
+    """`text` unless it holds a line break, which would end the header and start another (injection).
+
+    The error names `where` (the header's name, or the target), never the text: a value may be a secret
+    (a session token read with its trailing newline) and the message reaches logs and the user.
+    """
+    if "\r" in text or "\n" in text:
+        raise ValueError(f"a line break in the HTTP request's {where}")
     return text
 
 
 def request_head(method: str, target: str, headers: Mapping[str, str], body_length: int) -> bytes:
     """The request line and headers, as bytes. `Content-Length` is set from the body, and as 0 for a method
     other than GET and HEAD without one (as aiohttp does: some servers wait for a body otherwise)."""
-    lines = [f"{method} {_check_header(target)} HTTP/1.1\r\n"]
+    lines = [f"{method} {_check_header(target, 'target')} HTTP/1.1\r\n"]
     for name, value in headers.items():
         if name.lower() == "content-length":
             continue
-        lines.append(f"{_check_header(name)}: {_check_header(str(value))}\r\n")
+        name = _check_header(name, "header names")
+        lines.append(f"{name}: {_check_header(str(value), f'header {name}')}\r\n")
     if body_length or method not in ("GET", "HEAD"):
         lines.append(f"Content-Length: {body_length}\r\n")
     lines.append(_FIXED_HEADERS)

@@ -235,10 +235,21 @@ def _parsed(head: bytes) -> tuple[str, dict[str, str]]:
 
 
 def test_a_line_break_in_a_header_is_refused_before_anything_is_sent() -> None:
-    with pytest.raises(ValueError, match="line break"):
+    with pytest.raises(ValueError, match="line break in the HTTP request's header x-amz-meta-note"):
         request_head("PUT", "/b/k", {"x-amz-meta-note": "a\r\nx-amz-acl: public-read"}, 0)
-    with pytest.raises(ValueError, match="line break"):
+    with pytest.raises(ValueError, match="line break in the HTTP request's target"):
         request_head("GET", "/b/k HTTP/1.1\r\nX: y", {}, 0)
+    with pytest.raises(ValueError, match="line break in the HTTP request's header names"):
+        request_head("GET", "/b/k", {"X-A\r\nX-B": "v"}, 0)
+
+
+def test_the_refusal_never_shows_the_value() -> None:
+    """A session token read with its trailing newline must not reach the error text (and so a log)."""
+    token = "FQoGZXIvYXdzEJr-secret-session-token-0123456789"
+    with pytest.raises(ValueError) as refused:
+        request_head("GET", "/b/k", {"x-amz-security-token": token + "\r\n"}, 0)
+    assert "x-amz-security-token" in str(refused.value)
+    assert token[:8] not in str(refused.value) and "secret" not in str(refused.value)
 
 
 def _run_pool(server_replies: list[Script], close_after: set[int], calls: int) -> tuple[int, list[int]]:
