@@ -41,7 +41,7 @@ from launcher.storage.s3protocol import (
     md5_b64,
 )
 from launcher.storage.sigv4 import Signer, canonical_query
-from launcher.storage.transport import http_connection, proxy_for
+from launcher.storage.transport import KEEPALIVE_IDLE_S, USER_AGENT, http_connection, proxy_for
 
 
 class PartClient(Protocol):
@@ -115,7 +115,7 @@ class _Idle:
             found = self.connections.get(settings, [])
             while found:
                 conn, since = found.pop()
-                if now - since <= _IDLE_S:
+                if now - since <= KEEPALIVE_IDLE_S:
                     return conn
                 conn.close()  # the server may have closed it by now
         return None
@@ -135,9 +135,6 @@ class _Idle:
             conn.close()
 
 
-# An idle connection older than this is replaced rather than reused: servers close idle keep-alive connections
-# (AWS after ~20 s), and a request on a closed one would cost a failed attempt and a retry delay.
-_IDLE_S = 10.0
 _IDLE_MAX = 16
 _idle = _Idle()
 _inherited: list[_Idle] = []
@@ -255,7 +252,7 @@ class BulkClient:
             send = headers()
             send["Host"] = host
             send["Accept-Encoding"] = "identity"
-            send.setdefault("User-Agent", "launcher-storage/0.1")
+            send.setdefault("User-Agent", USER_AGENT)
             if client.signer is not None:
                 client.signer.sign(method, host, path, query, send, payload_hash)
             try:

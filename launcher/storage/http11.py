@@ -1,10 +1,11 @@
 """HTTP/1.1 keep-alive requests on the event loop: the S3 client's transport for many small requests.
 
-Hand-written because aiohttp falls short where the sync engine spends its time. Measured (5,000 x 4 KiB
-signed PUTs over HTTPS to SeaweedFS on 2 cores, same signer, 64 in flight): aiohttp ~0.6 ms of CPU per
-request, a bare asyncio protocol ~0.25 ms. On shared cores the client's CPU is taken from the server: the
-small-file upload was 0.88x s5cmd over HTTPS, bounded by CPU. tests/storage/test_http11.py holds this
-module to aiohttp's behaviour, reply by reply.
+Hand-written because aiohttp falls short where the sync engine spends its time. Measured with
+bench/sync/clients.py (3,000 x 4 KiB signed PUTs to SeaweedFS on 2 cores, same signer, 64 in flight): the same
+requests over aiohttp cost 0.52 ms of CPU each over HTTP and 0.75 ms over HTTPS, over this module 0.25 ms and
+0.38 ms. On shared cores the client's CPU is taken from the server: the small-file upload was 0.83-0.93x
+s5cmd over HTTPS, bounded by CPU. tests/storage/test_http11.py holds this module to aiohttp's behaviour,
+reply by reply.
 
 Scope, and nothing more: one request at a time per connection (no pipelining), bodies in memory,
 replies framed by Content-Length, chunked or the end of the connection, no redirects followed, no
@@ -22,17 +23,16 @@ from urllib.parse import urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from launcher.storage.transport import KEEPALIVE_IDLE_S, USER_AGENT
+
 if TYPE_CHECKING:
     import aiohttp
 
 # What every request says besides its own headers (as the aiohttp session did): no compressed replies
 # (an object stored gzip-encoded must arrive byte for byte).
-_FIXED_HEADERS = "Accept: */*\r\nAccept-Encoding: identity\r\nUser-Agent: launcher-storage/0.1\r\n"
+_FIXED_HEADERS = f"Accept: */*\r\nAccept-Encoding: identity\r\nUser-Agent: {USER_AGENT}\r\n"
 _MAX_HEAD = 64 << 10  # a reply head longer than this is not S3
 _JOIN_BELOW = 256 << 10  # bodies up to this go out in one write with the head: one TLS record, one syscall
-# An idle connection older than this is closed rather than reused: servers drop idle keep-alive connections
-# (AWS after ~20 s), and a request on a dropped one costs a failed attempt and a retry delay.
-_IDLE_S = 10.0
 _NO_BODY_STATUS = frozenset((204, 304))
 
 
@@ -353,7 +353,7 @@ class HttpPool:
         idle = self._idle.get(host)
         while idle:
             connection = idle.pop()
-            if not connection.closed and connection.loop.time() - connection.idle_since <= _IDLE_S:
+            if not connection.closed and connection.loop.time() - connection.idle_since <= KEEPALIVE_IDLE_S:
                 return connection
             connection.close()
             self._open.discard(connection)
@@ -392,7 +392,7 @@ class HttpPool:
                 auto_decompress=False,
                 read_bufsize=1 << 20,
                 skip_auto_headers=("Content-Type",),
-                headers={"Accept-Encoding": "identity", "User-Agent": "launcher-storage/0.1"},
+                headers={"Accept-Encoding": "identity", "User-Agent": USER_AGENT},
             )
         url = URL(f"{'https' if self._https else 'http'}://{host}{target}", encoded=True)
         try:

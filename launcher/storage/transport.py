@@ -20,6 +20,12 @@ from launcher.logs import logger
 from launcher.storage.errors import StorageError
 from launcher.storage.profiles import Profile
 
+# Both paths: how requests name the client, and the age past which an idle keep-alive connection is replaced
+# rather than reused (servers close idle ones, AWS after ~20 s, and a request on a closed one would cost a
+# failed attempt and a retry delay).
+USER_AGENT = "launcher-storage/0.1"
+KEEPALIVE_IDLE_S = 10.0
+
 _warned_unverified: set[str] = set()
 _contexts: dict[tuple[bool, str], ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
