@@ -34,6 +34,7 @@ from launcher.storage.integrity import (
 )
 from launcher.storage.models import TransferConfig
 from launcher.storage.orphans import live_upload
+from launcher.storage.preallocate import preallocate
 from launcher.storage.stores import Entry, LocalStore, S3Store, Store, raise_disk_error, temp_name
 
 if TYPE_CHECKING:  # a type only: a sync that involves no S3 endpoint does not load the HTTP client
@@ -258,8 +259,10 @@ class Transfers:
             ranges = part_ranges(entry.size, check.part_size) if check.part_size else self.ranges(entry.size)
             digests = check.hashers(len(ranges))
             file_lock = threading.Lock()  # the ranges' writes take turns (bulk.download_range)
-            with open(tmp, "wb") as fh:
-                fh.truncate(entry.size)
+            # Made here, on the loop: a cancelled download unlinks it, and no late thread makes it again.
+            with open(tmp, "wb"):
+                pass
+            await self._in_thread(_reserve, tmp, entry.size)
 
             async def fetch(number: int, start: int, end: int) -> None:
                 digest = digests[number] if digests else None
@@ -329,6 +332,16 @@ def _write_files(dst: LocalStore, files: list[tuple[str, bytes, float]]) -> list
         except (OSError, StorageError) as exc:
             errors.append(exc)
     return errors
+
+
+def _reserve(path: str, size: int) -> None:
+    """Size a ranged download's temporary file, its space reserved before the first range is fetched (a full
+    disk fails the download at once; preallocate.py)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        preallocate(fd, size)
+    finally:
+        os.close(fd)
 
 
 def _read_file(path: str) -> bytes:

@@ -17,6 +17,8 @@ import pytest
 from entry.contract import EXIT_BAD_INPUT, EXIT_INFRA
 from launcher import storage
 from launcher.storage.errors import LocalDiskError, StorageUnavailable
+from launcher.storage.profiles import load_profile
+from launcher.storage.s3client import S3Client
 from launcher.storage.stores import PART_MARK, LocalStore
 from tests.launcher.helpers import REPO, run_cli
 from tests.reliability.faultproxy import FaultProxy
@@ -102,10 +104,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
 
 
-def test_a_full_disk_is_not_retried_as_a_network_fault(
+def test_a_large_download_that_cannot_fit_fails_before_any_range_is_fetched(
     s3: str, seaweed, small_disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
 ) -> None:
-    big = os.urandom(20 << 20)  # two ranged parts, downloaded on the threaded path
+    big = os.urandom(20 << 20)  # two ranged parts, for the threaded path
     (tmp_path / "big.bin").write_bytes(big)
     storage.copy(str(tmp_path / "big.bin"), f"s3://{s3}/disk/big.bin")
     monkeypatch.setenv("LAUNCHER_S3_MAX_ATTEMPTS", "5")
@@ -121,9 +123,29 @@ def test_a_full_disk_is_not_retried_as_a_network_fault(
     assert PART_MARK not in message and "\n" not in message.strip()
     assert info.value.exit_code == EXIT_INFRA
     gets = sum(n for request, n in counter.seen.items() if request.startswith("GET ") and "big.bin" in request)
-    assert gets <= 2, f"the disk error was retried: {gets} GETs for 2 parts"
+    assert gets == 0, f"{gets} GETs of big.bin: its space was not reserved before the download began"
     assert elapsed < 5
     assert not [p for p in small_disk.rglob("*") if p.is_file()]  # neither the file nor its temporary part
+
+
+def test_a_disk_error_mid_download_is_not_retried_as_a_network_fault(
+    s3: str, seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    """Where no space could be reserved (a filesystem without fallocate), a write can still find the disk full;
+    /dev/full answers every write with ENOSPC. A disk condition stops the range at once: one GET, no retry."""
+    size = 3 << 20
+    storage.write_bytes(f"s3://{s3}/disk/mid.bin", os.urandom(size))
+    monkeypatch.setenv("LAUNCHER_S3_MAX_ATTEMPTS", "5")
+    with FaultProxy(seaweed.endpoint, "error", failures=0) as counter:
+        client = S3Client(load_profile(env={**seaweed.env(), "S3_ENDPOINT": counter.endpoint}))
+        try:
+            with pytest.raises(LocalDiskError, match="No space left on device") as info:
+                client.bulk.download_range(s3, "disk/mid.bin", 0, size, "/dev/full", lambda n: None)
+        finally:
+            client.bulk.close()
+    assert "/dev/full" in str(info.value)
+    gets = sum(n for request, n in counter.seen.items() if request.startswith("GET ") and "mid.bin" in request)
+    assert gets == 1, f"the disk error was retried: {gets} GETs"
 
 
 def test_a_full_disk_names_the_file_for_small_files_too(small_disk: Path) -> None:
