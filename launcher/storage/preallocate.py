@@ -51,7 +51,7 @@ def preallocate(fd: int, size: int) -> bool:
         code = ctypes.get_errno()
         if code in _UNSUPPORTED:
             break
-        if code != errno.EINTR:  # a signal: call again, as Python's own os calls do (PEP 475)
+        if code != errno.EINTR:  # EINTR, a signal: call again, as Python's own os calls do (PEP 475)
             raise OSError(code, os.strerror(code))
     os.ftruncate(fd, size)
     return False
