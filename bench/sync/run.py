@@ -299,7 +299,7 @@ class Result:
         return statistics.median(self.seconds) if self.seconds else float("nan")
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+def timed(cmd: list[str], env: dict[str, str], cwd: Path, settle_s: float = 0.0) -> tuple[float, float, str]:
     """Wall seconds, the tool's CPU seconds (user + system, its children included) and a problem, if any.
 
     The CPU time matters because the server shares the cores: a client that burns more CPU for the same
@@ -307,6 +307,11 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float,
     """
     # Flush dirty pages first: otherwise whoever runs right after a 1 GiB upload pays for its writeback.
     os.sync()
+    # Then let the memory the last run freed settle. On a VM that hands freed memory back to its host (virtio
+    # balloon free-page reporting, ~2 s after the free), a run that starts at once gets the previous tool's
+    # warm pages, and one that starts later pays a fault for each: the system CPU of a 1 GiB download swung
+    # 0.4 s to 1.7 s with the tool that ran before it. Settled, every tool starts from the same state.
+    time.sleep(settle_s)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
@@ -377,6 +382,12 @@ def main() -> None:
     parser.add_argument(
         "--tls", action="store_true", help="HTTPS with a private CA (trustme) and virtual-host addressing (bucket.<domain>)"
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=4.0,
+        help="seconds to wait before each timed run, so that no tool inherits the memory the one before it freed",
+    )
     args = parser.parse_args()
     chosen = [SCENARIOS[name] for name in args.only.split(",") if name] if args.only else list(SCENARIOS.values())
     if args.only and not set(args.only.split(",")) <= set(SCENARIOS):
@@ -438,7 +449,7 @@ def main() -> None:
                         cmd = commands.upload_file(tool, big, bucket, f"{prefix}/big/one.bin")
                     else:
                         cmd = commands.download_file(tool, bucket, f"{prefix}/big/one.bin", out / "one.bin")
-                    seconds, cpu, problem = timed(cmd, env, workdir)
+                    seconds, cpu, problem = timed(cmd, env, workdir, args.settle if scenario in chosen else 0.0)
                     if not problem and scenario == "small down":
                         count, size = tree_stats(out / "small")
                         if (count, size) != (args.files, args.files * (args.file_kib << 10)):
@@ -483,7 +494,7 @@ def report(results: dict[tuple[str, str], Result], tools: list[Tool], args: argp
     print()
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"median of {args.rounds} round(s); SeaweedFS on loopback "
+        f"median of {args.rounds} round(s), {args.settle:g} s settle before each timed run; SeaweedFS on loopback "
         f"({'HTTPS, private CA, virtual-host' if args.tls else 'plain HTTP, path style'}); ours = CLI incl. interpreter start-up, "
         "ours-engine = in-process engine time"
     )

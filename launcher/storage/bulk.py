@@ -72,12 +72,15 @@ class PartClient(Protocol):
     ) -> S3Error: ...
     def untrusted(self, method: str, bucket: str, key: str, host: str, reason: object) -> S3Error: ...
 
-# Each worker receives into one page-aligned buffer of this size and writes it whole. Page alignment matters:
-# a bytearray's bytes start 16 or 32 bytes past a cache line, and the kernel's copies from the socket into it
-# and from it into the page cache then cost ~0.4 s more system CPU per GiB downloaded (bench/sync, 2 vCPU AMD
-# EPYC: 0.53-0.60 s against 0.91-1.07 s). (An earlier round blamed 1 MiB writes on large folios and wrote 32 KiB
-# slices; from an aligned buffer, whole writes are the cheapest: 0.71-0.77 s sliced.)
+# Each worker receives into one page-aligned buffer of this size. A bytearray's bytes start 16 or 32 bytes past
+# a cache line, and the kernel's copies from the socket into it and from it into the page cache run unaligned:
+# ~0.1-0.3 s more system CPU per GiB downloaded (bench/sync README, alignment round).
 _BUFFER = 1 << 20
+# Page-cache writes go in slices of this size (what Go's io.Copy, so s5cmd, writes). Whole 1 MiB writes make the
+# kernel allocate large folios: cheaper when another large download has just freed some, but ~2x the system CPU
+# when the memory comes cold (1 GiB: 1.59 s against 0.82 s, 4 runs each after 4 s idle; on this VM, memory freed
+# for a while goes back to the host and costs a fault to touch again).
+_WRITE_SLICE = 32 << 10
 # Progress crosses to the event loop every this many bytes of a range and at its end, not after every read
 # (a thread-safe call wakes the loop: 1,024 wake-ups per GiB, each taking the GIL from the part workers).
 _REPORT_EVERY = 8 << 20
@@ -89,11 +92,13 @@ def _aligned_buffer(size: int) -> memoryview:
 
 
 def _write_at(fd: int, data: memoryview, position: int, path: str) -> None:
-    """pwrite `data` at `position`. A disk error is not a network fault: it escapes the retry loop (not an
-    OSError) at once."""
+    """pwrite `data` at `position` in _WRITE_SLICE pieces. A disk error is not a network fault: it escapes the
+    retry loop (not an OSError) at once."""
     try:
-        if os.pwrite(fd, data, position) != len(data):
-            raise LocalDiskError(path, OSError(errno.ENOSPC, "short write (disk full?)"))
+        for offset in range(0, len(data), _WRITE_SLICE):
+            piece = data[offset : offset + _WRITE_SLICE]
+            if os.pwrite(fd, piece, position + offset) != len(piece):
+                raise LocalDiskError(path, OSError(errno.ENOSPC, "short write (disk full?)"))
     except OSError as exc:
         if exc.errno in DISK_ERRNOS:
             raise LocalDiskError(path, exc) from None

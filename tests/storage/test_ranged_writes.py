@@ -1,8 +1,9 @@
-"""The ranged download's page-cache writes (bulk.py): every byte lands at its offset, from a page-aligned buffer.
+"""The ranged download's page-cache writes (bulk.py): sliced, from a page-aligned buffer, every byte at its offset.
 
 Large downloads receive each read into a page-aligned buffer per worker (measured: a bytearray's misaligned
-bytes cost the kernel's copies ~0.4 s of system CPU per GiB), write it whole at its offset, and one file's
-ranges take turns on a lock; none of that may change what ends up in the file, whatever the sizes and offsets.
+bytes cost the kernel's copies system CPU), write it in 32 KiB slices (measured cheaper for the kernel than
+1 MiB writes when memory comes cold), and one file's ranges take turns on a lock; none of that may change
+what ends up in the file, whatever the sizes and offsets.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def test_the_receive_buffer_is_page_aligned_and_writable() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(size=st.integers(0, 3 * 32_768 + 17), offset=st.integers(0, 70_000), start=st.integers(0, 5_000))
-def test_a_write_puts_every_byte_at_its_offset(tmp_path_factory: pytest.TempPathFactory, size: int, offset: int,
+@given(size=st.integers(0, 3 * bulk._WRITE_SLICE + 17), offset=st.integers(0, 70_000), start=st.integers(0, 5_000))
+def test_a_sliced_write_puts_every_byte_at_its_offset(tmp_path_factory: pytest.TempPathFactory, size: int, offset: int,
                                                start: int) -> None:
     path = tmp_path_factory.mktemp("w") / "f.bin"
     data = os.urandom(size)
